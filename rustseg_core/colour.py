@@ -1,0 +1,46 @@
+"""Rust-hue colour evidence: the no-learning baseline, and evidence for refinement.
+
+This is the kind of colour rule the paper's references [6, 7] used: rust is orange-red to
+brown, fairly saturated, neither black nor blown out. Soft (sigmoid) edges give a per-pixel
+probability instead of a hard yes/no so it can be mixed with the heatmap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ColourRule:
+    """Soft HSV box for rust hues (hue in degrees, saturation and value in [0, 1])."""
+
+    hue_low: float = -12.0   # degrees; negative wraps into deep reds
+    hue_high: float = 38.0
+    sat_min: float = 0.28
+    val_min: float = 0.12
+    val_max: float = 0.95
+    softness: float = 0.05   # width of the sigmoid edges, as a fraction of each range
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+
+
+def rust_probability(image: np.ndarray, rule: ColourRule = ColourRule()) -> np.ndarray:
+    """Per-pixel rust-colour probability in [0, 1] for an RGB uint8 image (H, W, 3)."""
+    hsv = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).convert("HSV"), np.float32)
+    hue = hsv[..., 0] * (360.0 / 256.0)
+    hue = np.where(hue > 180.0, hue - 360.0, hue)  # (-180, 180]: reds on both sides of 0
+    sat, val = hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+    k = rule.softness
+    p = _sigmoid((hue - rule.hue_low) / (k * 360 / 4)) * _sigmoid((rule.hue_high - hue) / (k * 360 / 4))
+    p *= _sigmoid((sat - rule.sat_min) / k)
+    p *= _sigmoid((val - rule.val_min) / k) * _sigmoid((rule.val_max - val) / k)
+    return p.astype(np.float32)
+
+
+def colour_rule_mask(image: np.ndarray, rule: ColourRule = ColourRule()) -> np.ndarray:
+    """The classical baseline: pixels whose rust-colour probability is at least 0.5."""
+    return rust_probability(image, rule) >= 0.5

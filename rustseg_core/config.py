@@ -1,0 +1,97 @@
+"""All tunable settings of the science in one place, as dataclasses with working defaults."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
+
+Padding = Literal["valid", "same"]
+Head = Literal["flatten", "gap"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of the U-Net-encoder style classifier.
+
+    ``paper`` reproduces the RustSEG paper (572 px input, valid convs, flatten head, final
+    28x28x1024 map). ``cpu`` is the preset this project trains and ships: it keeps the five
+    sections of two 3x3 conv + ReLU with 2x2 pooling, but is narrower, uses a smaller input,
+    same padding (so the last map stays 12x12), batch normalisation and a global-average
+    pooling head, which make it trainable from scratch on a 2-core CPU.
+    """
+
+    name: str = "cpu"
+    input_size: int = 192
+    base_width: int = 16
+    padding: Padding = "same"
+    batch_norm: bool = True
+    head: Head = "gap"
+    dropout: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+PRESETS: dict[str, ModelSpec] = {
+    "paper": ModelSpec(name="paper", input_size=572, base_width=64, padding="valid",
+                       batch_norm=False, head="flatten", dropout=0.0),
+    "cpu": ModelSpec(),
+}
+
+
+def preset(name: str, **overrides) -> ModelSpec:
+    """Return a named preset, optionally with fields overridden (e.g. ``input_size``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class CRFConfig:
+    """Dense CRF (Kraehenbuehl & Koltun) settings, as in pydensecrf's examples.
+
+    ``max_side`` bounds the resolution the CRF runs at: the mask is computed there and
+    resized to the photo, which keeps a 12 MP photo as cheap as a thumbnail.
+    """
+
+    iterations: int = 25
+    gaussian_sxy: float = 3.0
+    gaussian_compat: float = 3.0
+    bilateral_sxy: float = 40.0
+    bilateral_srgb: float = 13.0
+    bilateral_compat: float = 10.0
+    # Unary confidence: probabilities are clipped to [1-gt_prob, gt_prob] before -log.
+    gt_prob: float = 0.9
+    max_side: int = 512
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Heatmap → mask settings (the paper's threshold + CRF, our colour evidence)."""
+
+    mode: Literal["standard", "advanced"] = "standard"
+    crf: CRFConfig = field(default_factory=CRFConfig)
+    advanced_crf_iterations: int = 10
+    erosion_size: int = 5
+    kmeans_clusters: int = 2
+    # Weight of the rust-colour evidence mixed into the CRF unary (0 = the paper's method).
+    colour_weight: float = 0.0
+    # Pixels whose final foreground probability is above this become mask.
+    mask_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Everything :class:`rustseg_core.segmenter.Segmenter` needs besides the model."""
+
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    # Pixel limit for decoded photos (Pillow's decompression-bomb guard uses the same).
+    max_pixels: int = 50_000_000
+    # Photos are processed at this long side at most; outputs are returned at full size.
+    work_max_side: int = 1024
+    overlay_colour: tuple[int, int, int] = (255, 40, 40)
+    overlay_alpha: float = 0.45
+    threshold: float | None = None  # None → the model's own decision threshold

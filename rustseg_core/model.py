@@ -1,0 +1,123 @@
+"""The corrosion classifier: architecture, preprocessing, and self-describing save/load."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelSpec
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+MODEL_FILE = "model.keras"
+META_FILE = "rustseg.json"
+FEATURES_LAYER = "last_conv"
+
+
+def build_classifier(spec: ModelSpec, seed: int | None = None) -> keras.Model:
+    """Build the classifier with two outputs: ``[logit, last_conv_activations]``.
+
+    Five sections of two 3x3 conv + ReLU, 2x2 max-pool between sections, filters doubling
+    from ``spec.base_width``; the head is flatten (paper) or global-average pooling, then one
+    linear unit (the logit; apply a sigmoid for the probability). Exposing the last
+    activations lets Grad-CAM++ run without rebuilding the model.
+    """
+    init = keras.initializers.HeUniform(seed=seed)
+    inp = keras.Input((spec.input_size, spec.input_size, 3), name="image")
+    x = inp
+    for section in range(5):
+        if section:
+            x = layers.MaxPooling2D(2, name=f"pool{section}")(x)
+        width = spec.base_width * 2**section
+        for j in range(2):
+            last = section == 4 and j == 1
+            x = layers.Conv2D(width, 3, padding=spec.padding, use_bias=not spec.batch_norm,
+                              kernel_initializer=init, name=f"conv{section + 1}_{j + 1}")(x)
+            if spec.batch_norm:
+                x = layers.BatchNormalization(name=f"bn{section + 1}_{j + 1}")(x)
+            x = layers.ReLU(name=FEATURES_LAYER if last else f"relu{section + 1}_{j + 1}")(x)
+    features = x
+    x = layers.Flatten(name="flatten")(x) if spec.head == "flatten" else \
+        layers.GlobalAveragePooling2D(name="gap")(x)
+    if spec.dropout:
+        x = layers.Dropout(spec.dropout, seed=seed, name="dropout")(x)
+    logit = layers.Dense(1, kernel_initializer=init, name="logit")(x)
+    return keras.Model(inp, [logit, features], name=f"rustseg_{spec.name}")
+
+
+def logit_model(model: keras.Model) -> keras.Model:
+    """A single-output view (shared weights) used for training and plain prediction."""
+    return keras.Model(model.inputs, model.outputs[0], name=model.name + "_logit")
+
+
+def preprocess(image: np.ndarray, input_size: int) -> np.ndarray:
+    """RGB uint8 HxWx3 → float32 SxSx3 in [0, 1]; the whole photo is resized (as the paper)."""
+    t = tf.image.resize(tf.convert_to_tensor(image), (input_size, input_size),
+                        method="area" if max(image.shape[:2]) > input_size else "bilinear")
+    return (t.numpy() / 255.0).astype(np.float32)
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model plus the metadata that says how to feed it."""
+
+    model: keras.Model
+    spec: ModelSpec
+    threshold: float = 0.5
+    normalisation: str = "divide_255"
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    @property
+    def version(self) -> str:
+        return str(self.info.get("version", self.model.name))
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities of corrosion for a preprocessed batch (N, S, S, 3)."""
+        logits = self.model(batch, training=False)[0]
+        return tf.sigmoid(logits).numpy()[:, 0]
+
+
+def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
+    """Write ``model.keras`` and ``rustseg.json`` (spec, preprocessing, threshold, info)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    bundle.model.save(directory / MODEL_FILE)
+    meta = {"spec": bundle.spec.to_dict(), "threshold": bundle.threshold,
+            "normalisation": bundle.normalisation, "input_size": bundle.spec.input_size,
+            "preset": bundle.spec.name, "info": bundle.info}
+    tmp = directory / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    tmp.replace(directory / META_FILE)
+    return directory
+
+
+def load_bundle(directory: str | Path) -> ModelBundle:
+    """Load a model saved by :func:`save_bundle`. Raises ``FileNotFoundError`` if absent."""
+    directory = Path(directory)
+    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
+    if not meta_path.is_file() or not model_path.is_file():
+        raise FileNotFoundError(f"no RustSEG model in {directory} (need {MODEL_FILE} and {META_FILE})")
+    meta = json.loads(meta_path.read_text())
+    model = keras.models.load_model(model_path, compile=False)
+    return ModelBundle(model=model, spec=ModelSpec.from_dict(meta["spec"]),
+                       threshold=float(meta.get("threshold", 0.5)),
+                       normalisation=meta.get("normalisation", "divide_255"),
+                       info=meta.get("info", {}))
+
+
+def default_model_dir() -> Path:
+    """``$RUSTSEG_MODEL`` if set, else the shipped ``models/default`` of this checkout."""
+    env = os.environ.get("RUSTSEG_MODEL")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models" / "default"

@@ -1,0 +1,100 @@
+"""Heatmap → pixel mask: upsampling, the paper's dynamic threshold, dense CRF, advanced mode."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .config import CRFConfig, RefineConfig
+
+
+def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a small (h, w) heatmap to ``size`` = (height, width)."""
+    h, w = size
+    img = Image.fromarray(np.asarray(heatmap, np.float32), mode="F")
+    return np.asarray(img.resize((w, h), Image.BILINEAR), np.float32)
+
+
+def dynamic_threshold(heatmap: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's threshold T = 1 − (max H − mean H); pixels below T are set to 0."""
+    t = float(1.0 - (heatmap.max() - heatmap.mean()))
+    return np.where(heatmap >= t, heatmap, 0.0).astype(np.float32), t
+
+
+def dense_crf(image: np.ndarray, prob_fg: np.ndarray, cfg: CRFConfig,
+              iterations: int | None = None) -> np.ndarray:
+    """Two-label dense CRF over RGB ``image``; returns the refined foreground probability.
+
+    ``prob_fg`` is the per-pixel belief in corrosion; it is clipped to
+    [1 − gt_prob, gt_prob] so the unary never forbids either label.
+    """
+    from pydensecrf import densecrf
+    from pydensecrf.utils import unary_from_softmax
+
+    h, w = prob_fg.shape
+    p = np.clip(prob_fg.astype(np.float32), 1.0 - cfg.gt_prob, cfg.gt_prob)
+    d = densecrf.DenseCRF2D(w, h, 2)
+    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(np.stack([1.0 - p, p]))))
+    d.addPairwiseGaussian(sxy=cfg.gaussian_sxy, compat=cfg.gaussian_compat)
+    d.addPairwiseBilateral(sxy=cfg.bilateral_sxy, srgb=cfg.bilateral_srgb,
+                           rgbim=np.require(image, np.uint8, ["C", "W"]),
+                           compat=cfg.bilateral_compat)
+    q = np.asarray(d.inference(cfg.iterations if iterations is None else iterations), np.float32)
+    return q.reshape(2, h, w)[1]
+
+
+def diamond(size: int) -> np.ndarray:
+    """A diamond (L1-ball) structuring element of odd ``size``."""
+    r = size // 2
+    y, x = np.ogrid[-r:r + 1, -r:r + 1]
+    return (np.abs(x) + np.abs(y)) <= r
+
+
+def kmeans_cluster_mask(image: np.ndarray, seed_mask: np.ndarray, clusters: int = 2,
+                        sample: int = 20000, seed: int = 0) -> np.ndarray:
+    """K-means on colour; the cluster containing most of ``seed_mask`` → boolean mask."""
+    from sklearn.cluster import KMeans
+
+    px = image.reshape(-1, 3).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    fit = px[rng.choice(len(px), min(sample, len(px)), replace=False)]
+    km = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit(fit)
+    labels = km.predict(px).reshape(seed_mask.shape)
+    votes = np.bincount(labels[seed_mask], minlength=clusters)
+    return labels == int(np.argmax(votes))
+
+
+def rescale_mask_space(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale an RGB image so its long side is at most ``max_side`` (CRF resolution)."""
+    h, w = image.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1:
+        return image
+    return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                    Image.BILINEAR, reducing_gap=2.0))
+
+
+def refine(image: np.ndarray, heatmap: np.ndarray, cfg: RefineConfig,
+           colour_prob: np.ndarray | None = None) -> np.ndarray:
+    """Full refinement at the resolution of ``image``: returns a boolean mask (H, W).
+
+    ``heatmap`` may be any size (it is upsampled); ``colour_prob`` (same size as image) is
+    optional rust-colour evidence mixed into the unary with ``cfg.colour_weight``.
+    """
+    h, w = image.shape[:2]
+    heat = upsample(heatmap, (h, w)) if heatmap.shape != (h, w) else heatmap.astype(np.float32)
+    kept, _ = dynamic_threshold(heat)
+    prob = kept
+    if colour_prob is not None and cfg.colour_weight > 0:
+        prob = (1.0 - cfg.colour_weight) * kept + cfg.colour_weight * colour_prob
+    if cfg.mode == "advanced":
+        seed = prob >= cfg.mask_threshold
+        if not seed.any():
+            return seed
+        cluster = kmeans_cluster_mask(image, seed, cfg.kmeans_clusters)
+        core = ndimage.binary_erosion(seed & cluster, structure=diamond(cfg.erosion_size))
+        q = dense_crf(image, np.where(core, 1.0, 0.0), cfg.crf, cfg.advanced_crf_iterations)
+        return q > cfg.mask_threshold
+    if cfg.crf.iterations <= 0:
+        return prob >= cfg.mask_threshold
+    return dense_crf(image, prob, cfg.crf) > cfg.mask_threshold
