@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+
+from rustseg_core.config import PRESETS, preset
+from rustseg_core.model import META_FILE, build_classifier, load_bundle, preprocess
+
+
+def test_paper_preset_matches_the_paper():
+    model = build_classifier(PRESETS["paper"])
+    logit, feats = model.outputs
+    assert tuple(model.inputs[0].shape[1:]) == (572, 572, 3)
+    assert tuple(feats.shape[1:]) == (28, 28, 1024)
+    assert tuple(logit.shape[1:]) == (1,)
+    assert model.get_layer("flatten") is not None
+
+
+def test_cpu_preset_shapes():
+    model = build_classifier(PRESETS["cpu"])
+    assert tuple(model.outputs[1].shape[1:]) == (12, 12, 256)
+
+
+def test_preset_overrides_and_unknown():
+    assert preset("cpu", input_size=96).input_size == 96
+    with pytest.raises(ValueError):
+        preset("nope")
+
+
+def test_save_load_roundtrip_is_self_describing(tiny_model_dir):
+    meta = json.loads((tiny_model_dir / META_FILE).read_text())
+    assert meta["input_size"] == 64 and meta["threshold"] == 0.5
+    assert meta["normalisation"] == "divide_255" and meta["preset"] == "cpu"
+    bundle = load_bundle(tiny_model_dir)
+    x = np.random.default_rng(0).random((2, 64, 64, 3), np.float32)
+    p = bundle.predict_proba(x)
+    assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_load_missing_model_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no RustSEG model"):
+        load_bundle(tmp_path)
+
+
+def test_preprocess_scales_and_resizes():
+    img = np.full((30, 50, 3), 255, np.uint8)
+    x = preprocess(img, 16)
+    assert x.shape == (16, 16, 3) and x.dtype == np.float32
+    assert np.allclose(x, 1.0, atol=1e-5)

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from rustseg_core.colour import colour_rule_mask, rust_probability
+from rustseg_core.config import CRFConfig, RefineConfig
+from rustseg_core.refine import (dense_crf, diamond, dynamic_threshold, kmeans_cluster_mask, refine,
+                                 rescale_mask_space, upsample)
+from tests.synthetic import rust_image
+
+
+def iou(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def test_dynamic_threshold_hand_computed():
+    h = np.array([[0.0, 0.2], [0.6, 1.0]], np.float32)
+    # mean = 0.45, max = 1 → T = 1 − (1 − 0.45) = 0.45: 0.0 and 0.2 are zeroed.
+    kept, t = dynamic_threshold(h)
+    assert t == pytest.approx(0.45)
+    np.testing.assert_allclose(kept, [[0.0, 0.0], [0.6, 1.0]])
+
+
+def test_dynamic_threshold_unnormalised_heatmap():
+    h = np.array([[0.1, 0.3], [0.5, 0.5]], np.float32)
+    kept, t = dynamic_threshold(h)  # T = 1 − (0.5 − 0.35) = 0.85: nothing survives
+    assert t == pytest.approx(0.85)
+    assert not kept.any()
+
+
+def test_upsample_bilinear_shape_and_range():
+    small = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    up = upsample(small, (40, 60))
+    assert up.shape == (40, 60)
+    assert 0.0 <= up.min() and up.max() <= 1.0
+    assert up[0, 0] < 0.1 and up[0, -1] > 0.9
+
+
+def test_diamond_element():
+    d = diamond(5)
+    assert d.shape == (5, 5) and d.sum() == 13 and d[2, 2] and not d[0, 0]
+
+
+def test_crf_snaps_a_blurry_guess_to_the_rust_edges():
+    img, mask = rust_image(np.random.default_rng(1), 96, rust=True)
+    from scipy import ndimage
+
+    blurry = ndimage.gaussian_filter(mask.astype(np.float32), 6)  # coarse heatmap-like belief
+    blurry /= blurry.max()
+    before = iou(blurry > 0.5, mask)
+    after = iou(dense_crf(img, blurry, CRFConfig()) > 0.5, mask)
+    assert after > before and after > 0.7
+
+
+def test_refine_standard_and_advanced(rust_photo):
+    img, mask = rust_photo
+    from scipy import ndimage
+
+    heat = ndimage.zoom(ndimage.gaussian_filter(mask.astype(np.float32), 8), 0.1, order=1)
+    heat /= heat.max()
+    std = refine(img, heat, RefineConfig())
+    adv = refine(img, heat, RefineConfig(mode="advanced"))
+    assert std.shape == adv.shape == mask.shape and std.dtype == bool
+    assert iou(std, mask) > 0.5
+    assert iou(adv, mask) > 0.5
+
+
+def test_refine_without_crf_is_threshold():
+    img = np.zeros((10, 10, 3), np.uint8)
+    heat = np.zeros((10, 10), np.float32)
+    heat[2:5, 2:5] = 1.0
+    out = refine(img, heat, RefineConfig(crf=CRFConfig(iterations=0)))
+    assert out.sum() == 9
+
+
+def test_kmeans_keeps_the_cluster_under_the_seed(rust_photo):
+    img, mask = rust_photo
+    seed = np.zeros_like(mask)
+    ys, xs = np.nonzero(mask)
+    seed[ys[len(ys) // 2], xs[len(xs) // 2]] = True
+    cluster = kmeans_cluster_mask(img, seed)
+    assert iou(cluster, mask) > 0.8
+
+
+def test_colour_rule_finds_synthetic_rust(rust_photo):
+    img, mask = rust_photo
+    p = rust_probability(img)
+    assert p.shape == mask.shape and p.min() >= 0 and p.max() <= 1
+    assert iou(colour_rule_mask(img), mask) > 0.8
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    assert not colour_rule_mask(grey).any()
+
+
+def test_rescale_mask_space():
+    img = np.zeros((100, 400, 3), np.uint8)
+    assert rescale_mask_space(img, 200).shape == (50, 200, 3)
+    assert rescale_mask_space(img, 1000) is img

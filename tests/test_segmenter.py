@@ -1,0 +1,93 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rustseg_core.config import SegmenterConfig
+from rustseg_core.segmenter import Segmenter
+from tests.synthetic import encode, rust_image
+
+STAGES = {"decode", "preprocess", "classify", "localise", "refine", "render", "total"}
+
+
+@pytest.fixture(scope="module")
+def big_rust():
+    img, mask = rust_image(np.random.default_rng(11), 64, rust=True)
+    # Upscale to a 'photo' so original and working resolutions differ.
+    big = np.asarray(Image.fromarray(img).resize((1300, 1300), Image.NEAREST))[:, :1200]
+    return big
+
+
+def test_segment_result_fields(tiny_segmenter, rust_photo):
+    img, _ = rust_photo
+    r = tiny_segmenter.segment(img)
+    assert r.is_corrosion and r.probability > 0.5
+    assert r.mask.shape == img.shape[:2] and r.mask.dtype == bool
+    assert 0 < r.area_fraction < 1 and r.area_fraction == pytest.approx(r.mask.mean())
+    assert r.overlay.shape == img.shape and r.heatmap.shape == img.shape[:2]
+    assert set(r.timings) == STAGES and all(v >= 0 for v in r.timings.values())
+    s = r.summary()
+    assert s["decision"] == "corrosion" and s["width"] == 160 and s["height"] == 120
+    assert Image.open(io.BytesIO(r.mask_png())).size == (160, 120)
+    assert Image.open(io.BytesIO(r.overlay_jpeg())).format == "JPEG"
+    assert Image.open(io.BytesIO(r.heatmap_png())).mode == "RGB"
+
+
+def test_below_threshold_returns_no_mask(tiny_model_dir):
+    seg = Segmenter.load(tiny_model_dir, SegmenterConfig(threshold=1.0))
+    img, _ = rust_image(np.random.default_rng(2), 64, rust=True)
+    r = seg.segment(img)
+    assert not r.is_corrosion and r.mask is None and r.area_fraction == 0.0
+    assert np.array_equal(r.overlay, r.image)
+    assert Image.open(io.BytesIO(r.mask_png())).getextrema() == (0, 0)
+
+
+def test_large_photo_mask_at_original_size(tiny_segmenter, big_rust):
+    r = tiny_segmenter.segment(encode(big_rust, "JPEG", quality=90))
+    assert r.original_size == (1200, 1300)
+    assert r.mask.shape == (1300, 1200)
+    assert max(r.image.shape[:2]) <= tiny_segmenter.config.work_max_side
+
+
+def test_exif_rotation_keeps_mask_aligned(tiny_model_dir, big_rust):
+    """A phone JPEG stored sideways with EXIF orientation 6 must segment as displayed."""
+    seg = Segmenter.load(tiny_model_dir, SegmenterConfig(threshold=0.0))
+    upright = np.asarray(Image.fromarray(big_rust).resize((480, 640)))
+    stored = np.ascontiguousarray(np.rot90(upright, k=1))  # rotated 90° CCW on disk
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display needs a 90° CW turn
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, "JPEG", quality=95, exif=exif)
+    r_exif = seg.segment(buf.getvalue())
+    r_plain = seg.segment(encode(upright, "JPEG", quality=95))
+    assert r_exif.original_size == (480, 640)
+    assert r_exif.mask.shape == (640, 480)
+    inter = (r_exif.mask & r_plain.mask).sum() / max((r_exif.mask | r_plain.mask).sum(), 1)
+    assert r_plain.mask.any() and inter > 0.9
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "I;16", "CMYK"])
+def test_colour_modes_are_converted(tiny_segmenter, rust_photo, mode):
+    img, _ = rust_photo
+    pil = Image.fromarray(img)
+    if mode == "I;16":
+        pil = Image.fromarray((np.asarray(pil.convert("L")).astype(np.uint16) * 257))
+    else:
+        pil = pil.convert(mode)
+    buf = io.BytesIO()
+    pil.save(buf, "JPEG" if mode == "CMYK" else "PNG")
+    r = tiny_segmenter.segment(buf.getvalue())
+    assert r.image.shape == (120, 160, 3) and r.image.dtype == np.uint8
+
+
+def test_extreme_aspect_ratio(tiny_segmenter):
+    r = tiny_segmenter.segment(np.full((1, 3000, 3), 120, np.uint8))
+    assert r.image.shape[2] == 3 and r.original_size == (3000, 1)
+
+
+def test_modes_and_bad_mode(tiny_segmenter, rust_photo):
+    img, _ = rust_photo
+    assert tiny_segmenter.segment(img, mode="advanced").mode == "advanced"
+    with pytest.raises(ValueError, match="mode"):
+        tiny_segmenter.segment(img, mode="fast")
