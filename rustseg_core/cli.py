@@ -21,6 +21,38 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    from .batch import segment_batch
+    from .segmenter import Segmenter
+
+    segmenter = Segmenter.load(args.model)
+    rows = segment_batch(segmenter, args.paths, args.out, mode=args.mode, every=args.every,
+                         progress=not args.quiet)
+    failed = [r for r in rows if r["error"]]
+    found = sum(r.get("decision") == "corrosion" for r in rows)
+    print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
+          f"results in {args.out}/results.csv")
+    for r in failed:
+        print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
+    return 0 if rows and len(failed) < len(rows) else 1
+
+
+def _dataset_export(args: argparse.Namespace) -> int:
+    from .store import Store, default_store_dir
+
+    store = Store(args.store or default_store_dir())
+    if not store.exists():
+        print(f"no kept photos: {store.root} has no store", file=sys.stderr)
+        return 1
+    done = store.export(args.dir, verified_only=args.verified_only)
+    print(f"exported {done.counts['corrosion']} corrosion and {done.counts['not_corrosion']} "
+          f"not_corrosion photos to {args.dir} ({done.from_user} labelled by people, "
+          f"{done.from_model} by the model; see {done.csv_path})")
+    if done.missing:
+        print(f"  {done.missing} records had no original file and were skipped", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustseg", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -41,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--deterministic", action="store_true", help="bit-reproducible (slower) TF ops")
     t.add_argument("--cache-dir", help="where decoded images are cached (default OUT/cache)")
     t.set_defaults(func=_train)
+
+    s = sub.add_parser("segment", help="segment images, folders (recursive) and videos")
+    s.add_argument("paths", nargs="+", help="image files, folders or video files")
+    s.add_argument("--out", required=True, help="folder for masks, overlays, heatmaps and results.csv")
+    s.add_argument("--mode", default="standard", choices=["standard", "advanced"])
+    s.add_argument("--every", type=int, default=30, help="for videos: segment every Nth frame")
+    s.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_segment)
+
+    d = sub.add_parser("dataset", help="the opt-in store of photos people chose to keep")
+    dsub = d.add_subparsers(dest="dataset_cmd", required=True)
+    e = dsub.add_parser("export", help="write kept photos as corrosion/ and not_corrosion/ for training")
+    e.add_argument("dir", help="output folder (created; re-exporting updates it)")
+    e.add_argument("--store", help="store folder (default: $RUSTSEG_STORE_DIR or var/store)")
+    e.add_argument("--verified-only", action="store_true",
+                   help="only photos whose label a person confirmed or corrected")
+    e.set_defaults(func=_dataset_export)
     return p
 
 

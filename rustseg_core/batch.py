@@ -1,0 +1,141 @@
+"""Batch segmentation of files, folders and videos (``rustseg segment``)."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .imageio import IMAGE_EXTENSIONS, ImageInputError
+from .segmenter import Result, Segmenter
+
+log = logging.getLogger(__name__)
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
+CSV_FIELDS = ["file", "frame", "probability", "decision", "area_percent", "width", "height",
+              "mode", "total_ms", "decode_ms", "classify_ms", "localise_ms", "refine_ms", "error"]
+
+
+@dataclass
+class Item:
+    """One unit of work: an image file, or one frame of a video."""
+
+    name: str          # output stem, unique within the batch
+    path: Path
+    frame: int | None = None
+    array: np.ndarray | None = None
+
+
+def expand_inputs(paths: list[str | Path]) -> list[Path]:
+    """Files as given; folders searched recursively for images and videos (sorted)."""
+    out: list[Path] = []
+    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in wanted))
+        else:
+            out.append(p)
+    return out
+
+
+def _stem(path: Path, roots: list[Path]) -> str:
+    for root in roots:
+        try:
+            rel = path.relative_to(root)
+            return "__".join(rel.with_suffix("").parts)
+        except ValueError:
+            continue
+    return path.stem
+
+
+def video_frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Every ``every``-th frame of a video as RGB arrays (OpenCV decodes the container)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ImageInputError(f"could not open video {path.name}")
+    try:
+        index = 0
+        while True:
+            ok = cap.grab()
+            if not ok:
+                break
+            if index % every == 0:
+                ok, frame = cap.retrieve()
+                if ok:
+                    yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        cap.release()
+
+
+def write_outputs(result: Result, out_dir: Path, name: str) -> None:
+    """Mask PNG, overlay JPEG and heatmap PNG for one image."""
+    (out_dir / f"{name}_mask.png").write_bytes(result.mask_png())
+    (out_dir / f"{name}_overlay.jpg").write_bytes(result.overlay_jpeg())
+    (out_dir / f"{name}_heatmap.png").write_bytes(result.heatmap_png())
+
+
+def _row(item: Item, result: Result | None, error: str = "") -> dict:
+    row = {"file": str(item.path), "frame": "" if item.frame is None else item.frame, "error": error}
+    if result is not None:
+        t = result.timings
+        row.update(probability=round(result.probability, 5),
+                   decision="corrosion" if result.is_corrosion else "no_corrosion",
+                   area_percent=round(100 * result.area_fraction, 3),
+                   width=result.original_size[0], height=result.original_size[1], mode=result.mode,
+                   **{f"{k}_ms": round(1000 * t.get(k, 0.0), 1)
+                      for k in ("total", "decode", "classify", "localise", "refine")})
+    return row
+
+
+def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
+                  mode: str = "standard", every: int = 30, progress: bool = True) -> list[dict]:
+    """Segment everything in ``inputs`` into ``out_dir``; returns one summary row per item.
+
+    Unreadable files and frames are recorded with their error and skipped.
+    """
+    import keras
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roots = [Path(p) for p in inputs if Path(p).is_dir()]
+    files = expand_inputs(inputs)
+    bar = keras.utils.Progbar(len(files), unit_name="file") if progress else None
+    rows: list[dict] = []
+    for i, path in enumerate(files):
+        stem = _stem(path, roots)
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            try:
+                items = [Item(f"{stem}_f{k:06d}", path, k, arr) for k, arr in video_frames(path, every)]
+            except (ImageInputError, OSError) as e:
+                items = []
+                rows.append(_row(Item(stem, path), None, str(e)))
+                log.warning("skipped %s: %s", path, e)
+        else:
+            items = [Item(stem, path)]
+        for item in items:
+            try:
+                result = segmenter.segment(item.array if item.array is not None else item.path, mode=mode)
+                write_outputs(result, out_dir, item.name)
+                rows.append(_row(item, result))
+            except (ImageInputError, OSError) as e:
+                log.warning("skipped %s: %s", item.path, e)
+                rows.append(_row(item, None, str(e)))
+        if bar:
+            bar.update(i + 1)
+    write_summary(rows, out_dir)
+    return rows
+
+
+def write_summary(rows: list[dict], out_dir: Path) -> None:
+    """``results.csv`` and ``results.json`` side by side."""
+    with open(out_dir / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
