@@ -1,0 +1,371 @@
+"""The opt-in store: photos people chose to keep, with RustSEG's outputs and their verdicts.
+
+Layout under the store root (created on the first save, never before)::
+
+    store.sqlite3                  one row per kept photo (WAL mode: several workers write)
+    items/<id>/original.<ext>      the upload exactly as received (EXIF included)
+    items/<id>/image.jpg ...       the model's outputs (see ``OUTPUT_FILES``) + summary.json
+    staging/                       half-written records; only ever left behind by a crash
+
+Ids are random server-generated tokens, and files are named by role, never by the user's
+file name. A record's files are written and fsynced in ``staging/``, the folder is renamed
+into ``items/`` (atomic), and only then is the row inserted: a crash can leave an orphan
+folder (removed by :meth:`Store.sweep`) but never a row without its files.
+
+This module knows nothing of the web layer.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import time
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from PIL import Image
+
+from .imageio import ALLOWED_FORMATS  # also registers the HEIC opener
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "store.sqlite3"
+SCHEMA_VERSION = 1
+# The model outputs a record holds, by file name; the web layer renders them.
+OUTPUT_FILES = ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png")
+SUMMARY_FILE = "summary.json"
+# Answers to "was this right?": the result is right; there is rust but the result missed or
+# misplaced it; there is no rust in the photo.
+VERDICTS = ("correct", "wrong", "no_rust")
+CORROSION, NOT_CORROSION = "corrosion", "not_corrosion"
+EXPORT_CSV = "labels.csv"
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
+_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp",
+               "BMP": ".bmp", "TIFF": ".tif", "HEIF": ".heic", "HEIC": ".heic"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id              TEXT PRIMARY KEY,
+    created_at      TEXT NOT NULL,
+    original_file   TEXT NOT NULL,
+    original_bytes  INTEGER NOT NULL,
+    mode            TEXT NOT NULL,
+    model_version   TEXT NOT NULL,
+    probability     REAL NOT NULL,
+    decision        TEXT NOT NULL,
+    area_fraction   REAL NOT NULL,
+    summary_json    TEXT NOT NULL,
+    verdict         TEXT CHECK (verdict IS NULL OR verdict IN ('correct', 'wrong', 'no_rust')),
+    verdict_at      TEXT
+);
+CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
+"""
+
+
+def default_store_dir() -> Path:
+    """``$RUSTSEG_STORE_DIR`` if set, else ``var/store`` in this checkout."""
+    env = os.environ.get("RUSTSEG_STORE_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "var" / "store"
+
+
+def is_valid_id(record_id: str) -> bool:
+    """True for strings shaped like the ids :meth:`Store.save` makes (guards file paths)."""
+    return isinstance(record_id, str) and bool(_ID_RE.match(record_id))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One kept photo as the index describes it."""
+
+    id: str
+    created_at: str
+    original_file: str
+    original_bytes: int
+    mode: str
+    model_version: str
+    probability: float
+    decision: str
+    area_fraction: float
+    summary: dict
+    verdict: str | None
+    verdict_at: str | None
+
+    @property
+    def is_corrosion(self) -> bool:
+        return self.decision == CORROSION
+
+    def label(self) -> tuple[str, str]:
+        """(training label, source): the person's verdict when given, else the model's decision.
+
+        "wrong" means there is rust the result missed or misplaced, so it labels corrosion
+        whatever the model said; "no_rust" labels not_corrosion.
+        """
+        if self.verdict == "correct":
+            return (CORROSION if self.is_corrosion else NOT_CORROSION), "user"
+        if self.verdict == "wrong":
+            return CORROSION, "user"
+        if self.verdict == "no_rust":
+            return NOT_CORROSION, "user"
+        return (CORROSION if self.is_corrosion else NOT_CORROSION), "model"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What :meth:`Store.export` wrote."""
+
+    counts: dict[str, int]
+    from_user: int
+    from_model: int
+    missing: int
+    csv_path: Path
+
+
+def sniff_extension(data: bytes) -> str:
+    """File extension for an image's real format (``.jpg``, ``.png``, ...), read from its bytes."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format
+    except Exception as e:  # Pillow raises many types for non-images
+        raise ValueError("the original is not a recognised image") from e
+    if fmt not in ALLOWED_FORMATS or fmt not in _EXTENSIONS:
+        raise ValueError(f"{fmt} originals are not accepted")
+    return _EXTENSIONS[fmt]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class Store:
+    """Folder + SQLite store of kept photos. Safe to share between threads and processes
+    (each call opens its own connection; SQLite's WAL and busy timeout handle the rest)."""
+
+    def __init__(self, root: str | Path, busy_timeout_s: float = 10.0):
+        self.root = Path(root)
+        self.busy_timeout_s = busy_timeout_s
+        self._ready = False
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
+
+    @property
+    def items_dir(self) -> Path:
+        return self.root / "items"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
+
+    def exists(self) -> bool:
+        """Whether anything has ever been kept (the store is created lazily)."""
+        return self.db_path.is_file()
+
+    # -- database ----------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=self.busy_timeout_s, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+        con.execute("PRAGMA synchronous = FULL")
+        return con
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _ensure(self) -> None:
+        """Create folders and schema; only called on the way to writing a record."""
+        if self._ready and self.db_path.is_file():
+            return
+        self.items_dir.mkdir(parents=True, exist_ok=True)
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.executescript(_SCHEMA)
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._ready = True
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> Record:
+        d = dict(row)
+        d["summary"] = json.loads(d.pop("summary_json"))
+        return Record(**d)
+
+    # -- writing -----------------------------------------------------------------------------
+    def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes]) -> Record:
+        """Keep one photo: ``original`` as received, the result ``summary`` (``Result.summary()``)
+        and the rendered ``outputs`` named as in ``OUTPUT_FILES``. Returns the new record."""
+        missing = set(OUTPUT_FILES) - set(outputs)
+        extra = set(outputs) - set(OUTPUT_FILES)
+        if missing or extra:
+            raise ValueError(f"outputs must be exactly {OUTPUT_FILES} (missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)})")
+        original_file = "original" + sniff_extension(original)
+        summary = dict(summary)
+        self._ensure()
+        record_id = secrets.token_urlsafe(16)
+        stage = self.staging_dir / record_id
+        final = self.items_dir / record_id
+        stage.mkdir()
+        try:
+            _write_synced(stage / original_file, original)
+            for name in OUTPUT_FILES:
+                _write_synced(stage / name, outputs[name])
+            _write_synced(stage / SUMMARY_FILE, json.dumps(summary, indent=2).encode())
+            _fsync_dir(stage)
+            os.replace(stage, final)
+            _fsync_dir(self.items_dir)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        row = (record_id, _now(), original_file, len(original), str(summary["mode"]),
+               str(summary["model_version"]), float(summary["probability"]),
+               str(summary["decision"]), float(summary["area_fraction"]),
+               json.dumps(summary, sort_keys=True))
+        try:
+            with self._transaction() as con:
+                con.execute("INSERT INTO records (id, created_at, original_file, original_bytes, mode,"
+                            " model_version, probability, decision, area_fraction, summary_json)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        record = self.get(record_id)
+        assert record is not None
+        return record
+
+    def set_verdict(self, record_id: str, verdict: str) -> Record:
+        """Store the person's answer to "was this right?" (the latest answer wins)."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+        if not is_valid_id(record_id) or not self.exists():
+            raise KeyError(record_id)
+        with self._transaction() as con:
+            cur = con.execute("UPDATE records SET verdict = ?, verdict_at = ? WHERE id = ?",
+                              (verdict, _now(), record_id))
+            if cur.rowcount != 1:
+                raise KeyError(record_id)
+        record = self.get(record_id)
+        assert record is not None
+        return record
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, record_id: str) -> Record | None:
+        """The record with this id, or ``None`` (also for malformed ids and an empty store)."""
+        if not is_valid_id(record_id) or not self.exists():
+            return None
+        with closing(self._connect()) as con:
+            row = con.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def records(self) -> list[Record]:
+        """All records, oldest first."""
+        if not self.exists():
+            return []
+        with closing(self._connect()) as con:
+            rows = con.execute("SELECT * FROM records ORDER BY created_at, id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def file_path(self, record: Record, name: str) -> Path:
+        """Path of one of a record's files: ``"original"`` or a name from ``OUTPUT_FILES``."""
+        if name == "original":
+            name = record.original_file
+        elif name not in OUTPUT_FILES:
+            raise KeyError(name)
+        return self.items_dir / record.id / name
+
+    # -- maintenance -------------------------------------------------------------------------
+    def sweep(self, older_than_s: float = 3600.0) -> int:
+        """Delete what a crash left behind: staging folders and item folders without a row,
+        older than ``older_than_s`` (younger ones may belong to a save in progress)."""
+        if not self.exists():
+            return 0
+        with closing(self._connect()) as con:
+            ids = {r[0] for r in con.execute("SELECT id FROM records")}
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for parent, keep in ((self.staging_dir, set()), (self.items_dir, ids)):
+            for d in parent.iterdir() if parent.is_dir() else ():
+                if d.name not in keep and d.stat().st_mtime < cutoff:
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    def export(self, dest: str | Path, verified_only: bool = False) -> ExportSummary:
+        """Copy kept originals into ``dest/corrosion`` and ``dest/not_corrosion`` (ready for
+        ``rustseg train``) and write ``dest/labels.csv`` saying where each label came from."""
+        dest = Path(dest)
+        for label in (CORROSION, NOT_CORROSION):
+            (dest / label).mkdir(parents=True, exist_ok=True)
+        counts = {CORROSION: 0, NOT_CORROSION: 0}
+        sources = {"user": 0, "model": 0}
+        missing = 0
+        rows = []
+        for rec in self.records():
+            label, source = rec.label()
+            if verified_only and source != "user":
+                continue
+            src = self.file_path(rec, "original")
+            if not src.is_file():
+                log.warning("record %s has no original at %s; skipped", rec.id, src)
+                missing += 1
+                continue
+            name = rec.id + Path(rec.original_file).suffix
+            # A re-export may move a photo to the other class after new feedback.
+            other = NOT_CORROSION if label == CORROSION else CORROSION
+            (dest / other / name).unlink(missing_ok=True)
+            tmp = dest / label / f".{name}.tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest / label / name)
+            counts[label] += 1
+            sources[source] += 1
+            rows.append({"file": f"{label}/{name}", "id": rec.id, "label": label,
+                         "label_source": source, "verdict": rec.verdict or "",
+                         "model_decision": rec.decision, "probability": f"{rec.probability:.6f}",
+                         "area_fraction": f"{rec.area_fraction:.6f}",
+                         "model_version": rec.model_version, "mode": rec.mode,
+                         "created_at": rec.created_at})
+        csv_path = dest / EXPORT_CSV
+        tmp = dest / f".{EXPORT_CSV}.tmp"
+        fields = ["file", "id", "label", "label_source", "verdict", "model_decision", "probability",
+                  "area_fraction", "model_version", "mode", "created_at"]
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, csv_path)
+        return ExportSummary(counts=counts, from_user=sources["user"], from_model=sources["model"],
+                             missing=missing, csv_path=csv_path)
