@@ -53,6 +53,43 @@ def _dataset_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from . import evaluate as ev
+    from .segmenter import Segmenter
+
+    segmenter = Segmenter.load(args.model)
+    root = Path(args.data)
+    parts = set(args.only.split(",")) if args.only else {"classification", "segmentation", "boxes"}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"model": segmenter.bundle.version, "refine": segmenter.config.refine.__repr__()}
+    if "classification" in parts:
+        folder = args.classification or root / "classification" / "test"
+        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out, tta=args.tta)
+        print(f"classification on {folder} (n={c['n']}): accuracy {c['accuracy']:.3f}, "
+              f"ROC AUC {c['roc_auc']:.3f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
+              f"F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
+    if "segmentation" in parts:
+        folder = args.segmentation or root / "segmentation"
+        report["segmentation"] = seg = ev.evaluate_segmentation(segmenter, folder)
+        print(f"segmentation on {folder} ({seg['n_images']} images, {seg['n_sources']} source photos, "
+              f"{seg['classified_corrosion']} classified as corrosion):")
+        print(ev.format_segmentation_table(seg))
+    if "boxes" in parts:
+        folder = args.boxes or root / "boxes"
+        report["boxes"] = b = ev.evaluate_boxes(segmenter, folder)
+        share = b["mask_share_inside_boxes"]
+        print(f"boxes on {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as corrosion): "
+              f"pointing game {b['pointing_game']:.3f}, mask share inside boxes "
+              f"{'n/a' if share is None else f'{share:.3f}'}")
+    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {out}/metrics.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustseg", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -82,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_segment)
+
+    e = sub.add_parser("evaluate", help="classification, segmentation and box metrics")
+    e.add_argument("--data", default="../shared/data", help="root holding classification/, segmentation/, boxes/")
+    e.add_argument("--classification", help="labelled folder (default DATA/classification/test)")
+    e.add_argument("--segmentation", help="images/ + masks/ folder (default DATA/segmentation)")
+    e.add_argument("--boxes", help="images/ + boxes.json folder (default DATA/boxes)")
+    e.add_argument("--only", help="comma list of classification,segmentation,boxes")
+    e.add_argument("--tta", action="store_true", help="average with the mirrored photo")
+    e.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
+    e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
+    e.set_defaults(func=_evaluate)
 
     d = sub.add_parser("dataset", help="the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", required=True)

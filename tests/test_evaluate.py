@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rustseg_core import evaluate as ev
+from rustseg_core.cli import main
+from tests.synthetic import rust_image, write_labelled_folder
+
+
+def test_mask_scores_hand_example():
+    gt = np.array([[1, 1, 0, 0]], bool)
+    pred = np.array([[1, 0, 1, 0]], bool)
+    s = ev.mask_scores(pred, gt)
+    assert s["iou"] == pytest.approx(1 / 3) and s["dice"] == pytest.approx(0.5)
+    assert s["precision"] == pytest.approx(0.5) and s["recall"] == pytest.approx(0.5)
+    empty = np.zeros((2, 2), bool)
+    assert ev.mask_scores(empty, empty)["iou"] == 1.0
+
+
+def test_classification_metrics():
+    labels = np.array([0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.7, 0.8, 0.9, 0.4])
+    m = ev.classification_metrics(labels, probs)
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["confusion_matrix"]["rows_true_cols_pred"] == [[1, 1], [1, 2]]
+    assert m["roc_auc"] == pytest.approx(5 / 6)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+
+
+def test_per_source_means_weight_each_source_once():
+    per_image = {
+        "a-1.jpg": {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
+        "a-2.jpg": {"probability": 1, "scores": {"m": {"iou": 0.0, "dice": 0, "precision": 0, "recall": 0}}},
+        "b-1.jpg": {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
+    }
+    s = ev.summarise_segmentation(per_image)
+    assert s["n_sources"] == 2
+    assert s["methods"]["m"]["per_source_mean"]["iou"] == pytest.approx(0.75)
+    assert s["methods"]["m"]["per_image_mean"]["iou"] == pytest.approx(2 / 3)
+
+
+@pytest.fixture
+def eval_data(tmp_path):
+    rng = np.random.default_rng(9)
+    write_labelled_folder(tmp_path / "classification" / "test", n_per_class=6)
+    seg = tmp_path / "segmentation"
+    (seg / "images").mkdir(parents=True)
+    (seg / "masks").mkdir()
+    boxes = {}
+    (tmp_path / "boxes" / "images").mkdir(parents=True)
+    for i in range(4):
+        img, mask = rust_image(rng, 96, rust=True)
+        Image.fromarray(img).save(seg / "images" / f"src{i // 2}-{i}.jpg", quality=95)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(seg / "masks" / f"src{i // 2}-{i}.png")
+        Image.fromarray(img).save(tmp_path / "boxes" / "images" / f"b{i}.jpg")
+        ys, xs = np.nonzero(mask)
+        boxes[f"b{i}.jpg"] = [[int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]]
+    (tmp_path / "boxes" / "boxes.json").write_text(json.dumps(boxes))
+    return tmp_path
+
+
+def test_evaluate_command_end_to_end(tiny_model_dir, eval_data, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(eval_data), "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    c = report["classification"]
+    assert c["n"] == 12 and c["accuracy"] >= 0.75 and c["roc_auc"] >= 0.8
+    assert (out / "roc.png").is_file() and (out / "confusion.png").is_file()
+    seg = report["segmentation"]
+    assert seg["n_images"] == 4 and seg["n_sources"] == 2
+    assert set(seg["methods"]) == {"heatmap", "crf", "advanced", "colour_rule", "rustseg"}
+    assert seg["methods"]["colour_rule"]["per_source_mean"]["iou"] > 0.7
+    assert report["boxes"]["n_images"] == 4 and 0 <= report["boxes"]["pointing_game"] <= 1
+    assert "pointing game" in capsys.readouterr().out
