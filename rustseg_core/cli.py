@@ -90,6 +90,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from .segmenter import Segmenter
+    from .tuning import tune, write_refine_defaults
+
+    segmenter = Segmenter.load(args.model)
+    best, _ = tune(segmenter, args.segmentation)
+    if args.write:
+        from .model import default_model_dir
+
+        target = args.model or default_model_dir()
+        note = f"tuned on the masks in {args.segmentation} with: rustseg " + " ".join(sys.argv[1:])
+        write_refine_defaults(target, best, note)
+        print(f"wrote refinement defaults into {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustseg", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -130,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
+
+    u = sub.add_parser("tune", help="choose refinement defaults on evaluation masks (reported in the model card)")
+    u.add_argument("--segmentation", default="../shared/data/segmentation", help="images/ + masks/ folder")
+    u.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
+    u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
+    u.set_defaults(func=_tune)
 
     d = sub.add_parser("dataset", help="the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", required=True)

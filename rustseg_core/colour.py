@@ -6,22 +6,12 @@ probability instead of a hard yes/no so it can be mixed with the heatmap.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
+from .config import ColourRule
 
-@dataclass(frozen=True)
-class ColourRule:
-    """Soft HSV box for rust hues (hue in degrees, saturation and value in [0, 1])."""
-
-    hue_low: float = -12.0   # degrees; negative wraps into deep reds
-    hue_high: float = 38.0
-    sat_min: float = 0.28
-    val_min: float = 0.12
-    val_max: float = 0.95
-    softness: float = 0.05   # width of the sigmoid edges, as a fraction of each range
+__all__ = ["ColourRule", "rust_probability", "colour_rule_mask"]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -69,6 +69,18 @@ class CRFConfig:
 
 
 @dataclass(frozen=True)
+class ColourRule:
+    """Soft HSV box for rust hues (hue in degrees, saturation and value in [0, 1])."""
+
+    hue_low: float = -12.0   # degrees; negative wraps into deep reds
+    hue_high: float = 38.0
+    sat_min: float = 0.28
+    val_min: float = 0.12
+    val_max: float = 0.95
+    softness: float = 0.05   # width of the sigmoid edges, as a fraction of each range
+
+
+@dataclass(frozen=True)
 class RefineConfig:
     """Heatmap → mask settings (the paper's threshold + CRF, our colour evidence)."""
 
@@ -77,8 +89,11 @@ class RefineConfig:
     advanced_crf_iterations: int = 10
     erosion_size: int = 5
     kmeans_clusters: int = 2
-    # Weight of the rust-colour evidence mixed into the CRF unary (0 = the paper's method).
+    # Rust-colour evidence mixed into the CRF unary (weight 0 = the paper's method):
+    # "linear": (1 − w)·thresholded heatmap + w·colour; "geometric": colour^w · heatmap^(1 − w).
     colour_weight: float = 0.0
+    fusion: Literal["linear", "geometric"] = "linear"
+    colour_rule: ColourRule = field(default_factory=ColourRule)
     # Pixels whose final foreground probability is above this become mask.
     mask_threshold: float = 0.5
 

@@ -122,7 +122,7 @@ def segmentation_variants(segmenter: Segmenter, image: np.ndarray, cam: np.ndarr
     learning at all; ``rustseg``: the shipped default (``refine_cfg``).
     """
     small = rescale_mask_space(image, refine_cfg.crf.max_side)
-    colour = rust_probability(small)
+    colour = rust_probability(small, refine_cfg.colour_rule)
     heat = upsample(cam, small.shape[:2])
     paper = replace(refine_cfg, colour_weight=0.0, crf=replace(refine_cfg.crf, iterations=25))
     return {
@@ -216,8 +216,9 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
         heat = upsample(cam, (h, w))
         hits.append(bool(inside[np.unravel_index(np.argmax(heat), heat.shape)]))
         small = rescale_mask_space(image, segmenter.config.refine.crf.max_side)
-        colour = rust_probability(small) if segmenter.config.refine.colour_weight > 0 else None
-        m = _resize_bool(refine(small, cam, segmenter.config.refine, colour), (h, w))
+        rcfg = segmenter.config.refine
+        colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
+        m = _resize_bool(refine(small, cam, rcfg, colour), (h, w))
         if m.any():
             share = float((m & inside).sum() / m.sum())
             shares_all.append(share)

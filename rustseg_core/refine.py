@@ -83,10 +83,13 @@ def refine(image: np.ndarray, heatmap: np.ndarray, cfg: RefineConfig,
     """
     h, w = image.shape[:2]
     heat = upsample(heatmap, (h, w)) if heatmap.shape != (h, w) else heatmap.astype(np.float32)
-    kept, _ = dynamic_threshold(heat)
-    prob = kept
+    prob, _ = dynamic_threshold(heat)
     if colour_prob is not None and cfg.colour_weight > 0:
-        prob = (1.0 - cfg.colour_weight) * kept + cfg.colour_weight * colour_prob
+        w = cfg.colour_weight
+        if cfg.fusion == "geometric":
+            prob = colour_prob ** w * np.maximum(heat, 0.0) ** (1.0 - w)
+        else:
+            prob = (1.0 - w) * prob + w * colour_prob
     if cfg.mode == "advanced":
         seed = prob >= cfg.mask_threshold
         if not seed.any():

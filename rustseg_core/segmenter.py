@@ -146,7 +146,7 @@ class Segmenter:
         work_mask = np.zeros(image.shape[:2], bool)
         if is_corrosion:
             small = rescale_mask_space(image, rcfg.crf.max_side)
-            colour = rust_probability(small) if rcfg.colour_weight > 0 else None
+            colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
             m = refine(small, cam, rcfg, colour)
             work_mask = _resize_mask(m, image.shape[:2])
             mask_full = _resize_mask(m, (original[1], original[0]))
@@ -183,8 +183,10 @@ def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
 
 def _refine_from_info(info: dict) -> RefineConfig:
     """Refinement defaults tuned for a model are stored in its metadata (see model card)."""
-    from .config import CRFConfig
+    from .config import ColourRule, CRFConfig
 
     tuned = dict(info.get("refine", {}))
     crf = CRFConfig(**tuned.pop("crf", {}))
-    return RefineConfig(crf=crf, **{k: v for k, v in tuned.items() if k in RefineConfig.__dataclass_fields__})
+    rule = ColourRule(**tuned.pop("colour_rule", {}))
+    return RefineConfig(crf=crf, colour_rule=rule,
+                        **{k: v for k, v in tuned.items() if k in RefineConfig.__dataclass_fields__})

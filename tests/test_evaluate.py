@@ -74,3 +74,21 @@ def test_evaluate_command_end_to_end(tiny_model_dir, eval_data, tmp_path, capsys
     assert seg["methods"]["colour_rule"]["per_source_mean"]["iou"] > 0.7
     assert report["boxes"]["n_images"] == 4 and 0 <= report["boxes"]["pointing_game"] <= 1
     assert "pointing game" in capsys.readouterr().out
+
+
+def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_path, monkeypatch):
+    import shutil
+
+    from rustseg_core import tuning
+    from rustseg_core.segmenter import Segmenter
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    monkeypatch.setattr(tuning, "COLOUR_GRID", {"sat_min": [0.15, 0.9]})
+    monkeypatch.setattr(tuning, "FUSION_GRID", {"fusion": ["linear"], "colour_weight": [0.0, 0.7],
+                                                "bilateral_srgb": [13.0], "gt_prob": [0.9]})
+    assert main(["tune", "--segmentation", str(eval_data / "segmentation"), "--model", str(model), "--write"]) == 0
+    cfg = Segmenter.load(model).config.refine
+    assert cfg.colour_rule.sat_min == 0.15  # 0.9 would miss the synthetic rust
+    meta = json.loads((model / "rustseg.json").read_text())
+    assert "tuned on the masks" in meta["info"]["refine_note"]

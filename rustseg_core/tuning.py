@@ -1,0 +1,98 @@
+"""Tuning refinement defaults on the evaluation masks (``rustseg tune``).
+
+The classifier never sees the masks; only post-processing knobs (colour rule, fusion
+weight, CRF colour sensitivity) are chosen on them, and the model card says so. Every
+candidate is scored by the per-source mean IoU the targets refer to, with the product's
+gating (no mask when the classifier says "no corrosion").
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from .colour import rust_probability
+from .config import ColourRule, RefineConfig
+from .evaluate import _resize_bool, mask_scores, summarise_segmentation
+from .model import META_FILE
+from .refine import refine, rescale_mask_space
+from .segmenter import Segmenter
+
+COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
+               "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
+FUSION_GRID = {"fusion": ["linear", "geometric"], "colour_weight": [0.5, 0.7, 0.85],
+               "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.7, 0.9]}
+
+
+class Cached:
+    """Decoded images, heatmaps and masks, computed once for the whole grid."""
+
+    def __init__(self, segmenter: Segmenter, folder: str | Path, max_side: int):
+        folder = Path(folder)
+        self.items = []
+        for p in sorted((folder / "images").iterdir()):
+            mp = folder / "masks" / (p.stem + ".png")
+            if not mp.is_file():
+                continue
+            gt = np.asarray(Image.open(mp).convert("L")) >= 128
+            image, _ = segmenter.decode(p)
+            prob, cam, _ = segmenter.classify_and_localise(image)
+            self.items.append((p.name, gt, rescale_mask_space(image, max_side), cam, prob))
+        self.threshold = segmenter.threshold
+
+    def score(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], gated: bool = True) -> float:
+        per = {}
+        for name, gt, small, cam, prob in self.items:
+            m = fn(small, cam)
+            if gated and prob <= self.threshold:
+                m = np.zeros_like(m)
+            per[name] = {"probability": prob, "scores": {"x": mask_scores(_resize_bool(m, gt.shape), gt)}}
+        return summarise_segmentation(per)["methods"]["x"]["per_source_mean"]["iou"]
+
+
+def _grid(grid: dict) -> list[dict]:
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
+    """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings."""
+    base = segmenter.config.refine
+    data = Cached(segmenter, folder, base.crf.max_side)
+    colour_results = []
+    for params in _grid(COLOUR_GRID):
+        rule = replace(base.colour_rule, **params)
+        iou = data.score(lambda small, cam: rust_probability(small, rule) >= 0.5, gated=False)
+        colour_results.append((iou, params))
+    colour_results.sort(key=lambda r: -r[0])
+    rule = replace(base.colour_rule, **colour_results[0][1])
+    log(f"colour rule: best per-source IoU {colour_results[0][0]:.3f} with {colour_results[0][1]}")
+    colours = {id(item[2]): rust_probability(item[2], rule) for item in data.items}
+    results = []
+    for params in _grid(FUSION_GRID):
+        crf = replace(base.crf, bilateral_srgb=params["bilateral_srgb"], gt_prob=params["gt_prob"])
+        cfg = replace(base, mode="standard", colour_rule=rule, crf=crf, fusion=params["fusion"],
+                      colour_weight=params["colour_weight"])
+        iou = data.score(lambda small, cam: refine(small, cam, cfg, colours[id(small)]))
+        results.append((iou, params, cfg))
+        log(f"  {iou:.3f}  {params}")
+    results.sort(key=lambda r: -r[0])
+    log(f"fusion: best per-source IoU {results[0][0]:.3f} with {results[0][1]}")
+    return results[0][2], [(i, p) for i, p, _ in results]
+
+
+def write_refine_defaults(model_dir: str | Path, cfg: RefineConfig, note: str) -> None:
+    """Store tuned refinement settings in the model's metadata (read by ``Segmenter``)."""
+    path = Path(model_dir) / META_FILE
+    meta = json.loads(path.read_text())
+    d = asdict(cfg)
+    d.pop("mode", None)
+    meta.setdefault("info", {})["refine"] = d
+    meta["info"]["refine_note"] = note
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    tmp.replace(path)
