@@ -1,0 +1,76 @@
+"""Settings of the web app: one class of defaults, overridden by ``RUSTSEG_*`` environment
+variables (``RUSTSEG_STORE_DIR=/data/store`` sets ``STORE_DIR``; values are parsed as JSON
+when they can be, so ``RUSTSEG_MAX_UPLOAD_MB=8`` is a number)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+from flask import Config as FlaskConfig
+
+from rustseg_core.store import default_store_dir
+
+ENV_PREFIX = "RUSTSEG"
+# Only for development: production refuses to start with it (see ``finalise``).
+DEV_SECRET_KEY = "rustseg-dev-only-not-secret"
+
+
+class Config:
+    """Defaults. Every upper-case attribute can be overridden by ``RUSTSEG_<NAME>``."""
+
+    # True in the Docker image: a missing SECRET_KEY is then an error, not a dev fallback.
+    PRODUCTION = False
+    SECRET_KEY: str | None = None
+    # Model folder; None → the core's default ($RUSTSEG_MODEL, else models/default).
+    MODEL: str | None = None
+    # Opt-in store folder; "" disables keeping photos (the consent box is then hidden).
+    STORE_DIR: str = str(default_store_dir())
+    MAX_UPLOAD_MB = 20
+    # Whole-request limit = photo limit + room for the other form fields and multipart framing.
+    REQUEST_OVERHEAD_BYTES = 256 * 1024
+    # A TF segmenter object for tests (skips loading MODEL); never set from the environment.
+    SEGMENTER: Any = None
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 4 * 3600  # a site inspection can leave a form open for a while
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set RUSTSEG_SESSION_COOKIE_SECURE=true behind HTTPS
+    JSON_SORT_KEYS = False
+
+
+def load_config(app_config: FlaskConfig, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> None:
+    """Fill a Flask ``app.config``: class defaults, then ``RUSTSEG_*`` env vars, then
+    ``overrides`` (tests), then derived values."""
+    app_config.from_object(Config)
+    env = os.environ if environ is None else environ
+    _from_prefixed_env(app_config, env)
+    if overrides:
+        app_config.update(overrides)
+    finalise(app_config)
+
+
+def _from_prefixed_env(app_config: FlaskConfig, env: Mapping[str, str]) -> None:
+    prefix = ENV_PREFIX + "_"
+    for key, value in env.items():
+        name = key[len(prefix):]
+        # Only known settings: RUSTSEG_REQUIRE_BROWSER and friends belong to other tools.
+        if not key.startswith(prefix) or not hasattr(Config, name) or name == "SEGMENTER":
+            continue
+        try:
+            app_config[name] = json.loads(value)
+        except ValueError:
+            app_config[name] = value
+
+
+def finalise(app_config: FlaskConfig) -> None:
+    """Derived settings and the production secret-key rule."""
+    upload = int(float(app_config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+    app_config["MAX_UPLOAD_BYTES"] = upload
+    app_config["MAX_CONTENT_LENGTH"] = upload + int(app_config["REQUEST_OVERHEAD_BYTES"])
+    if not app_config.get("SECRET_KEY"):
+        if app_config.get("PRODUCTION"):
+            raise RuntimeError("RUSTSEG_SECRET_KEY must be set in production "
+                               "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+        app_config["SECRET_KEY"] = DEV_SECRET_KEY

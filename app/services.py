@@ -1,0 +1,69 @@
+"""What the views need besides Flask: the segmenter (loaded once per worker) and the store."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+from werkzeug.exceptions import ServiceUnavailable
+
+from rustseg_core.store import Store
+
+if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
+    from rustseg_core.segmenter import Segmenter
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "rustseg"
+
+
+@dataclass
+class Services:
+    """Per-process objects, created once in the application factory."""
+
+    segmenter: "Segmenter | None"
+    store: Store | None
+    model_error: str | None = None
+
+    @property
+    def model_version(self) -> str | None:
+        return self.segmenter.bundle.version if self.segmenter is not None else None
+
+
+def start_services(app: Flask) -> Services:
+    """Load the model (unless one was injected) and open the store, once per worker.
+
+    A model that fails to load does not stop the app: /healthz then answers 503 with the
+    reason and analysis pages answer 503, which is easier to diagnose than a crash loop.
+    """
+    segmenter, error = app.config.get("SEGMENTER"), None
+    if segmenter is None:
+        try:
+            from rustseg_core.segmenter import Segmenter
+
+            segmenter = Segmenter.load(app.config.get("MODEL") or None)
+            log.info("loaded model %s", segmenter.bundle.version)
+        except Exception as e:  # missing folder, bad file, TF error: all mean "no model"
+            error = f"{type(e).__name__}: {e}"
+            log.error("could not load the RustSEG model: %s", error)
+    store_dir = app.config.get("STORE_DIR")
+    services = Services(segmenter=segmenter, store=Store(store_dir) if store_dir else None,
+                        model_error=error)
+    app.extensions[EXTENSION_KEY] = services
+    return services
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def segmenter() -> "Segmenter":
+    """The loaded segmenter, or a 503 when the model is not available."""
+    s = services()
+    if s.segmenter is None:
+        raise ServiceUnavailable("The RustSEG model is not loaded on this server.")
+    return s.segmenter
+
+
+def store() -> Store | None:
+    return services().store

@@ -1,0 +1,53 @@
+"""gunicorn settings for RustSEG, sized for a 2-core CPU box and safe with TensorFlow.
+
+Every value can be overridden with an environment variable (``RUSTSEG_BIND``,
+``RUSTSEG_WORKERS`` ...) or on the command line (``gunicorn -c gunicorn.conf.py -w 1 wsgi:app``).
+This file must not import TensorFlow or the app: the master process forks the workers, and a
+process that forks after TensorFlow has started its thread pools can hang.
+"""
+import os
+import secrets
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+cores = os.cpu_count() or 1
+
+bind = os.environ.get("RUSTSEG_BIND", "0.0.0.0:8000")
+# Two worker processes on two cores; a second thread each keeps pages, static files and
+# /healthz responsive while the other thread runs a segmentation.
+workers = _int("RUSTSEG_WORKERS", 2)
+worker_class = "gthread"
+threads = _int("RUSTSEG_THREADS", 2)
+# Load the model in each worker after the fork, never in the master (fork-after-TF hangs).
+preload_app = False
+# A 12 MP photo in advanced mode plus the first-request warm-up can exceed gunicorn's 30 s
+# default; a worker killed mid-request would lose the photo and the answer.
+timeout = _int("RUSTSEG_TIMEOUT", 120)
+graceful_timeout = _int("RUSTSEG_GRACEFUL_TIMEOUT", 60)
+keepalive = 5
+# Recycle workers now and then: TensorFlow's allocator never returns memory to the OS.
+max_requests = _int("RUSTSEG_MAX_REQUESTS", 500)
+max_requests_jitter = _int("RUSTSEG_MAX_REQUESTS_JITTER", 50)
+# The heartbeat file on a RAM disk: Docker's overlay /tmp can stall it and get workers killed.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = os.environ.get("RUSTSEG_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("RUSTSEG_LOG_LEVEL", "info")
+# Behind a reverse proxy that terminates TLS, trust its X-Forwarded-* headers.
+forwarded_allow_ips = os.environ.get("RUSTSEG_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Each worker's TensorFlow gets its share of the cores instead of every worker using all of
+# them (oversubscription makes everyone slower). Set before the workers import TensorFlow.
+_tf_threads = str(max(1, cores // max(1, workers)))
+for _var in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, _tf_threads)
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+# One secret shared by all workers of this server if none is configured, so a CSRF token made
+# by one worker is valid in the other. Set RUSTSEG_SECRET_KEY when running several servers.
+os.environ.setdefault("RUSTSEG_SECRET_KEY", secrets.token_hex(32))

@@ -1,0 +1,106 @@
+"""JSON API: POST /api/v1/segment and GET /healthz."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rustseg_core.store import Store
+from tests.app_support import app, photo_bytes, store_dir  # noqa: F401
+
+SUMMARY_TYPES = {"probability": float, "decision": str, "is_corrosion": bool, "threshold": float,
+                 "mode": str, "area_fraction": float, "width": int, "height": int,
+                 "model_version": str, "timings_ms": dict, "mask_png_base64": str, "kept": bool}
+
+
+def _segment(client, data: bytes, filename: str = "photo.jpg", **fields):
+    form = {"image": (io.BytesIO(data), filename), **fields}
+    return client.post("/api/v1/segment", data=form, content_type="multipart/form-data")
+
+
+def _assert_error(resp, status: int) -> dict:
+    assert resp.status_code == status
+    assert resp.is_json
+    err = resp.get_json()["error"]
+    assert err["status"] == status and isinstance(err["message"], str) and err["message"]
+    assert isinstance(err["code"], str)
+    return err
+
+
+def test_healthz_reports_the_model(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "model_loaded": True, "model_version": "tiny-test",
+                               "store_enabled": True}
+
+
+def test_segment_json_schema(client, store_dir):
+    resp = _segment(client, photo_bytes(rust=True))  # no CSRF token needed for the API
+    assert resp.status_code == 200 and resp.is_json
+    body = resp.get_json()
+    for key, typ in SUMMARY_TYPES.items():
+        assert isinstance(body[key], typ), key
+    assert body["decision"] == ("corrosion" if body["probability"] > body["threshold"] else "no_corrosion")
+    assert body["is_corrosion"] == (body["decision"] == "corrosion")
+    assert 0.0 <= body["probability"] <= 1.0 and 0.0 <= body["area_fraction"] <= 1.0
+    assert (body["width"], body["height"]) == (160, 160) and body["mode"] == "standard"
+    assert {"decode", "classify", "localise", "refine", "total"} <= set(body["timings_ms"])
+    mask = Image.open(io.BytesIO(base64.b64decode(body["mask_png_base64"])))
+    assert mask.size == (160, 160) and mask.mode == "L"
+    values = set(np.unique(np.asarray(mask)))
+    assert values <= {0, 255}
+    assert np.mean(np.asarray(mask) > 0) == pytest.approx(body["area_fraction"], abs=1e-6)
+    assert (body["kept"], body["id"], body["result_url"]) == (False, None, None)
+    assert "overlay_jpg_base64" not in body
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert not store_dir.exists()
+
+
+def test_segment_png_advanced_with_extra_images(client):
+    body = _segment(client, photo_bytes(fmt="PNG"), "p.png", mode="advanced",
+                    include="overlay,heatmap").get_json()
+    assert body["mode"] == "advanced"
+    assert Image.open(io.BytesIO(base64.b64decode(body["overlay_jpg_base64"]))).format == "JPEG"
+    assert Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"]))).format == "PNG"
+
+
+def test_segment_keep_stores_a_record(client, store_dir):
+    body = _segment(client, photo_bytes(), keep="true").get_json()
+    assert body["kept"] is True
+    rec = Store(store_dir).get(body["id"])
+    assert rec is not None and body["result_url"].endswith(f"/r/{body['id']}")
+    assert client.get(body["result_url"]).status_code == 200
+
+
+def test_missing_image_is_a_json_400(client):
+    err = _assert_error(client.post("/api/v1/segment", data={}), 400)
+    assert "image" in err["message"] and "image" in err["fields"]
+
+
+def test_unknown_include_and_mode_are_400(client):
+    _assert_error(_segment(client, photo_bytes(), include="everything"), 400)
+    _assert_error(_segment(client, photo_bytes(), mode="magic"), 400)
+
+
+def test_oversize_is_a_json_413(client, store_dir):
+    _assert_error(_segment(client, os.urandom(2 * 1024 * 1024)), 413)
+    _assert_error(_segment(client, os.urandom(1024 * 1024 + 10)), 413)
+    assert not store_dir.exists()
+
+
+def test_unsupported_and_corrupt_images(client):
+    _assert_error(_segment(client, b"GIF89a", "x.exe"), 415)
+    _assert_error(_segment(client, b"not an image at all", "x.jpg"), 415)
+    truncated = photo_bytes()[:300]
+    _assert_error(_segment(client, truncated, "x.jpg"), 400)
+
+
+def test_api_404_and_405_are_json(client):
+    _assert_error(client.get("/api/v1/nothing"), 404)
+    resp = client.get("/api/v1/segment")
+    _assert_error(resp, 405)
+    assert "POST" in resp.headers["Allow"]

@@ -1,0 +1,271 @@
+"""The pages: home form, validation, CSRF, upload → result, consent, feedback, errors."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+
+import pytest
+from PIL import Image
+
+from rustseg_core.store import Store
+from tests.app_support import (app, csrf_token, data_uris, photo_bytes, post_photo,  # noqa: F401
+                               store_dir)
+
+
+def _tree(root) -> dict[str, tuple[int, int]]:
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+# -- home page and form validation --------------------------------------------------------------
+
+def test_home_page_has_the_form(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "RustSEG" in html and "<form" in html
+    photo = re.search(r"<input[^>]*type=\"file\"[^>]*>", html).group(0)
+    assert 'accept="image/*"' in photo and 'capture="environment"' in photo
+    assert 'name="csrf_token"' in html
+    assert 'value="standard"' in html and 'value="advanced"' in html
+    keep = re.search(r"<input[^>]*name=\"keep\"[^>]*>", html).group(0)
+    assert "checked" not in keep  # consent is never pre-ticked
+    assert "nothing is kept" in html
+    # No external resources: the servers have no internet.
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+def test_missing_photo_is_a_400_with_a_message(client, store_dir):
+    resp = post_photo(client, None)
+    assert resp.status_code == 400
+    assert "Choose a photo or take one." in resp.get_data(as_text=True)
+    assert not store_dir.exists()
+
+
+def test_wrong_file_type_is_415(client):
+    resp = post_photo(client, b"%PDF-1.4", filename="report.pdf")
+    assert resp.status_code == 415
+    assert "That file type is not supported" in resp.get_data(as_text=True)
+
+
+def test_not_an_image_despite_its_name_is_415_from_the_core(client):
+    resp = post_photo(client, b"this is plain text, not a JPEG", filename="photo.jpg")
+    assert resp.status_code == 415
+    html = resp.get_data(as_text=True)
+    assert "We could not use that photo" in html and "<form" in html
+
+
+def test_unknown_mode_is_400(client):
+    resp = post_photo(client, photo_bytes(), mode="magic")
+    assert resp.status_code == 400
+    assert "Not a valid choice" in resp.get_data(as_text=True)
+
+
+def test_post_without_csrf_token_is_rejected(client, store_dir):
+    client.get("/")
+    resp = client.post("/analyse", data={"mode": "standard", "keep": "y",
+                                         "photo": (io.BytesIO(photo_bytes()), "p.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert "form expired" in resp.get_data(as_text=True)
+    assert not store_dir.exists()
+
+
+def test_post_with_a_forged_csrf_token_is_rejected(client):
+    resp = post_photo(client, photo_bytes(), token="forged." + "x" * 40)
+    assert resp.status_code == 400
+    assert "Corrosion detected" not in resp.get_data(as_text=True)
+
+
+def test_oversize_upload_is_413_in_the_site_style(client, store_dir):
+    token = csrf_token(client)
+    big = os.urandom(2 * 1024 * 1024)  # limit in the test app: 1 MB
+    resp = post_photo(client, big, token=token)
+    assert resp.status_code == 413
+    html = resp.get_data(as_text=True)
+    assert "Photo too large" in html and "site.css" in html
+    assert not store_dir.exists()
+
+
+def test_photo_just_over_the_limit_is_413_not_400(client):
+    # Within the request slack, so the form's FileSize check (not MAX_CONTENT_LENGTH) answers.
+    resp = post_photo(client, os.urandom(1024 * 1024 + 1000))
+    assert resp.status_code == 413
+    assert "larger than 1 MB" in resp.get_data(as_text=True)
+
+
+# -- results ------------------------------------------------------------------------------------
+
+def _decode_data_uri(uri: str) -> tuple[str, bytes]:
+    head, b64 = uri.split(",", 1)
+    return head[len("data:"):].split(";")[0], base64.b64decode(b64)
+
+
+def test_jpeg_upload_renders_result_inline_without_touching_disk(client, store_dir):
+    resp = post_photo(client, photo_bytes(rust=True, fmt="JPEG"))
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Corrosion detected" in html
+    assert re.search(r"data-probability>\d+(\.\d)? %<", html)
+    assert re.search(r"data-area>\d+(\.\d)? %<", html)
+    for stage in ("Classify", "Grad-CAM++", "Mask (CRF)", "Total"):
+        assert stage in html
+    uris = data_uris(html)
+    kinds = sorted({_decode_data_uri(u)[0] for u in uris})
+    assert kinds == ["application/json", "image/jpeg", "image/png"]
+    assert 'download="rustseg-mask.png"' in html and 'download="rustseg-overlay.jpg"' in html
+    assert 'download="rustseg-result.json"' in html
+    mask_uri = re.search(r'href="(data:image/png[^"]+)" download="rustseg-mask.png"', html).group(1)
+    mask = Image.open(io.BytesIO(_decode_data_uri(mask_uri)[1]))
+    assert mask.size == (160, 160) and mask.mode == "L"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "Was this right?" not in html  # only for kept photos
+    assert not store_dir.exists()
+
+
+def test_png_without_rust_says_so_clearly_with_the_probability(client):
+    resp = post_photo(client, photo_bytes(rust=False, fmt="PNG", seed=3), filename="plate.png")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "No corrosion detected" in html and "Corrosion detected" not in html
+    assert re.search(r"data-probability>\d+(\.\d)? %<", html)
+    assert "nothing is marked" in html
+
+
+def test_advanced_mode_is_used(client):
+    html = post_photo(client, photo_bytes(), mode="advanced").get_data(as_text=True)
+    assert "Advanced (K-means + CRF)" in html
+
+
+def test_uploads_are_kept_in_memory_not_spooled_to_disk(app):
+    from flask import request
+
+    body = photo_bytes(size=600) + os.urandom(700_000)  # over werkzeug's 500 KB spool limit
+    with app.test_request_context("/analyse", method="POST", content_type="multipart/form-data",
+                                  data={"photo": (io.BytesIO(body), "p.jpg")}):
+        assert isinstance(request.files["photo"].stream, io.BytesIO)
+
+
+# -- consent and the store ----------------------------------------------------------------------
+
+def test_consent_off_leaves_an_existing_store_untouched(client, store_dir):
+    post_photo(client, photo_bytes(seed=1), keep=True)
+    before = _tree(store_dir)
+    assert before
+    resp = post_photo(client, photo_bytes(seed=2), keep=False)
+    assert resp.status_code == 200 and "Corrosion detected" in resp.get_data(as_text=True)
+    assert _tree(store_dir) == before
+    assert len(Store(store_dir).records()) == 1
+
+
+def test_consent_on_keeps_a_record_and_files(client, store_dir):
+    original = photo_bytes(seed=5)
+    resp = post_photo(client, original, filename="my-secret-name.jpg", keep=True)
+    assert resp.status_code == 303
+    record_id = resp.headers["Location"].rsplit("/", 1)[-1]
+    rec = Store(store_dir).get(record_id)
+    assert rec is not None and rec.model_version == "tiny-test" and rec.verdict is None
+    folder = store_dir / "items" / record_id
+    assert (folder / "original.jpg").read_bytes() == original
+    for name in ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png", "summary.json"):
+        assert (folder / name).stat().st_size > 0
+    assert "my-secret-name" not in "".join(str(p) for p in store_dir.rglob("*"))
+
+    page = client.get(f"/r/{record_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "Was this right?" in html and 'value="no_rust"' in html
+    assert not data_uris(html)  # kept results link to files instead of inlining them
+    overlay = client.get(f"/r/{record_id}/overlay.jpg")
+    assert overlay.status_code == 200 and overlay.mimetype == "image/jpeg"
+    assert overlay.data == (folder / "overlay.jpg").read_bytes()
+    mask = client.get(f"/r/{record_id}/mask.png")
+    assert Image.open(io.BytesIO(mask.data)).size == (160, 160)
+    js = client.get(f"/r/{record_id}/result.json").get_json()
+    assert js["id"] == record_id and js["decision"] in ("corrosion", "no_corrosion")
+
+
+def test_feedback_is_recorded(client, store_dir):
+    resp = post_photo(client, photo_bytes(), keep=True)
+    url = resp.headers["Location"]
+    record_id = url.rsplit("/", 1)[-1]
+    token = csrf_token(client, url)
+    fb = client.post(f"/r/{record_id}/feedback", data={"verdict": "wrong", "csrf_token": token})
+    assert fb.status_code == 303
+    assert Store(store_dir).get(record_id).verdict == "wrong"
+    html = client.get(fb.headers["Location"]).get_data(as_text=True)
+    assert "Thank you" in html and 'data-verdict="wrong"' in html
+    client.post(f"/r/{record_id}/feedback", data={"verdict": "no_rust", "csrf_token": token})
+    assert Store(store_dir).get(record_id).verdict == "no_rust"
+
+
+def test_bad_feedback_is_rejected(client, store_dir):
+    url = post_photo(client, photo_bytes(), keep=True).headers["Location"]
+    record_id = url.rsplit("/", 1)[-1]
+    token = csrf_token(client, url)
+    assert client.post(f"/r/{record_id}/feedback",
+                       data={"verdict": "maybe", "csrf_token": token}).status_code == 400
+    assert client.post(f"/r/{record_id}/feedback", data={"verdict": "correct"}).status_code == 400
+    assert Store(store_dir).get(record_id).verdict is None
+
+
+@pytest.mark.parametrize("path", ["/r/AAAAAAAAAAAAAAAAAAAAAA", "/r/short", "/r/AAAAAAAAAAAAAAAAAAAAAA/mask.png",
+                                  "/nowhere"])
+def test_unknown_pages_are_404_in_the_site_style(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404
+    html = resp.get_data(as_text=True)
+    assert "Page not found" in html and "site.css" in html
+
+
+def test_a_kept_original_is_never_served_back(client):
+    url = post_photo(client, photo_bytes(), keep=True).headers["Location"]
+    for name in ("original", "original.jpg", "summary.json", "..%2Fstore.sqlite3"):
+        assert client.get(f"{url}/{name}").status_code == 404
+
+
+def test_get_analyse_goes_home(client):
+    resp = client.get("/analyse")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/")
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+class _BrokenSegmenter:
+    """Stands in for a segmenter that hits a bug, to exercise the 500 page."""
+
+    bundle = type("B", (), {"version": "broken"})()
+
+    def segment(self, *a, **k):
+        raise RuntimeError("boom")
+
+
+def test_internal_error_is_a_500_page(tmp_path):
+    from app import create_app
+
+    broken = create_app({"SEGMENTER": _BrokenSegmenter(), "STORE_DIR": str(tmp_path / "s"),
+                         "WTF_CSRF_ENABLED": False})
+    resp = broken.test_client().post("/analyse", data={"photo": (io.BytesIO(photo_bytes()), "p.jpg")},
+                                     content_type="multipart/form-data")
+    assert resp.status_code == 500
+    html = resp.get_data(as_text=True)
+    assert "Something went wrong on our side" in html and "boom" not in html
+
+
+def test_missing_model_gives_503_not_a_crash(tmp_path):
+    from app import create_app
+
+    app_ = create_app({"MODEL": str(tmp_path / "no-model"), "STORE_DIR": "", "WTF_CSRF_ENABLED": False})
+    c = app_.test_client()
+    assert c.get("/").status_code == 200
+    assert "keep my photo" not in c.get("/").get_data(as_text=True).lower()  # store disabled
+    resp = c.post("/analyse", data={"photo": (io.BytesIO(photo_bytes()), "p.jpg")},
+                  content_type="multipart/form-data")
+    assert resp.status_code == 503 and "not loaded" in resp.get_data(as_text=True)
+    health = c.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["model_loaded"] is False and "no-model" in health.get_json()["error"]
