@@ -60,7 +60,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from . import evaluate as ev
     from .segmenter import Segmenter
 
-    segmenter = Segmenter.load(args.model)
+    segmenter = Segmenter.load(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
     root = Path(args.data)
     parts = set(args.only.split(",")) if args.only else {"classification", "segmentation", "boxes"}
     out = Path(args.out)
@@ -68,7 +68,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report: dict = {"model": segmenter.bundle.version, "refine": segmenter.config.refine.__repr__()}
     if "classification" in parts:
         folder = args.classification or root / "classification" / "test"
-        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out, tta=args.tta)
+        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out)
         print(f"classification on {folder} (n={c['n']}): accuracy {c['accuracy']:.3f}, "
               f"ROC AUC {c['roc_auc']:.3f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
               f"F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--segmentation", help="images/ + masks/ folder (default DATA/segmentation)")
     e.add_argument("--boxes", help="images/ + boxes.json folder (default DATA/boxes)")
     e.add_argument("--only", help="comma list of classification,segmentation,boxes")
-    e.add_argument("--tta", action="store_true", help="average with the mirrored photo")
+    e.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the mirrored photo (default: the model's setting)")
     e.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)

@@ -110,3 +110,5 @@ class SegmenterConfig:
     overlay_colour: tuple[int, int, int] = (255, 40, 40)
     overlay_alpha: float = 0.45
     threshold: float | None = None  # None → the model's own decision threshold
+    # Average the logit (and heatmap) with the mirrored photo; None → the model's setting.
+    tta_flip: bool | None = None

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- classification
-def predict_folder(segmenter: Segmenter, paths: list[Path], tta: bool = False,
-                   batch: int = 32) -> np.ndarray:
-    """Corrosion probabilities for image files, preprocessed exactly as ``segment`` does."""
+def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 32) -> np.ndarray:
+    """Corrosion probabilities for image files, preprocessed exactly as ``segment`` does
+    (including the mirrored-photo average when the segmenter uses it)."""
     size = segmenter.bundle.input_size
     probs: list[float] = []
     for i in range(0, len(paths), batch):
@@ -33,10 +33,10 @@ def predict_folder(segmenter: Segmenter, paths: list[Path], tta: bool = False,
             img, _ = segmenter.decode(p)
             xs.append(preprocess(img, size))
         x = np.stack(xs)
-        p = segmenter.bundle.predict_proba(x)
-        if tta:  # average with the mirrored photo
-            p = (p + segmenter.bundle.predict_proba(x[:, :, ::-1])) / 2
-        probs.extend(p.tolist())
+        logits = segmenter.bundle.predict_logits(x)
+        if segmenter.tta_flip:  # as Segmenter does: average the logits with the mirror's
+            logits = (logits + segmenter.bundle.predict_logits(x[:, :, ::-1].copy())) / 2
+        probs.extend((1.0 / (1.0 + np.exp(-logits))).tolist())
     return np.asarray(probs)
 
 
@@ -88,12 +88,12 @@ def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: 
     return [roc, conf]
 
 
-def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None,
-                            tta: bool = False) -> dict:
+def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None) -> dict:
+    """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``."""
     ds = list_labelled(folder)
-    probs = predict_folder(segmenter, ds.paths, tta=tta)
+    probs = predict_folder(segmenter, ds.paths)
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
-    res["tta_flip"] = tta
+    res["tta_flip"] = segmenter.tta_flip
     if out_dir:
         res["plots"] = [str(p) for p in save_classification_plots(
             ds.labels, probs, segmenter.threshold, Path(out_dir), Path(folder).name)]

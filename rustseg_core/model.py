@@ -81,10 +81,13 @@ class ModelBundle:
     def version(self) -> str:
         return str(self.info.get("version", self.model.name))
 
+    def predict_logits(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (pre-sigmoid) for a preprocessed batch (N, S, S, 3)."""
+        return self.model(batch, training=False)[0].numpy()[:, 0]
+
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities of corrosion for a preprocessed batch (N, S, S, 3)."""
-        logits = self.model(batch, training=False)[0]
-        return tf.sigmoid(logits).numpy()[:, 0]
+        return 1.0 / (1.0 + np.exp(-self.predict_logits(batch)))
 
 
 def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:

@@ -85,18 +85,27 @@ class Segmenter:
     per-call. ``segment`` accepts a path, bytes, a file object, or an RGB array.
     """
 
-    def __init__(self, bundle: ModelBundle, config: SegmenterConfig | None = None):
+    def __init__(self, bundle: ModelBundle, config: SegmenterConfig | None = None, **overrides):
         self.bundle = bundle
-        self.config = config or SegmenterConfig(refine=_refine_from_info(bundle.info))
+        config = config or SegmenterConfig(refine=_refine_from_info(bundle.info))
+        self.config = replace(config, **overrides) if overrides else config
         self._forward = make_forward_with_grads(bundle.model)
         # Trace once now so the first request does not pay for it.
         self._forward(np.zeros((1, bundle.input_size, bundle.input_size, 3), np.float32))
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None,
-             config: SegmenterConfig | None = None) -> "Segmenter":
-        """Load a model folder (default: ``$RUSTSEG_MODEL`` or the shipped ``models/default``)."""
-        return cls(load_bundle(model_dir or default_model_dir()), config)
+             config: SegmenterConfig | None = None, **overrides) -> "Segmenter":
+        """Load a model folder (default: ``$RUSTSEG_MODEL`` or the shipped ``models/default``).
+
+        ``overrides`` replace fields of the config (e.g. ``tta_flip=True``).
+        """
+        return cls(load_bundle(model_dir or default_model_dir()), config, **overrides)
+
+    @property
+    def tta_flip(self) -> bool:
+        t = self.config.tta_flip
+        return bool(self.bundle.info.get("tta_flip", False)) if t is None else t
 
     @property
     def threshold(self) -> float:
@@ -120,11 +129,14 @@ class Segmenter:
         """(probability, small heatmap in [0, 1], timings) for an RGB working image."""
         t0 = time.perf_counter()
         x = preprocess(image, self.bundle.input_size)[None]
+        if self.tta_flip:  # the mirrored photo rides along in the same batch
+            x = np.concatenate([x, x[:, :, ::-1]])
         t1 = time.perf_counter()
         logits, feats, grads = self._forward(x)
-        prob = float(1.0 / (1.0 + np.exp(-float(logits.numpy()[0]))))
+        prob = float(1.0 / (1.0 + np.exp(-float(np.mean(logits.numpy())))))
         t2 = time.perf_counter()
-        cam = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")[0]
+        cams = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")
+        cam = cams[0] if len(cams) == 1 else np.maximum(0.0, cams[0] + cams[1][:, ::-1]) / 2
         t3 = time.perf_counter()
         return prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2}
 

@@ -91,3 +91,12 @@ def test_modes_and_bad_mode(tiny_segmenter, rust_photo):
     assert tiny_segmenter.segment(img, mode="advanced").mode == "advanced"
     with pytest.raises(ValueError, match="mode"):
         tiny_segmenter.segment(img, mode="fast")
+
+
+def test_flip_tta_is_symmetric(tiny_model_dir, rust_photo):
+    img, _ = rust_photo
+    seg = Segmenter.load(tiny_model_dir, SegmenterConfig(tta_flip=True))
+    p1, cam1, _ = seg.classify_and_localise(img)
+    p2, cam2, _ = seg.classify_and_localise(np.ascontiguousarray(img[:, ::-1]))
+    assert p1 == pytest.approx(p2, abs=1e-5)
+    np.testing.assert_allclose(cam1, cam2[:, ::-1], atol=1e-5)
