@@ -23,6 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
                 static_folder=str(ROOT / "static"))
     app.request_class = InMemoryRequest
     load_config(app.config, overrides)
+    app.json.sort_keys = False  # keep the core's summary order in API answers
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 

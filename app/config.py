@@ -36,7 +36,6 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # set RUSTSEG_SESSION_COOKIE_SECURE=true behind HTTPS
-    JSON_SORT_KEYS = False
 
 
 def load_config(app_config: FlaskConfig, overrides: Mapping[str, Any] | None = None,

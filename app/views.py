@@ -95,7 +95,7 @@ def feedback(record_id: str) -> Response:
         view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name))
         return _private(make_response(render_template("result.html", view=view, feedback=form), 400))
     s.set_verdict(rec.id, form.verdict.data)
-    flash("Thank you — your answer is saved with the photo.")
+    flash("saved", "feedback")
     return redirect(url_for("web.record", record_id=rec.id, _anchor="feedback"), 303)
 
 
