@@ -28,8 +28,12 @@ def _tree(root) -> dict[str, tuple[int, int]]:
 def test_home_page_has_the_form(client):
     html = client.get("/").get_data(as_text=True)
     assert "RustSEG" in html and "<form" in html
-    photo = re.search(r"<input[^>]*type=\"file\"[^>]*>", html).group(0)
-    assert 'accept="image/*"' in photo and 'capture="environment"' in photo
+    camera, chooser = re.findall(r"<input[^>]*type=\"file\"[^>]*>", html)
+    # "Take": the rear camera; "choose": the gallery (capture= would hide it on a phone).
+    assert 'accept="image/*"' in camera and 'capture="environment"' in camera
+    assert 'accept="image/*"' in chooser and "capture" not in chooser
+    assert 'name="photo"' in camera and 'name="photo"' in chooser
+    assert "required" not in camera + chooser  # one of the two is always empty
     assert 'name="csrf_token"' in html
     assert 'value="standard"' in html and 'value="advanced"' in html
     keep = re.search(r"<input[^>]*name=\"keep\"[^>]*>", html).group(0)
@@ -134,6 +138,13 @@ def test_png_without_rust_says_so_clearly_with_the_probability(client):
     assert "No corrosion detected" in html and "Corrosion detected" not in html
     assert re.search(r"data-probability>\d+(\.\d)? %<", html)
     assert "nothing is marked" in html
+
+
+def test_the_non_empty_of_the_two_photo_inputs_is_used(client):
+    form = {"mode": "standard", "csrf_token": csrf_token(client),
+            "photo": [(io.BytesIO(b""), ""), (io.BytesIO(photo_bytes()), "from-gallery.jpg")]}
+    resp = client.post("/analyse", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 200 and "Corrosion detected" in resp.get_data(as_text=True)
 
 
 def test_advanced_mode_is_used(client):

@@ -106,8 +106,16 @@ def test_upload_reaches_the_result_page(browser, server, photos, viewport):
         page.goto(base + "/")
         assert page.locator("h1").inner_text() == "Is there corrosion in this photo?"
         _no_horizontal_scroll(page)
-        page.set_input_files("input[type=file]", str(photos["rusty"]))
+        # A phone takes the photo with the camera input; a desktop has only "choose".
+        camera = page.locator("label.camera")
+        if viewport == "phone":
+            assert camera.is_visible()
+            page.set_input_files("#photo-camera", str(photos["rusty"]))
+        else:
+            assert not camera.is_visible()
+            page.set_input_files("#photo", str(photos["rusty"]))
         page.locator("[data-preview]").wait_for(state="visible")  # the JS preview
+        assert page.locator("[data-file-name]").inner_text() == "rusty.jpg"
         assert not page.locator("input[name=keep]").is_checked()
         page.screenshot(path=str(ARTIFACTS / f"home-{viewport}.png"), full_page=True)
         page.get_by_role("button", name="Analyse photo").click()
@@ -135,7 +143,7 @@ def test_no_corrosion_is_said_clearly(browser, server, photos):
     ctx, page = _new_page(browser, "phone")
     try:
         page.goto(base + "/")
-        page.set_input_files("input[type=file]", str(photos["clean"]))
+        page.set_input_files("#photo", str(photos["clean"]))
         page.get_by_role("button", name="Analyse photo").click()
         page.wait_for_url("**/analyse")
         assert page.locator("h1").inner_text() == "No corrosion detected"
@@ -150,9 +158,10 @@ def test_kept_photo_and_feedback_without_javascript(browser, server, photos):
     ctx, page = _new_page(browser, "phone", js=False)
     try:
         page.goto(base + "/")
-        page.set_input_files("input[type=file]", str(photos["rusty"]))
+        page.set_input_files("#photo", str(photos["rusty"]))
         page.check("input[name=keep]")
         page.check("input[value=advanced]")
+        page.screenshot(path=str(ARTIFACTS / "home-nojs-phone.png"))
         page.get_by_role("button", name="Analyse photo").click()
         page.wait_for_url("**/r/*")
         record_id = page.url.rsplit("/", 1)[-1]
@@ -167,6 +176,20 @@ def test_kept_photo_and_feedback_without_javascript(browser, server, photos):
     assert rec.verdict == "no_rust" and rec.mode == "advanced"
 
 
+def test_submitting_without_a_photo_is_stopped_by_the_script(browser, server):
+    base, _ = server
+    ctx, page = _new_page(browser, "desktop")
+    try:
+        page.goto(base + "/")
+        page.get_by_role("button", name="Analyse photo").click()
+        message = page.locator("[data-size-error]")
+        message.wait_for(state="visible")
+        assert "Choose a photo" in message.inner_text()
+        assert page.url == base + "/"
+    finally:
+        ctx.close()
+
+
 def test_oversize_photo_is_refused_before_upload(browser, server, tmp_path):
     base, _ = server
     big = tmp_path / "huge.jpg"
@@ -174,7 +197,7 @@ def test_oversize_photo_is_refused_before_upload(browser, server, tmp_path):
     ctx, page = _new_page(browser, "phone")
     try:
         page.goto(base + "/")
-        page.set_input_files("input[type=file]", str(big))
+        page.set_input_files("#photo", str(big))
         message = page.locator("[data-size-error]")
         message.wait_for(state="visible")
         assert "larger than 2 MB" in message.inner_text()

@@ -1,9 +1,11 @@
 // Small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   var form = document.querySelector("form.upload");
   if (!form) return;
-  var input = form.querySelector("input[type=file]");
+  var inputs = Array.prototype.slice.call(form.querySelectorAll("[data-photo-input]"));
+  var fileName = form.querySelector("[data-file-name]");
   var preview = form.querySelector("[data-preview]");
   var sizeError = form.querySelector("[data-size-error]");
   var submit = form.querySelector("[data-submit]");
@@ -14,11 +16,22 @@
 
   function tooLarge(file) { return file && maxBytes && file.size > maxBytes; }
 
-  input.addEventListener("change", function () {
-    var file = input.files && input.files[0];
+  function chosen() {
+    for (var i = 0; i < inputs.length; i++) {
+      if (inputs[i].files && inputs[i].files[0]) return inputs[i].files[0];
+    }
+    return null;
+  }
+
+  function onChange(event) {
+    // Only the latest choice counts: clear the other input so it is not sent as well.
+    inputs.forEach(function (other) { if (other !== event.target) other.value = ""; });
+    var file = chosen();
     if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
     preview.hidden = true;
     sizeError.hidden = true;
+    fileName.hidden = !file;
+    fileName.textContent = file ? file.name : "";
     if (!file) return;
     if (tooLarge(file)) {
       // Say so before uploading megabytes over a site's mobile connection.
@@ -30,10 +43,17 @@
     preview.onload = function () { preview.hidden = false; };
     preview.onerror = function () { preview.hidden = true; };  // e.g. HEIC in most browsers
     preview.src = previewUrl;
-  });
+  }
+  inputs.forEach(function (input) { input.addEventListener("change", onChange); });
 
   form.addEventListener("submit", function (event) {
-    var file = input.files && input.files[0];
+    var file = chosen();
+    if (!file) {
+      event.preventDefault();
+      sizeError.textContent = "Choose a photo or take one first.";
+      sizeError.hidden = false;
+      return;
+    }
     if (tooLarge(file)) { event.preventDefault(); sizeError.hidden = false; return; }
     // Disable after the browser has collected the form data, to stop double submits.
     setTimeout(function () {
