@@ -1,0 +1,62 @@
+"""The benchmark scripts run and fill their tables (speed is not asserted here)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import table2
+from benchmarks.common import markdown_table, summarise, synthetic_images
+
+
+@pytest.fixture
+def two_photos(tmp_path):
+    return synthetic_images(tmp_path / "photos", 2, size=(96, 72))
+
+
+def test_table2_quick_has_every_stage(tiny_model_dir, two_photos):
+    from benchmarks import pipelines
+
+    assert table2.ROWS == pipelines.ROWS  # table2 keeps its own copy to avoid importing TF
+    configs = [table2.Config("ours: tiny", "ours", str(tiny_model_dir)),
+               table2.Config("reference: tiny", "reference", str(tiny_model_dir))]
+    results = table2.run_table2(two_photos, configs, table2.Settings.quick(isolate=False))
+
+    assert [c["label"] for c in results["configs"]] == ["ours: tiny", "reference: tiny"]
+    for c in results["configs"]:
+        for stage in table2.ROWS:
+            stat = c["stages"][stage]
+            assert stat["n"] == 2  # 2 photos x 1 rep
+            if stage == "overhead":
+                assert stat["median"] >= 0
+            else:
+                assert stat["median"] > 0, (c["label"], stage)
+        assert c["memory"]["peak_run_mb"] > 0
+    gradcam = results["configs"][0]["gradcam"]
+    assert gradcam["forward"]["median"] > 0 and gradcam["ratio"] > 0
+    assert {t["target"].split(" (")[0] for t in results["targets"]} == {
+        "Grad-CAM++ ≤ 1.2× the classification forward pass",
+        "end-to-end ≥ 10× faster than the reference"}
+
+    md = table2.render(json.loads(json.dumps(results)))  # survives a JSON round trip
+    for name in table2.ROW_NAMES.values():
+        assert f"| {name}" in md
+    assert "Peak memory" in md and "Targets" in md
+
+
+def test_scaling_quick_runs(tiny_model_dir, two_photos, tmp_path):
+    from benchmarks import scaling
+
+    results = scaling.run_scaling(two_photos, str(tiny_model_dir), [0.01, 0.03], tmp_path,
+                                  scaling.Settings(reps=1, warmup=0, passes=1, threads=2))
+    assert results["throughput"]["sequential"]["images_per_s"]["median"] > 0
+    assert [round(s["megapixels"], 2) for s in results["sizes"]] == [0.01, 0.03]
+    assert all(s["stages"]["end_to_end"]["median"] > 0 for s in results["sizes"])
+    assert "Time by photo size" in scaling.render(results)
+
+
+def test_markdown_table_and_summary():
+    stat = summarise([0.3, 0.1, 0.2])
+    assert stat["median"] == pytest.approx(0.2) and stat["n"] == 3
+    lines = markdown_table(["a", "b"], [["x", 1]]).splitlines()
+    assert lines[1].startswith("|:") and lines[1].endswith(":|") and len(lines) == 3
