@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import logging
+import sqlite3
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
@@ -12,6 +14,7 @@ from .forms import ApiSegmentForm, upload_error_status
 from .present import render_result
 from .services import segmenter, services, store
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 # Extra images a client may ask for with include=overlay,heatmap,image (the mask always comes).
@@ -48,9 +51,14 @@ def segment() -> Response:
     body.update(kept=False, id=None, result_url=None)
     kept_store = store()
     if form.keep.data and kept_store is not None:
-        rec = kept_store.save(original, rendered.summary, rendered.files)
-        body.update(kept=True, id=rec.id,
-                    result_url=url_for("web.record", record_id=rec.id, _external=True))
+        try:
+            rec = kept_store.save(original, rendered.summary, rendered.files)
+        except (OSError, sqlite3.Error):
+            log.exception("could not keep a photo")
+            body["keep_error"] = "the photo could not be kept; nothing was stored"
+        else:
+            body.update(kept=True, id=rec.id,
+                        result_url=url_for("web.record", record_id=rec.id, _external=True))
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -62,6 +62,7 @@ class ResultView:
     download_prefix: str = "rustseg"
     record: Record | None = None
     stages: list[tuple[str, float]] = field(default_factory=list)
+    notice: str | None = None  # e.g. that keeping the photo failed
 
     @property
     def is_corrosion(self) -> bool:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 
 from flask import (Blueprint, Flask, Response, abort, flash, make_response, redirect,
                    render_template, send_file, url_for)
@@ -13,7 +15,9 @@ from .forms import ALLOWED_EXTENSIONS, VERDICT_LABELS, FeedbackForm, UploadForm,
 from .present import inline_view, mime_type, render_result, result_json, stored_view
 from .services import segmenter, store
 
+log = logging.getLogger(__name__)
 web = Blueprint("web", __name__)
+KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
 SERVED_FILES = ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png")
 
 
@@ -62,12 +66,19 @@ def analyse() -> Response:
         form.photo.errors = [f"We could not use that photo: {e}."]
         return make_response(render_template("index.html", form=form), e.status)
     rendered = render_result(result)
+    view = inline_view(rendered)
     kept_store = store()
     if form.keep.data and kept_store is not None:
-        record = kept_store.save(original, rendered.summary, rendered.files)
-        # Post/redirect/get: a reload of the result page must not upload the photo again.
-        return redirect(url_for("web.record", record_id=record.id), 303)
-    return _private(make_response(render_template("result.html", view=inline_view(rendered))))
+        try:
+            record = kept_store.save(original, rendered.summary, rendered.files)
+        except (OSError, sqlite3.Error):
+            # A full disk must not cost the person their result; the store cleans up after itself.
+            log.exception("could not keep a photo")
+            view.notice = KEEP_FAILED
+        else:
+            # Post/redirect/get: a reload of the result page must not upload the photo again.
+            return redirect(url_for("web.record", record_id=record.id), 303)
+    return _private(make_response(render_template("result.html", view=view)))
 
 
 def _record_or_404(record_id: str):

@@ -37,6 +37,7 @@ def test_overrides_beat_the_environment(monkeypatch, tiny_segmenter):
 
 def test_secret_key_rules(monkeypatch, tiny_segmenter):
     monkeypatch.delenv("RUSTSEG_SECRET_KEY", raising=False)
+    monkeypatch.delenv("RUSTSEG_PRODUCTION", raising=False)
     assert create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": ""}).config["SECRET_KEY"] == DEV_SECRET_KEY
     with pytest.raises(RuntimeError, match="RUSTSEG_SECRET_KEY"):
         create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": "", "PRODUCTION": True})

@@ -200,6 +200,21 @@ def test_consent_on_keeps_a_record_and_files(client, store_dir):
     assert js["id"] == record_id and js["decision"] in ("corrosion", "no_corrosion")
 
 
+def test_a_failing_store_still_shows_the_result(client, store_dir, monkeypatch):
+    def full_disk(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "save", full_disk)
+    resp = post_photo(client, photo_bytes(), keep=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Corrosion detected" in html
+    assert "could not keep your photo" in html
+    api = client.post("/api/v1/segment", data={"image": (io.BytesIO(photo_bytes()), "p.jpg"),
+                                               "keep": "true"}, content_type="multipart/form-data")
+    assert api.status_code == 200
+    assert api.get_json()["kept"] is False and "keep_error" in api.get_json()
+
+
 def test_feedback_is_recorded(client, store_dir):
     resp = post_photo(client, photo_bytes(), keep=True)
     url = resp.headers["Location"]
