@@ -25,8 +25,8 @@ from .segmenter import Segmenter
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
-FUSION_GRID = {"fusion": ["linear", "geometric"], "colour_weight": [0.5, 0.7, 0.85],
-               "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.7, 0.9]}
+FUSION_GRID = {"fusion": ["linear", "geometric"], "colour_weight": [0.3, 0.5, 0.7, 0.85],
+               "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.9]}
 
 
 class Cached:
