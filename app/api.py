@@ -12,7 +12,7 @@ from rustseg_core.imageio import ImageInputError
 from .errors import json_error
 from .forms import ApiSegmentForm, upload_error_status
 from .present import render_result
-from .services import segmenter, services, store
+from .services import analyse, services, store
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -39,7 +39,7 @@ def segment() -> Response:
         return json_error(400, f"unknown include {sorted(unknown)}; choose from {sorted(EXTRA_IMAGES)}")
     original = form.image.data.read()
     try:
-        result = segmenter().segment(original, mode=form.mode.data)
+        result = analyse(original, form.mode.data)
     except ImageInputError as e:
         return json_error(e.status, str(e))
     rendered = render_result(result)

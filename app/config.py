@@ -9,11 +9,14 @@ from typing import Any, Mapping
 
 from flask import Config as FlaskConfig
 
+from rustseg_core.imageio import DEFAULT_MAX_PIXELS
 from rustseg_core.store import default_store_dir
 
 ENV_PREFIX = "RUSTSEG"
 # Only for development: production refuses to start with it (see ``finalise``).
 DEV_SECRET_KEY = "rustseg-dev-only-not-secret"
+# Shorter keys are refused in production (secrets.token_hex(16) has 32 characters).
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Config:
@@ -27,6 +30,9 @@ class Config:
     # Opt-in store folder; "" disables keeping photos (the consent box is then hidden).
     STORE_DIR: str = str(default_store_dir())
     MAX_UPLOAD_MB = 20
+    # Largest photo in pixels (width × height), checked from the header before decoding:
+    # a 30000×30000 PNG of a few KB is refused with 413 without costing 2.7 GB of RAM.
+    MAX_PIXELS = DEFAULT_MAX_PIXELS
     # Whole-request limit = photo limit + room for the other form fields and multipart framing.
     REQUEST_OVERHEAD_BYTES = 256 * 1024
     # A TF segmenter object for tests (skips loading MODEL); never set from the environment.
@@ -68,8 +74,13 @@ def finalise(app_config: FlaskConfig) -> None:
     upload = int(float(app_config["MAX_UPLOAD_MB"]) * 1024 * 1024)
     app_config["MAX_UPLOAD_BYTES"] = upload
     app_config["MAX_CONTENT_LENGTH"] = upload + int(app_config["REQUEST_OVERHEAD_BYTES"])
-    if not app_config.get("SECRET_KEY"):
-        if app_config.get("PRODUCTION"):
-            raise RuntimeError("RUSTSEG_SECRET_KEY must be set in production "
-                               "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    app_config["MAX_PIXELS"] = int(app_config["MAX_PIXELS"])
+    key = app_config.get("SECRET_KEY")
+    if app_config.get("PRODUCTION"):
+        # The key signs the CSRF tokens: a missing, published or short one makes them forgeable.
+        if not key or key == DEV_SECRET_KEY or len(str(key)) < MIN_SECRET_KEY_LENGTH:
+            raise RuntimeError(
+                f"RUSTSEG_SECRET_KEY must be set in production, at least {MIN_SECRET_KEY_LENGTH} "
+                "characters (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    elif not key:
         app_config["SECRET_KEY"] = DEV_SECRET_KEY

@@ -69,7 +69,7 @@ class ApiSegmentForm(FlaskForm):
 
     image = FileField("image", validators=[
         FileRequired("send the photo as multipart field 'image'"),
-        FileAllowed(ALLOWED_EXTENSIONS, f"unsupported file type; use {SUPPORTED_TEXT}"),
+        FileAllowed(ALLOWED_EXTENSIONS, f"that file type is not supported; use {SUPPORTED_TEXT}"),
         _size_limit,
     ])
     mode = RadioField("mode", choices=MODE_CHOICES, default="standard")

@@ -5,6 +5,7 @@ No image maths here: the core encodes the images; this module only names, wraps 
 from __future__ import annotations
 
 import base64
+import colorsys
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -21,8 +22,23 @@ STAGES = {"decode": "Decode photo", "preprocess": "Resize for the model", "class
 MODE_NAMES = {"standard": "Standard (dense CRF)", "advanced": "Advanced (K-means + CRF)"}
 
 
+# Hue (degrees) below which a colour gets the name, for captions such as "marked in red".
+HUE_NAMES = [(15, "red"), (40, "orange"), (70, "yellow"), (165, "green"), (200, "cyan"),
+             (255, "blue"), (290, "purple"), (335, "magenta"), (360, "red")]
+
+
 def mime_type(name: str) -> str:
     return MIME_TYPES[name.rsplit(".", 1)[-1]]
+
+
+def colour_name(rgb: tuple[int, int, int]) -> str:
+    """A plain English name for an RGB colour: the overlay colour is configurable, so the
+    page must not promise "red" when the mask is drawn in cyan."""
+    hue, light, sat = colorsys.rgb_to_hls(*(c / 255.0 for c in rgb))
+    if sat < 0.2 or light < 0.1 or light > 0.95:
+        return "white" if light > 0.75 else "black" if light < 0.25 else "grey"
+    degrees = hue * 360.0
+    return next(name for limit, name in HUE_NAMES if degrees < limit)
 
 
 @dataclass(frozen=True)

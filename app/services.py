@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from rustseg_core.imageio import probe
 from rustseg_core.store import Store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
-    from rustseg_core.segmenter import Segmenter
+    from rustseg_core.segmenter import Result, Segmenter
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "rustseg"
@@ -41,16 +43,31 @@ def start_services(app: Flask) -> Services:
         try:
             from rustseg_core.segmenter import Segmenter
 
-            segmenter = Segmenter.load(app.config.get("MODEL") or None)
+            segmenter = Segmenter.load(app.config.get("MODEL") or None,
+                                       max_pixels=app.config["MAX_PIXELS"])
             log.info("loaded model %s", segmenter.bundle.version)
         except Exception as e:  # missing folder, bad file, TF error: all mean "no model"
             error = f"{type(e).__name__}: {e}"
             log.error("could not load the RustSEG model: %s", error)
     store_dir = app.config.get("STORE_DIR")
-    services = Services(segmenter=segmenter, store=Store(store_dir) if store_dir else None,
-                        model_error=error)
+    kept = Store(store_dir) if store_dir else None
+    if kept is not None:
+        _sweep(kept)
+    services = Services(segmenter=segmenter, store=kept, model_error=error)
     app.extensions[EXTENSION_KEY] = services
     return services
+
+
+def _sweep(kept: Store) -> None:
+    """Remove what a killed worker left half-written (only leftovers older than an hour, so
+    a save in progress in another worker is never touched). Never stops the app."""
+    try:
+        removed = kept.sweep()
+    except (OSError, sqlite3.Error):
+        log.exception("could not sweep the store")
+        return
+    if removed:
+        log.warning("removed %d half-written store folder(s) left by a crash", removed)
 
 
 def services() -> Services:
@@ -67,3 +84,10 @@ def segmenter() -> "Segmenter":
 
 def store() -> Store | None:
     return services().store
+
+
+def analyse(original: bytes, mode: str) -> "Result":
+    """Segment an upload. The header is checked against ``MAX_PIXELS`` first, so an oversized
+    or unreadable photo is refused (``ImageInputError``) before the model is asked."""
+    probe(original, max_pixels=current_app.config["MAX_PIXELS"])
+    return segmenter().segment(original, mode=mode)

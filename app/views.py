@@ -12,8 +12,9 @@ from werkzeug.datastructures import FileStorage
 from rustseg_core.imageio import SUPPORTED_TEXT, ImageInputError
 
 from .forms import ALLOWED_EXTENSIONS, VERDICT_LABELS, FeedbackForm, UploadForm, upload_error_status
-from .present import inline_view, mime_type, render_result, result_json, stored_view
-from .services import segmenter, store
+from .present import colour_name, inline_view, mime_type, render_result, result_json, stored_view
+from .services import analyse as analyse_photo
+from .services import services, store
 
 log = logging.getLogger(__name__)
 web = Blueprint("web", __name__)
@@ -27,11 +28,19 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict:
         return {"store_enabled": store() is not None,
+                "overlay_colour": _overlay_colour_name(),
                 "max_upload_mb": app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024),
                 "max_upload_bytes": app.config["MAX_UPLOAD_BYTES"],
                 "supported_formats": SUPPORTED_TEXT,
                 "accept_extensions": ",".join("." + e for e in ALLOWED_EXTENSIONS),
                 "verdict_labels": VERDICT_LABELS}
+
+
+def _overlay_colour_name() -> str | None:
+    """The name of the colour the segmenter marks corrosion in (None without a model)."""
+    config = getattr(services().segmenter, "config", None)
+    colour = getattr(config, "overlay_colour", None)
+    return colour_name(colour) if colour is not None else None
 
 
 def _private(resp: Response) -> Response:
@@ -61,7 +70,7 @@ def analyse() -> Response:
     upload: FileStorage = form.photo.data
     original = upload.read()
     try:
-        result = segmenter().segment(original, mode=form.mode.data)
+        result = analyse_photo(original, form.mode.data)
     except ImageInputError as e:
         form.photo.errors = [f"We could not use that photo: {e}."]
         return make_response(render_template("index.html", form=form), e.status)
@@ -117,7 +126,8 @@ def record_file(record_id: str, name: str) -> Response:
     if name == "result.json":
         body = json.dumps(result_json(rec.summary, rec), indent=2)
         return _private(Response(body, mimetype="application/json"))
-    if name not in SERVED_FILES:
+    path = s.file_path(rec, name) if name in SERVED_FILES else None
+    if path is None or not path.is_file():
         abort(404)
-    resp = send_file(s.file_path(rec, name), mimetype=mime_type(name), max_age=0)
+    resp = send_file(path, mimetype=mime_type(name), max_age=0)
     return _private(resp)

@@ -6,7 +6,10 @@ web layer can map it to 400/413/415 without knowing Pillow.
 from __future__ import annotations
 
 import io
+import logging
+import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -33,6 +36,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 Image.MAX_IMAGE_PIXELS = 4 * DEFAULT_MAX_PIXELS
 
 Source = Union[str, Path, bytes, BinaryIO]
+log = logging.getLogger(__name__)
 
 
 class ImageInputError(ValueError):
@@ -57,9 +61,40 @@ class ImageTooLargeError(ImageInputError):
     status = 413
 
 
-def _open(source: Source) -> Image.Image:
-    if isinstance(source, (bytes, bytearray)):
-        if not source:
+# Messages people see (the web layer shows them as they are): say what to do, not Pillow's words.
+DAMAGED = "the image is damaged or truncated; try sending the photo again or exporting it afresh"
+NOT_AN_IMAGE = f"not a recognised image; supported formats: {SUPPORTED_TEXT}"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the header of a photo says, before any pixel is decoded. The size is as stored:
+    EXIF orientation (which may swap width and height) is only read when decoding, because
+    some formats keep it after the pixel data."""
+
+    format: str
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def _open_formats() -> list[str]:
+    """Pillow plugin ids to try: only ours, so parsers for other formats (EPS hands files to
+    Ghostscript, PSD, ...) never see untrusted bytes. JPEG also opens MPO."""
+    Image.init()
+    return [f for f in sorted(ALLOWED_FORMATS) if f in Image.OPEN]
+
+
+def _limit_text(max_pixels: int) -> str:
+    return f"the limit is {max_pixels / 1e6:g} MP"
+
+
+def _open(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
             raise EmptyImageError("the file is empty")
         source = io.BytesIO(source)
     elif isinstance(source, (str, Path)):
@@ -68,13 +103,57 @@ def _open(source: Source) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(source)
+            return Image.open(source, formats=_open_formats())
     except UnidentifiedImageError as e:
-        raise UnsupportedImageError(f"not a recognised image; supported formats: {SUPPORTED_TEXT}") from e
+        raise UnsupportedImageError(NOT_AN_IMAGE) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageTooLargeError("image has too many pixels") from e
-    except OSError as e:
-        raise CorruptImageError(f"could not read the image: {e}") from e
+        # Pillow's own guard (a multiple of our limit) fired: the header claims a huge size.
+        raise ImageTooLargeError(f"the image has far too many pixels; {_limit_text(max_pixels)}") from e
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+        log.info("unreadable image header: %s", e)
+        raise CorruptImageError(DAMAGED) from e
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1-8) of a loaded image; 1 when there is none or the EXIF block is
+    broken (a broken EXIF block must not cost the photo, which decodes fine without it).
+    Call it only after ``load()``: a PNG may keep EXIF after its pixels and would decode here,
+    with decoding errors mistaken for EXIF ones."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception as e:  # malformed EXIF raises anything from struct.error to KeyError
+        log.info("ignoring unreadable EXIF: %s", e)
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _checked(img: Image.Image, max_pixels: int) -> ImageInfo:
+    """Refuse formats and sizes we do not take, from the header alone."""
+    if img.format not in ALLOWED_FORMATS:
+        raise UnsupportedImageError(f"{img.format} images are not supported; use {SUPPORTED_TEXT}")
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise CorruptImageError("the image has no pixels")
+    if w * h > max_pixels:
+        raise ImageTooLargeError(
+            f"the image is {w}x{h} = {w * h / 1e6:.1f} MP; {_limit_text(max_pixels)}")
+    return ImageInfo(format=img.format, width=w, height=h)
+
+
+def probe(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Check a photo from its header alone (format, pixel count; nothing is decoded), raising
+    the same :class:`ImageInputError` s as :func:`open_rgb` would. Cheap: a web layer can refuse
+    a 30000×30000 "photo" of a few KB before it costs anything."""
+    img = _open(source, max_pixels)
+    try:
+        return _checked(img, max_pixels)
+    except ImageInputError:
+        raise
+    except Exception as e:  # a header that parsed but lies (e.g. an EXIF offset)
+        log.info("unreadable image header: %s", e)
+        raise CorruptImageError(DAMAGED) from e
+    finally:
+        img.close()
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -98,38 +177,36 @@ def open_rgb(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     Returns the image (downscaled so its long side is at most ``max_side``, if given) and the
     upright size of the original ``(width, height)``. Animated files give their first frame.
     """
-    img = _open(source)
+    img = _open(source, max_pixels)
     try:
-        if img.format not in ALLOWED_FORMATS:
-            raise UnsupportedImageError(f"{img.format} images are not supported; use {SUPPORTED_TEXT}")
-        w, h = img.size
-        if w < 1 or h < 1:
-            raise CorruptImageError("image has no pixels")
-        if w * h > max_pixels:
-            raise ImageTooLargeError(
-                f"image is {w}x{h} = {w * h / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.0f} MP")
-        orientation = img.getexif().get(0x0112, 1) if hasattr(img, "getexif") else 1
-        original = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        info = _checked(img, max_pixels)
         if max_side and img.format == "JPEG":
             # Decode JPEGs at a reduced DCT scale: a 12 MP photo costs a fraction.
             img.draft("RGB", (max_side, max_side))
         img.load()
-        img = ImageOps.exif_transpose(img)
+        orientation = _orientation(img)
+        if orientation != 1:
+            img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
         if max_side and max(img.size) > max_side:
             img.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)
-        return img, original
+        upright = (info.height, info.width) if orientation in (5, 6, 7, 8) else (info.width, info.height)
+        return img, upright
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageTooLargeError("image has too many pixels") from e
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct_error()) as e:
-        raise CorruptImageError(f"the image is damaged or truncated ({e})") from e
+        raise ImageTooLargeError(f"the image has far too many pixels; {_limit_text(max_pixels)}") from e
+    except MemoryError as e:
+        raise ImageTooLargeError("the image is too large to decode") from e
+    except Exception as e:
+        # Whatever a decoder raises on hostile bytes (OSError, SyntaxError, struct.error,
+        # ValueError, even KeyError from a lying TIFF tag) means a damaged file, not a bug of
+        # ours: answer 400, and log it so a genuine bug still shows up.
+        log.warning("could not decode an image (%s: %s)", type(e).__name__, e)
+        raise CorruptImageError(DAMAGED) from e
 
 
 def struct_error() -> type:
-    import struct
-
     return struct.error
 
 

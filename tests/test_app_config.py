@@ -42,8 +42,13 @@ def test_secret_key_rules(monkeypatch, tiny_segmenter):
     with pytest.raises(RuntimeError, match="RUSTSEG_SECRET_KEY"):
         create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": "", "PRODUCTION": True})
     monkeypatch.setenv("RUSTSEG_PRODUCTION", "1")
-    monkeypatch.setenv("RUSTSEG_SECRET_KEY", "from-env")
-    assert create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": ""}).config["SECRET_KEY"] == "from-env"
+    for weak in (DEV_SECRET_KEY, "short-key"):  # published, or too short to resist guessing
+        monkeypatch.setenv("RUSTSEG_SECRET_KEY", weak)
+        with pytest.raises(RuntimeError, match="at least 32 characters"):
+            create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": ""})
+    monkeypatch.setenv("RUSTSEG_SECRET_KEY", "from-env-" + "k" * 32)
+    assert create_app({"SEGMENTER": tiny_segmenter, "STORE_DIR": ""}).config["SECRET_KEY"] == \
+        "from-env-" + "k" * 32
 
 
 def test_model_is_loaded_once_per_app_not_per_request(monkeypatch, tiny_model_dir, tmp_path):
