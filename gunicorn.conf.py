@@ -48,6 +48,12 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-# One secret shared by all workers of this server if none is configured, so a CSRF token made
-# by one worker is valid in the other. Set RUSTSEG_SECRET_KEY when running several servers.
+# Production (RUSTSEG_PRODUCTION, set in the Docker image) must be given its key: refuse to
+# start here, in the master, with one clear line rather than every worker failing to boot.
+if os.environ.get("RUSTSEG_PRODUCTION", "").strip().lower() not in ("", "0", "false", "no", "off"):
+    if not os.environ.get("RUSTSEG_SECRET_KEY"):
+        raise SystemExit("RustSEG: RUSTSEG_SECRET_KEY must be set in production (e.g. "
+                         "python3 -c 'import secrets; print(secrets.token_hex(32))')")
+# Otherwise one secret shared by all workers of this server if none is configured, so a CSRF
+# token made by one worker is valid in the other. Set RUSTSEG_SECRET_KEY for several servers.
 os.environ.setdefault("RUSTSEG_SECRET_KEY", secrets.token_hex(32))

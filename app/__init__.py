@@ -27,7 +27,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from . import api, errors, views
+    from . import api, errors, security, views
 
     csrf.init_app(app)
     csrf.exempt(api.api)  # API clients send no cookies, so there is nothing to forge
@@ -35,6 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.api)
     app.register_blueprint(api.health)
     errors.register(app)
+    security.install(app)
     views.register_template_helpers(app)
     start_services(app)
     return app
