@@ -74,10 +74,12 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
     if "segmentation" in parts:
         folder = args.segmentation or root / "segmentation"
-        report["segmentation"] = seg = ev.evaluate_segmentation(segmenter, folder)
-        print(f"segmentation on {folder} ({seg['n_images']} images, {seg['n_sources']} source photos, "
-              f"{seg['classified_corrosion']} classified as corrosion):")
-        print(ev.format_segmentation_table(seg))
+        report["segmentation"] = both = ev.evaluate_segmentation(segmenter, folder)
+        for view in ("ungated", "gated"):
+            seg = both[view]
+            print(f"segmentation on {folder}, {view} ({seg['n_images']} images, {seg['n_sources']} "
+                  f"source photos, {seg['classified_corrosion']} classified as corrosion):")
+            print(ev.format_segmentation_table(seg))
     if "boxes" in parts:
         folder = args.boxes or root / "boxes"
         report["boxes"] = b = ev.evaluate_boxes(segmenter, folder)

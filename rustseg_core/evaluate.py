@@ -146,14 +146,16 @@ def source_of(name: str) -> str:
     return name.split("-")[0]
 
 
-def evaluate_segmentation(segmenter: Segmenter, folder: str | Path, gated: bool = True) -> dict:
+def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     """Per-image and per-source scores for every variant on ``images/`` + ``masks/``.
 
-    With ``gated`` (the product's behaviour) an image the classifier calls clean gets an
-    empty mask from the learned methods; the colour rule is never gated.
+    Two views of the same masks: ``ungated`` scores each method's mask as is (refinement
+    quality on photos known to show rust, the usual weakly-supervised protocol); ``gated``
+    is the product's behaviour, where a photo the classifier calls clean gets no mask from
+    the learned methods (the colour rule has no classifier and is never gated).
     """
     folder = Path(folder)
-    per_image: dict[str, dict] = {}
+    per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
     cfg = segmenter.config.refine
     for img_path in sorted((folder / "images").iterdir()):
         if img_path.suffix.lower() not in IMAGE_EXTENSIONS:
@@ -164,18 +166,20 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path, gated: bool 
         gt = np.asarray(Image.open(mask_path).convert("L")) >= 128
         image, _ = segmenter.decode(img_path)
         prob, cam, _ = segmenter.classify_and_localise(image)
-        variants = segmentation_variants(segmenter, image, cam, cfg)
-        scores = {}
-        for name, m in variants.items():
+        rejected = prob <= segmenter.threshold
+        ungated, gated = {}, {}
+        for name, m in segmentation_variants(segmenter, image, cam, cfg).items():
             m = _resize_bool(m, gt.shape)
-            if gated and name != "colour_rule" and prob <= segmenter.threshold:
-                m = np.zeros_like(m)
-            scores[name] = mask_scores(m, gt)
-        per_image[img_path.name] = {"probability": prob, "scores": scores}
-    return summarise_segmentation(per_image)
+            ungated[name] = mask_scores(m, gt)
+            gated[name] = mask_scores(np.zeros_like(m), gt) if rejected and name != "colour_rule" \
+                else ungated[name]
+        per_image["ungated"][img_path.name] = {"probability": prob, "scores": ungated}
+        per_image["gated"][img_path.name] = {"probability": prob, "scores": gated}
+    out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    return out
 
 
-def summarise_segmentation(per_image: dict[str, dict]) -> dict:
+def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -> dict:
     """Means over images and over source photos (each source weighted once)."""
     methods = sorted({m for v in per_image.values() for m in v["scores"]})
     by_source: dict[str, list[str]] = defaultdict(list)
@@ -189,7 +193,7 @@ def summarise_segmentation(per_image: dict[str, dict]) -> dict:
                                       for names in by_source.values()])) for k in keys}
         summary[m] = {"per_image_mean": img_mean, "per_source_mean": src_mean}
     return {"n_images": len(per_image), "n_sources": len(by_source), "methods": summary,
-            "classified_corrosion": int(sum(v["probability"] > 0.5 for v in per_image.values())),
+            "classified_corrosion": int(sum(v["probability"] > threshold for v in per_image.values())),
             "per_image": per_image}
 
 

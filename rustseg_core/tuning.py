@@ -2,8 +2,9 @@
 
 The classifier never sees the masks; only post-processing knobs (colour rule, fusion
 weight, CRF colour sensitivity) are chosen on them, and the model card says so. Every
-candidate is scored by the per-source mean IoU the targets refer to, with the product's
-gating (no mask when the classifier says "no corrosion").
+candidate is scored by per-source mean IoU without the classifier's gate: refinement is
+judged on photos known to show rust; the gate is the classifier's job and is reported by
+``rustseg evaluate``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from .segmenter import Segmenter
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
-FUSION_GRID = {"fusion": ["linear", "geometric"], "colour_weight": [0.3, 0.5, 0.7, 0.85],
+FUSION_GRID = {"fusion": ["linear"], "colour_weight": [0.5, 0.7, 0.85],
                "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.9]}
 
 
@@ -45,7 +46,7 @@ class Cached:
             self.items.append((p.name, gt, rescale_mask_space(image, max_side), cam, prob))
         self.threshold = segmenter.threshold
 
-    def score(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], gated: bool = True) -> float:
+    def score(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], gated: bool = False) -> float:
         per = {}
         for name, gt, small, cam, prob in self.items:
             m = fn(small, cam)
@@ -66,7 +67,7 @@ def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = 
     colour_results = []
     for params in _grid(COLOUR_GRID):
         rule = replace(base.colour_rule, **params)
-        iou = data.score(lambda small, cam: rust_probability(small, rule) >= 0.5, gated=False)
+        iou = data.score(lambda small, cam: rust_probability(small, rule) >= 0.5)
         colour_results.append((iou, params))
     colour_results.sort(key=lambda r: -r[0])
     rule = replace(base.colour_rule, **colour_results[0][1])

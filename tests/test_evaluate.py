@@ -68,10 +68,14 @@ def test_evaluate_command_end_to_end(tiny_model_dir, eval_data, tmp_path, capsys
     c = report["classification"]
     assert c["n"] == 12 and c["accuracy"] >= 0.75 and c["roc_auc"] >= 0.8
     assert (out / "roc.png").is_file() and (out / "confusion.png").is_file()
-    seg = report["segmentation"]
+    seg = report["segmentation"]["ungated"]
     assert seg["n_images"] == 4 and seg["n_sources"] == 2
     assert set(seg["methods"]) == {"heatmap", "crf", "advanced", "colour_rule", "rustseg"}
     assert seg["methods"]["colour_rule"]["per_source_mean"]["iou"] > 0.7
+    gated = report["segmentation"]["gated"]
+    assert gated["methods"]["colour_rule"] == seg["methods"]["colour_rule"]  # no classifier, no gate
+    for m in ("crf", "rustseg"):  # the gate can only remove masks
+        assert gated["methods"][m]["per_source_mean"]["recall"] <= seg["methods"][m]["per_source_mean"]["recall"]
     assert report["boxes"]["n_images"] == 4 and 0 <= report["boxes"]["pointing_game"] <= 1
     assert "pointing game" in capsys.readouterr().out
 
