@@ -124,6 +124,24 @@ class Record:
 
 
 @dataclass(frozen=True)
+class StoreCheck:
+    """What :meth:`Store.check` found. ``ok``: every record (row) has all its files, whole.
+
+    Orphans and staging folders are what a crash between steps of a save leaves: no row
+    points at them, so no page shows them, and :meth:`Store.sweep` removes them.
+    """
+
+    rows: int
+    incomplete: tuple[str, ...]  # ids with a row or an items/ folder but a missing or bad file
+    orphans: tuple[str, ...]  # complete items/ folders without a row
+    staging: tuple[str, ...]  # folders left in staging/
+
+    @property
+    def ok(self) -> bool:
+        return not self.incomplete
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     """What :meth:`Store.export` wrote."""
 
@@ -144,6 +162,13 @@ def sniff_extension(data: bytes) -> str:
     if fmt not in ALLOWED_FORMATS or fmt not in _EXTENSIONS:
         raise ValueError(f"{fmt} originals are not accepted")
     return _EXTENSIONS[fmt]
+
+
+def _read_summary(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -212,11 +237,33 @@ class Store:
             return
         self.items_dir.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con:
+        if not self.db_path.is_file():
+            self._create_db()
+        with closing(self._connect()) as con:  # idempotent; repairs a store made before
             con.execute("PRAGMA journal_mode = WAL")
             con.executescript(_SCHEMA)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ready = True
+
+    def _create_db(self) -> None:
+        """Build the schema in a private file and link it into place: readers in other
+        workers treat an existing file as a ready store, so it must never appear without its
+        table. Several processes may race here; the first link wins, the others just use it."""
+        tmp = self.root / f".{DB_FILE}.{secrets.token_hex(8)}.tmp"
+        try:
+            with closing(sqlite3.connect(tmp, isolation_level=None)) as con:
+                con.execute("PRAGMA journal_mode = WAL")
+                con.executescript(_SCHEMA)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, self.db_path)
+            except FileExistsError:
+                pass
+            _fsync_dir(self.root)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @staticmethod
     def _record(row: sqlite3.Row) -> Record:
@@ -308,6 +355,40 @@ class Store:
         return self.items_dir / record.id / name
 
     # -- maintenance -------------------------------------------------------------------------
+    def check(self) -> StoreCheck:
+        """Verify the store: each row's folder holds the original (of the recorded size), every
+        output and a readable summary equal to the row's; list orphans and staging leftovers.
+        Read-only. A save in progress can show up as an orphan for a moment."""
+        if not self.exists():
+            return StoreCheck(0, (), (), ())
+        rows = {r.id: r for r in self.records()}
+        folders = {d.name for d in self.items_dir.iterdir()} if self.items_dir.is_dir() else set()
+        incomplete = [rid for rid, rec in rows.items() if not self._files_whole(rec)]
+        orphans = []
+        for name in sorted(folders - set(rows)):
+            (orphans if self._folder_whole(self.items_dir / name) else incomplete).append(name)
+        staging = sorted(d.name for d in self.staging_dir.iterdir()) if self.staging_dir.is_dir() else []
+        return StoreCheck(rows=len(rows), incomplete=tuple(sorted(incomplete)),
+                          orphans=tuple(orphans), staging=tuple(staging))
+
+    def _files_whole(self, rec: Record) -> bool:
+        folder = self.items_dir / rec.id
+        original = folder / rec.original_file
+        if not original.is_file() or original.stat().st_size != rec.original_bytes:
+            return False
+        return self._folder_whole(folder) and _read_summary(folder) == rec.summary
+
+    @staticmethod
+    def _folder_whole(folder: Path) -> bool:
+        """All outputs non-empty, one original, and a summary that parses."""
+        if not folder.is_dir():
+            return False
+        if any(not (folder / n).is_file() or (folder / n).stat().st_size == 0 for n in OUTPUT_FILES):
+            return False
+        if len(list(folder.glob("original.*"))) != 1:
+            return False
+        return _read_summary(folder) is not None
+
     def sweep(self, older_than_s: float = 3600.0) -> int:
         """Delete what a crash left behind: staging folders and item folders without a row,
         older than ``older_than_s`` (younger ones may belong to a save in progress)."""
@@ -319,7 +400,11 @@ class Store:
         removed = 0
         for parent, keep in ((self.staging_dir, set()), (self.items_dir, ids)):
             for d in parent.iterdir() if parent.is_dir() else ():
-                if d.name not in keep and d.stat().st_mtime < cutoff:
+                try:
+                    stale = d.name not in keep and d.stat().st_mtime < cutoff
+                except FileNotFoundError:  # a save in progress just moved it to items/
+                    continue
+                if stale:
                     shutil.rmtree(d, ignore_errors=True)
                     removed += 1
         return removed
