@@ -57,3 +57,9 @@ if os.environ.get("RUSTSEG_PRODUCTION", "").strip().lower() not in ("", "0", "fa
 # Otherwise one secret shared by all workers of this server if none is configured, so a CSRF
 # token made by one worker is valid in the other. Set RUSTSEG_SECRET_KEY for several servers.
 os.environ.setdefault("RUSTSEG_SECRET_KEY", secrets.token_hex(32))
+
+
+def post_worker_init(worker) -> None:
+    """Say when a worker has loaded the app and the model and takes requests: TensorFlow's
+    start-up takes seconds, and the load test and fault tests wait for this line."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
