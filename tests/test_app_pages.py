@@ -295,3 +295,27 @@ def test_missing_model_gives_503_not_a_crash(tmp_path):
     health = c.get("/healthz")
     assert health.status_code == 503
     assert health.get_json()["model_loaded"] is False and "no-model" in health.get_json()["error"]
+
+
+# -- the overlay colour is configurable, so the caption must follow it ---------------------------
+
+@pytest.mark.parametrize("rgb, name", [((255, 40, 40), "red"), ((255, 150, 0), "orange"),
+                                       ((240, 230, 20), "yellow"), ((20, 200, 60), "green"),
+                                       ((0, 200, 255), "cyan"), ((30, 60, 255), "blue"),
+                                       ((230, 0, 230), "magenta"), ((128, 128, 128), "grey"),
+                                       ((255, 255, 255), "white"), ((5, 5, 5), "black")])
+def test_colour_names(rgb, name):
+    from app.present import colour_name
+
+    assert colour_name(rgb) == name
+
+
+def test_result_caption_names_the_configured_overlay_colour(client, tiny_segmenter, monkeypatch):
+    from dataclasses import replace
+
+    html = post_photo(client, photo_bytes()).get_data(as_text=True)
+    assert "Corrosion marked in red" in html  # the core's default colour
+    monkeypatch.setattr(tiny_segmenter, "config", replace(tiny_segmenter.config, overlay_colour=(0, 200, 255)))
+    html = post_photo(client, photo_bytes()).get_data(as_text=True)
+    assert "Corrosion marked in cyan" in html and "areas marked in cyan" in html
+    assert "marked in red" not in html

@@ -456,3 +456,24 @@ def test_oversize_body_is_413_without_reading_it(app, path, field, declared):
     assert "larger than the 1 MB limit" in html.unescape(b"".join(app_iter).decode())
     assert body.read_bytes <= app.config["MAX_CONTENT_LENGTH"] + 64 * 1024
 
+
+
+# -- requests that are not a photo upload at all --------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"image": "aGVsbG8="}},
+    {"data": {"image": "not a file"}},
+    {"data": b"", "content_type": "multipart/form-data; boundary=x"},
+    {"data": b"--x\r\nbroken", "content_type": "multipart/form-data; boundary=x"},
+    {"data": "image=%ff%fe", "content_type": "application/x-www-form-urlencoded"},
+], ids=["json", "text_field", "empty_multipart", "broken_multipart", "urlencoded"])
+def test_api_answers_malformed_requests_with_a_json_400(client, kwargs):
+    resp = client.post("/api/v1/segment", **kwargs)
+    assert resp.status_code == 400 and resp.is_json
+    assert "image" in resp.get_json()["error"]["message"]
+
+
+def test_page_answers_a_text_field_instead_of_a_file_with_400(client):
+    resp = client.post("/analyse", data={"csrf_token": csrf_token(client), "photo": "C:\\photo.jpg"})
+    assert resp.status_code == 400
+    assert "Choose a photo or take one." in resp.get_data(as_text=True)
