@@ -27,6 +27,8 @@ from rustseg_core.store import Store
 from tests.app_support import csrf_token, store_dir  # noqa: F401
 from tests.synthetic import encode, rust_image
 
+# Pillow warns about the broken EXIF row; that is the point of the row.
+pytestmark = pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")
 MAX_PIXELS = 8_000_000  # the configured pixel limit of the app under test
 NOT_AN_IMAGE = r"not a recognised image; supported formats: JPEG, PNG"
 DAMAGED = r"the image is damaged or truncated"
