@@ -13,9 +13,12 @@ import html
 import io
 import re
 import struct
+import subprocess
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -29,6 +32,7 @@ from tests.synthetic import encode, rust_image
 
 # Pillow warns about the broken EXIF row; that is the point of the row.
 pytestmark = pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")
+ROOT = Path(__file__).resolve().parent.parent
 MAX_PIXELS = 8_000_000  # the configured pixel limit of the app under test
 NOT_AN_IMAGE = r"not a recognised image; supported formats: JPEG, PNG"
 DAMAGED = r"the image is damaged or truncated"
@@ -324,6 +328,24 @@ def test_a_kept_polyglot_is_never_served_back_as_received(client, store_dir):  #
     # Everything written lies under the store, named by the server.
     names = {p.name for p in store_dir.rglob("*") if p.is_file()}
     assert "x.jpg" not in names and not any(".." in n for n in names)
+
+
+def test_heic_without_pillow_heif_is_a_clear_415(tmp_path):
+    """Where the HEIC plugin is missing, an iPhone photo gets a 415 that lists what works."""
+    photo = tmp_path / "IMG_0001.HEIC"
+    photo.write_bytes(heic())
+    code = ("import sys; sys.modules['pillow_heif'] = None\n"
+            "from rustseg_core import imageio\n"
+            "assert not imageio.HEIC_SUPPORTED and '.heic' not in imageio.IMAGE_EXTENSIONS\n"
+            "try:\n"
+            f"    imageio.probe({str(photo)!r})\n"
+            "except imageio.ImageInputError as e:\n"
+            "    print(e.status, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("415 not a recognised image; supported formats: "
+                                  "JPEG, PNG, WebP, GIF, BMP, TIFF")
 
 
 # -- EXIF orientation: the mask must line up with the photo as displayed --------------------------
