@@ -85,7 +85,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         report["boxes"] = b = ev.evaluate_boxes(segmenter, folder)
         share = b["mask_share_inside_boxes"]
         print(f"boxes on {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as corrosion): "
-              f"pointing game {b['pointing_game']:.3f}, mask share inside boxes "
+              f"pointing game {b['pointing_game']:.3f} (image centre: "
+              f"{b['pointing_game_centre_baseline']:.3f}), mask share inside boxes "
               f"{'n/a' if share is None else f'{share:.3f}'}")
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {out}/metrics.json")

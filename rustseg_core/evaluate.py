@@ -202,7 +202,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
     """Pointing game (heatmap maximum inside a box) and share of the mask inside boxes."""
     folder = Path(folder)
     boxes = json.loads((folder / "boxes.json").read_text())
-    hits, shares, shares_all, positives = [], [], [], 0
+    hits, centre_hits, shares, shares_all, positives = [], [], [], [], 0
     for name, bxs in sorted(boxes.items()):
         path = folder / "images" / name
         try:
@@ -219,6 +219,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
             inside[int(y0 * sy):int(np.ceil(y1 * sy)), int(x0 * sx):int(np.ceil(x1 * sx))] = True
         heat = upsample(cam, (h, w))
         hits.append(bool(inside[np.unravel_index(np.argmax(heat), heat.shape)]))
+        centre_hits.append(bool(inside[h // 2, w // 2]))  # baseline: always point at the centre
         small = rescale_mask_space(image, segmenter.config.refine.crf.max_side)
         rcfg = segmenter.config.refine
         colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
@@ -229,6 +230,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
             if prob > segmenter.threshold:
                 shares.append(share)
     return {"n_images": len(hits), "pointing_game": float(np.mean(hits)),
+            "pointing_game_centre_baseline": float(np.mean(centre_hits)),
             "mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
             "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
             "classified_corrosion": int(positives)}
