@@ -61,6 +61,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .segmenter import Segmenter
 
     segmenter = Segmenter.load(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
+    if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
+        from dataclasses import replace
+
+        r = segmenter.config.refine
+        segmenter.config = replace(segmenter.config,
+                                   refine=replace(r, crf=replace(r.crf, max_side=args.crf_max_side)))
     root = Path(args.data)
     parts = set(args.only.split(",")) if args.only else {"classification", "segmentation", "boxes"}
     out = Path(args.out)
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirrored photo (default: the model's setting)")
     e.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
+    e.add_argument("--crf-max-side", type=int, help="run the CRF at this long side (default: the model's, 512)")
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
 
