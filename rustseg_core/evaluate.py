@@ -6,14 +6,15 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
 
-from .colour import colour_rule_mask, rust_probability
+from .colour import rust_probability
 from .config import RefineConfig
 from .data import list_labelled
-from .imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
+from .imageio import IMAGE_EXTENSIONS, ImageInputError
 from .model import preprocess
 from .refine import dynamic_threshold, refine, rescale_mask_space, upsample
 from .segmenter import Segmenter
@@ -146,6 +147,15 @@ def source_of(name: str) -> str:
     return name.split("-")[0]
 
 
+def mask_pairs(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
+    """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``."""
+    folder = Path(folder)
+    for img_path in sorted((folder / "images").iterdir()):
+        mask_path = folder / "masks" / (img_path.stem + ".png")
+        if img_path.suffix.lower() in IMAGE_EXTENSIONS and mask_path.is_file():
+            yield img_path, np.asarray(Image.open(mask_path).convert("L")) >= 128
+
+
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     """Per-image and per-source scores for every variant on ``images/`` + ``masks/``.
 
@@ -154,16 +164,9 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     is the product's behaviour, where a photo the classifier calls clean gets no mask from
     the learned methods (the colour rule has no classifier and is never gated).
     """
-    folder = Path(folder)
     per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
     cfg = segmenter.config.refine
-    for img_path in sorted((folder / "images").iterdir()):
-        if img_path.suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        mask_path = folder / "masks" / (img_path.stem + ".png")
-        if not mask_path.is_file():
-            continue
-        gt = np.asarray(Image.open(mask_path).convert("L")) >= 128
+    for img_path, gt in mask_pairs(folder):
         image, _ = segmenter.decode(img_path)
         prob, cam, _ = segmenter.classify_and_localise(image)
         rejected = prob <= segmenter.threshold
@@ -245,14 +248,3 @@ def format_segmentation_table(summary: dict) -> str:
         lines.append(f"| {m} | {src['iou']:.3f} | {src['dice']:.3f} | {src['precision']:.3f} | "
                      f"{src['recall']:.3f} | {img['iou']:.3f} |")
     return "\n".join(lines)
-
-
-def colour_only_iou(folder: str | Path) -> float:
-    """Per-source mean IoU of the colour rule alone (handy for tuning the rule)."""
-    folder = Path(folder)
-    per_image = {}
-    for img_path in sorted((folder / "images").iterdir()):
-        gt = np.asarray(Image.open(folder / "masks" / (img_path.stem + ".png")).convert("L")) >= 128
-        per_image[img_path.name] = {"probability": 1.0, "scores": {
-            "colour_rule": mask_scores(_resize_bool(colour_rule_mask(load_image(img_path)), gt.shape), gt)}}
-    return summarise_segmentation(per_image)["methods"]["colour_rule"]["per_source_mean"]["iou"]

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from .colour import rust_probability
-from .config import ColourRule, RefineConfig
-from .evaluate import _resize_bool, mask_scores, summarise_segmentation
+from .config import RefineConfig
+from .evaluate import _resize_bool, mask_pairs, mask_scores, summarise_segmentation
 from .model import META_FILE
 from .refine import refine, rescale_mask_space
 from .segmenter import Segmenter
@@ -34,13 +33,8 @@ class Cached:
     """Decoded images, heatmaps and masks, computed once for the whole grid."""
 
     def __init__(self, segmenter: Segmenter, folder: str | Path, max_side: int):
-        folder = Path(folder)
         self.items = []
-        for p in sorted((folder / "images").iterdir()):
-            mp = folder / "masks" / (p.stem + ".png")
-            if not mp.is_file():
-                continue
-            gt = np.asarray(Image.open(mp).convert("L")) >= 128
+        for p, gt in mask_pairs(folder):
             image, _ = segmenter.decode(p)
             prob, cam, _ = segmenter.classify_and_localise(image)
             self.items.append((p.name, gt, rescale_mask_space(image, max_side), cam, prob))

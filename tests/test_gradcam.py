@@ -70,3 +70,11 @@ def test_heatmap_points_at_the_rust(tiny_segmenter):
         area += mask.mean() / 20
     # Pointing game on synthetic blobs: a random point would hit with probability `area`.
     assert hits / 20 >= max(0.4, 2 * area)
+
+
+def test_fused_traced_forward_matches_eager_model(small_random_model):
+    x = np.random.default_rng(4).random((2, 32, 32, 3), np.float32)
+    logits, feats, _ = make_forward_with_grads(small_random_model)(x)
+    eager_logit, eager_feats = small_random_model(x, training=False)
+    np.testing.assert_allclose(logits.numpy(), eager_logit.numpy()[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feats.numpy(), eager_feats.numpy(), rtol=1e-5, atol=1e-6)
