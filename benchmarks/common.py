@@ -360,3 +360,14 @@ def command_line(module: str) -> str:
 def log(msg: str) -> None:
     """Progress on stderr, so stdout stays a clean markdown report."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def finish(results: dict, module: str, render, quick: bool, json_path: str | None) -> int:
+    """Shared end of a benchmark script: note the command, print the report, save JSON."""
+    results["command"] = command_line(module)
+    if quick:
+        results["notes"].append("--quick smoke run: too few samples for a reliable table")
+    print(render(results))
+    if json_path:
+        log(f"saved {save_json(results, json_path)}")
+    return 0

@@ -22,11 +22,10 @@ from typing import Sequence
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (DEFAULT_IMAGES, DEFAULT_MODEL, CpuMonitor, command_line,
-                               contention_note, fmt_ms, fmt_ratio, log, machine_info,
-                               machine_markdown, make_megapixel_photo, markdown_table,
-                               peak_rss_mb, photos_or_synthetic, reset_peak_rss, save_json,
-                               summarise, usable_cores)
+from benchmarks.common import (finish, DEFAULT_IMAGES, DEFAULT_MODEL, CpuMonitor, contention_note,
+                               fmt_ms, fmt_ratio, log, machine_info, machine_markdown,
+                               make_megapixel_photo, markdown_table, peak_rss_mb,
+                               photos_or_synthetic, reset_peak_rss, summarise, usable_cores)
 
 MODULE = "benchmarks.scaling"
 STAGES = ("decode", "preprocess", "classify", "localise", "refine", "render")
@@ -262,13 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(note)
         results = run_scaling(paths, args.model, megapixels, Path(tmp), settings,
                               source=args.photo, notes=[note] if note else [])
-    results["command"] = command_line(MODULE)
-    if args.quick:
-        results["notes"].append("--quick smoke run: too few samples for a reliable table")
-    print(render(results))
-    if args.json:
-        log(f"saved {save_json(results, args.json)}")
-    return 0
+    return finish(results, MODULE, render, args.quick, args.json)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ from typing import Literal, Sequence
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (DEFAULT_IMAGES, DEFAULT_MODEL, REPO, CpuMonitor, command_line,
+from benchmarks.common import (finish, DEFAULT_IMAGES, DEFAULT_MODEL, REPO, CpuMonitor,
                                contention_note, current_rss_mb, fmt_ms, fmt_ratio, log,
                                machine_info, machine_markdown, markdown_table, peak_rss_mb,
-                               photos_or_synthetic, reset_peak_rss, save_json, summarise)
+                               photos_or_synthetic, reset_peak_rss, summarise)
 
 MODULE = "benchmarks.table2"
 STAGES = ("decode", "preprocess", "classify", "localise", "refine", "render")
@@ -344,13 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   reference=not args.no_reference,
                                   reference_model=args.reference_model)
         results = run_table2(paths, configs, settings, notes=[note] if note else [])
-    results["command"] = command_line(MODULE)
-    if args.quick:
-        results["notes"].append("--quick smoke run: too few samples for a reliable table")
-    print(render(results))
-    if args.json:
-        log(f"saved {save_json(results, args.json)}")
-    return 0
+    return finish(results, MODULE, render, args.quick, args.json)
 
 
 if __name__ == "__main__":
