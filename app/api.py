@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-import logging
-import sqlite3
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
@@ -12,9 +10,8 @@ from rustseg_core.imageio import ImageInputError
 from .errors import json_error
 from .forms import ApiSegmentForm, upload_error_status
 from .present import render_result
-from .services import analyse, services, store
+from .services import analyse, keep_upload, services, store
 
-log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 # Extra images a client may ask for with include=overlay,heatmap,image (the mask always comes).
@@ -49,12 +46,9 @@ def segment() -> Response:
         name = EXTRA_IMAGES[key]
         body[f"{name.replace('.', '_')}_base64"] = _b64(rendered.files[name])
     body.update(kept=False, id=None, result_url=None)
-    kept_store = store()
-    if form.keep.data and kept_store is not None:
-        try:
-            rec = kept_store.save(original, rendered.summary, rendered.files)
-        except (OSError, sqlite3.Error):
-            log.exception("could not keep a photo")
+    if form.keep.data and store() is not None:
+        rec = keep_upload(original, rendered)
+        if rec is None:
             body["keep_error"] = "the photo could not be kept; nothing was stored"
         else:
             body.update(kept=True, id=rec.id,

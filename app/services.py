@@ -10,10 +10,12 @@ from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from rustseg_core.imageio import probe
-from rustseg_core.store import Store
+from rustseg_core.store import Record, Store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
     from rustseg_core.segmenter import Result, Segmenter
+
+    from .present import Rendered
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "rustseg"
@@ -91,3 +93,16 @@ def analyse(original: bytes, mode: str) -> "Result":
     or unreadable photo is refused (``ImageInputError``) before the model is asked."""
     probe(original, max_pixels=current_app.config["MAX_PIXELS"])
     return segmenter().segment(original, mode=mode)
+
+
+def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
+    """Keep a consented upload with its outputs; ``None`` if the store failed (logged).
+
+    A full disk must not cost the person their result, and the store cleans up after itself,
+    so callers show the result either way and only say the photo was not kept.
+    """
+    try:
+        return store().save(original, rendered.summary, rendered.files)
+    except (OSError, sqlite3.Error):
+        log.exception("could not keep a photo")
+        return None

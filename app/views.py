@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sqlite3
 
 from flask import (Blueprint, Flask, Response, abort, flash, make_response, redirect,
                    render_template, send_file, url_for)
@@ -14,9 +12,8 @@ from rustseg_core.imageio import SUPPORTED_TEXT, ImageInputError
 from .forms import ALLOWED_EXTENSIONS, VERDICT_LABELS, FeedbackForm, UploadForm, upload_error_status
 from .present import colour_name, inline_view, mime_type, render_result, result_json, stored_view
 from .services import analyse as analyse_photo
-from .services import services, store
+from .services import keep_upload, services, store
 
-log = logging.getLogger(__name__)
 web = Blueprint("web", __name__)
 KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
 SERVED_FILES = ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png")
@@ -76,13 +73,9 @@ def analyse() -> Response:
         return make_response(render_template("index.html", form=form), e.status)
     rendered = render_result(result)
     view = inline_view(rendered)
-    kept_store = store()
-    if form.keep.data and kept_store is not None:
-        try:
-            record = kept_store.save(original, rendered.summary, rendered.files)
-        except (OSError, sqlite3.Error):
-            # A full disk must not cost the person their result; the store cleans up after itself.
-            log.exception("could not keep a photo")
+    if form.keep.data and store() is not None:
+        record = keep_upload(original, rendered)
+        if record is None:
             view.notice = KEEP_FAILED
         else:
             # Post/redirect/get: a reload of the result page must not upload the photo again.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import numpy as np
@@ -56,3 +57,13 @@ def post_photo(client, data: bytes | None, filename: str = "photo.jpg", mode: st
 
 def data_uris(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="(data:[^"]+)"', html)
+
+
+def file_tree(root) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and mtime (to prove nothing changed)."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
+    return out

@@ -10,17 +10,9 @@ import pytest
 from PIL import Image
 
 from rustseg_core.store import Store
-from tests.app_support import (app, csrf_token, data_uris, photo_bytes, post_photo,  # noqa: F401
+from tests.app_support import (app, csrf_token, data_uris, file_tree, photo_bytes, post_photo,  # noqa: F401
                                store_dir)
 
-
-def _tree(root) -> dict[str, tuple[int, int]]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            st = os.stat(os.path.join(dirpath, f))
-            out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
-    return out
 
 
 # -- home page and form validation --------------------------------------------------------------
@@ -165,11 +157,11 @@ def test_uploads_are_kept_in_memory_not_spooled_to_disk(app):
 
 def test_consent_off_leaves_an_existing_store_untouched(client, store_dir):
     post_photo(client, photo_bytes(seed=1), keep=True)
-    before = _tree(store_dir)
+    before = file_tree(store_dir)
     assert before
     resp = post_photo(client, photo_bytes(seed=2), keep=False)
     assert resp.status_code == 200 and "Corrosion detected" in resp.get_data(as_text=True)
-    assert _tree(store_dir) == before
+    assert file_tree(store_dir) == before
     assert len(Store(store_dir).records()) == 1
 
 

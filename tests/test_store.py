@@ -31,15 +31,6 @@ def _outputs() -> dict[str, bytes]:
     return {name: f"<{name}>".encode() for name in OUTPUT_FILES}
 
 
-def _tree(root) -> dict[str, tuple[int, int]]:
-    """Every file under ``root`` with its size and mtime (to prove nothing changed)."""
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            st = os.stat(os.path.join(dirpath, f))
-            out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
-    return out
-
 
 def test_store_is_created_lazily(tmp_path):
     s = Store(tmp_path / "store")
