@@ -88,10 +88,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(ev.format_segmentation_table(seg))
     if "boxes" in parts:
         folder = args.boxes or root / "boxes"
-        report["boxes"] = b = ev.evaluate_boxes(segmenter, folder)
+        report["boxes"] = b = ev.evaluate_boxes(segmenter, folder, args.peak_smoothing)
         share = b["mask_share_inside_boxes"]
         print(f"boxes on {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as corrosion): "
-              f"pointing game {b['pointing_game']:.3f} (image centre: "
+              f"pointing game {b['pointing_game_evidence']:.3f} with the fused evidence "
+              f"(Grad-CAM++ alone {b['pointing_game_heatmap']:.3f}, colour alone "
+              f"{b['pointing_game_colour_only']:.3f}, image centre "
               f"{b['pointing_game_centre_baseline']:.3f}), mask share inside boxes "
               f"{'n/a' if share is None else f'{share:.3f}'}")
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
@@ -155,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average with the mirrored photo (default: the model's setting)")
     e.add_argument("--model", help="model folder (default: $RUSTSEG_MODEL or models/default)")
     e.add_argument("--crf-max-side", type=int, help="run the CRF at this long side (default: the model's, 512)")
+    e.add_argument("--peak-smoothing", type=float, default=0.02,
+                   help="pointing game: Gaussian sigma, as a fraction of the long side, applied "
+                        "to a map before taking its peak (default 0.02)")
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
 

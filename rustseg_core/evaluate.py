@@ -16,7 +16,7 @@ from .config import RefineConfig
 from .data import list_labelled
 from .imageio import IMAGE_EXTENSIONS, ImageInputError
 from .model import preprocess
-from .refine import dynamic_threshold, refine, rescale_mask_space, upsample
+from .refine import dynamic_threshold, fused_evidence, peak, refine, rescale_mask_space, upsample
 from .segmenter import Segmenter
 
 log = logging.getLogger(__name__)
@@ -201,11 +201,19 @@ def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -
 
 
 # ---------------------------------------------------------------- boxes
-def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
-    """Pointing game (heatmap maximum inside a box) and share of the mask inside boxes."""
+def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.02) -> dict:
+    """Pointing game (a map's peak inside a box) and share of the mask inside boxes.
+
+    Three maps point, each at the CRF's resolution via :func:`peak` with ``smooth``: the
+    fused evidence the CRF starts from (what RustSEG localises with), the Grad-CAM++
+    heatmap alone, and the colour evidence alone; always pointing at the image centre is
+    the baseline a map must beat.
+    """
     folder = Path(folder)
     boxes = json.loads((folder / "boxes.json").read_text())
-    hits, centre_hits, shares, shares_all, positives = [], [], [], [], 0
+    rcfg = segmenter.config.refine
+    hits: dict[str, list[bool]] = defaultdict(list)
+    shares, shares_all, positives = [], [], 0
     for name, bxs in sorted(boxes.items()):
         path = folder / "images" / name
         try:
@@ -215,28 +223,30 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path) -> dict:
             continue
         prob, cam, _ = segmenter.classify_and_localise(image)
         positives += prob > segmenter.threshold
-        h, w = image.shape[:2]
+        small = rescale_mask_space(image, rcfg.crf.max_side)
+        h, w = small.shape[:2]
         sy, sx = h / h0, w / w0
         inside = np.zeros((h, w), bool)
         for x0, y0, x1, y1 in bxs:
             inside[int(y0 * sy):int(np.ceil(y1 * sy)), int(x0 * sx):int(np.ceil(x1 * sx))] = True
-        heat = upsample(cam, (h, w))
-        hits.append(bool(inside[np.unravel_index(np.argmax(heat), heat.shape)]))
-        centre_hits.append(bool(inside[h // 2, w // 2]))  # baseline: always point at the centre
-        small = rescale_mask_space(image, segmenter.config.refine.crf.max_side)
-        rcfg = segmenter.config.refine
-        colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
-        m = _resize_bool(refine(small, cam, rcfg, colour), (h, w))
+        colour = rust_probability(small, rcfg.colour_rule)
+        maps = {"evidence": fused_evidence(cam, (h, w), rcfg, colour),
+                "heatmap": upsample(cam, (h, w)), "colour_only": colour}
+        for key, m in maps.items():
+            hits[key].append(bool(inside[peak(m, smooth)]))
+        hits["centre_baseline"].append(bool(inside[h // 2, w // 2]))
+        m = refine(small, cam, rcfg, colour if rcfg.colour_weight > 0 else None)
         if m.any():
             share = float((m & inside).sum() / m.sum())
             shares_all.append(share)
             if prob > segmenter.threshold:
                 shares.append(share)
-    return {"n_images": len(hits), "pointing_game": float(np.mean(hits)),
-            "pointing_game_centre_baseline": float(np.mean(centre_hits)),
-            "mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
-            "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
-            "classified_corrosion": int(positives)}
+    out = {"n_images": len(hits["centre_baseline"]), "peak_smoothing": smooth}
+    out.update({f"pointing_game_{k}": float(np.mean(v)) for k, v in hits.items()})
+    out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
+                "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
+                "classified_corrosion": int(positives)})
+    return out
 
 
 def format_segmentation_table(summary: dict) -> str:

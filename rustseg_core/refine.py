@@ -74,6 +74,39 @@ def rescale_mask_space(image: np.ndarray, max_side: int) -> np.ndarray:
                                                     Image.BILINEAR, reducing_gap=2.0))
 
 
+def fused_evidence(heatmap: np.ndarray, size: tuple[int, int], cfg: RefineConfig,
+                   colour_prob: np.ndarray | None = None) -> np.ndarray:
+    """Per-pixel corrosion belief in [0, 1] at ``size`` = (height, width): the map the CRF
+    starts from.
+
+    The upsampled heatmap after the paper's dynamic threshold, mixed with rust-colour
+    evidence (same size) by ``cfg.fusion`` with weight ``cfg.colour_weight`` (0 = the
+    paper's unary).
+    """
+    heat = upsample(heatmap, size) if heatmap.shape != tuple(size) else heatmap.astype(np.float32)
+    prob, _ = dynamic_threshold(heat)
+    if colour_prob is None or cfg.colour_weight <= 0:
+        return prob
+    w = cfg.colour_weight
+    if cfg.fusion == "geometric":
+        return colour_prob ** w * np.maximum(heat, 0.0) ** (1.0 - w)
+    return (1.0 - w) * prob + w * colour_prob
+
+
+def peak(evidence: np.ndarray, smooth: float = 0.02) -> tuple[int, int]:
+    """(row, column) where a map is strongest after Gaussian smoothing.
+
+    ``smooth`` is the Gaussian's sigma as a fraction of the long side: it makes the peak
+    the centre of a region of strong evidence rather than one saturated pixel among many
+    (colour evidence is often exactly 1 over whole patches).
+    """
+    m = np.asarray(evidence, np.float32)
+    if smooth > 0:
+        m = ndimage.gaussian_filter(m, smooth * max(m.shape))
+    r, c = np.unravel_index(int(np.argmax(m)), m.shape)
+    return int(r), int(c)
+
+
 def refine(image: np.ndarray, heatmap: np.ndarray, cfg: RefineConfig,
            colour_prob: np.ndarray | None = None) -> np.ndarray:
     """Full refinement at the resolution of ``image``: returns a boolean mask (H, W).
@@ -81,15 +114,7 @@ def refine(image: np.ndarray, heatmap: np.ndarray, cfg: RefineConfig,
     ``heatmap`` may be any size (it is upsampled); ``colour_prob`` (same size as image) is
     optional rust-colour evidence mixed into the unary with ``cfg.colour_weight``.
     """
-    h, w = image.shape[:2]
-    heat = upsample(heatmap, (h, w)) if heatmap.shape != (h, w) else heatmap.astype(np.float32)
-    prob, _ = dynamic_threshold(heat)
-    if colour_prob is not None and cfg.colour_weight > 0:
-        w = cfg.colour_weight
-        if cfg.fusion == "geometric":
-            prob = colour_prob ** w * np.maximum(heat, 0.0) ** (1.0 - w)
-        else:
-            prob = (1.0 - w) * prob + w * colour_prob
+    prob = fused_evidence(heatmap, image.shape[:2], cfg, colour_prob)
     if cfg.mode == "advanced":
         seed = prob >= cfg.mask_threshold
         if not seed.any():

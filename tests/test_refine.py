@@ -3,8 +3,8 @@ import pytest
 
 from rustseg_core.colour import colour_rule_mask, rust_probability
 from rustseg_core.config import CRFConfig, RefineConfig
-from rustseg_core.refine import (dense_crf, diamond, dynamic_threshold, kmeans_cluster_mask, refine,
-                                 rescale_mask_space, upsample)
+from rustseg_core.refine import (dense_crf, diamond, dynamic_threshold, fused_evidence,
+                                 kmeans_cluster_mask, peak, refine, rescale_mask_space, upsample)
 from tests.synthetic import rust_image
 
 
@@ -70,6 +70,27 @@ def test_refine_without_crf_is_threshold():
     heat[2:5, 2:5] = 1.0
     out = refine(img, heat, RefineConfig(crf=CRFConfig(iterations=0)))
     assert out.sum() == 9
+
+
+def test_fused_evidence_mixes_heatmap_and_colour():
+    heat = np.array([[0.0, 0.2], [0.6, 1.0]], np.float32)
+    colour = np.array([[1.0, 0.0], [0.0, 0.5]], np.float32)
+    kept = dynamic_threshold(heat)[0]
+    np.testing.assert_allclose(fused_evidence(heat, (2, 2), RefineConfig(), colour), kept)
+    linear = fused_evidence(heat, (2, 2), RefineConfig(colour_weight=0.25), colour)
+    np.testing.assert_allclose(linear, 0.75 * kept + 0.25 * colour)
+    geo = fused_evidence(heat, (2, 2), RefineConfig(colour_weight=0.5, fusion="geometric"), colour)
+    np.testing.assert_allclose(geo, np.sqrt(heat * colour), rtol=1e-6)
+    assert fused_evidence(np.ones((3, 3), np.float32), (12, 9), RefineConfig()).shape == (12, 9)
+
+
+def test_peak_prefers_a_region_over_a_single_saturated_pixel():
+    m = np.zeros((100, 100), np.float32)
+    m[3, 3] = 1.0                # a speckle, first in scan order
+    m[60:80, 40:70] = 1.0        # a patch of equally strong evidence
+    assert peak(m, smooth=0) == (3, 3)
+    r, c = peak(m, smooth=0.02)
+    assert 60 <= r < 80 and 40 <= c < 70
 
 
 def test_kmeans_keeps_the_cluster_under_the_seed(rust_photo):
