@@ -43,7 +43,10 @@ class TrainConfig:
     seed: int = 1
     augment: bool = True
     colour_jitter: bool = True
-    crop_scale: float = 0.5  # smallest crop area kept by random crops
+    crop_scale: float = 0.5  # smallest crop area kept by random crops (1 = no crops)
+    schedule: str = "cosine"  # "cosine" (warm-up + cosine decay) or "constant"
+    batch_norm: bool | None = None  # None → the preset's choice
+    head: str | None = None  # "gap" or "flatten"; None → the preset's choice
     deterministic: bool = False
     cache_dir: str | None = None
 
@@ -53,12 +56,13 @@ def _augment_fn(size: int, cfg: TrainConfig):
 
     def aug(x, y):
         x = tf.cast(x, tf.float32) / 255.0
-        # Random crop of 50-100 % area with mild aspect change, back to the input size.
-        begin, csize, _ = tf.image.sample_distorted_bounding_box(
-            tf.shape(x), tf.zeros([1, 0, 4]), min_object_covered=0.0,
-            aspect_ratio_range=(0.75, 1.33), area_range=(cfg.crop_scale, 1.0),
-            use_image_if_no_bounding_boxes=True)
-        x = tf.slice(x, begin, csize)
+        if cfg.crop_scale < 1.0:
+            # Random crop of crop_scale-100 % area with mild aspect change.
+            begin, csize, _ = tf.image.sample_distorted_bounding_box(
+                tf.shape(x), tf.zeros([1, 0, 4]), min_object_covered=0.0,
+                aspect_ratio_range=(0.75, 1.33), area_range=(cfg.crop_scale, 1.0),
+                use_image_if_no_bounding_boxes=True)
+            x = tf.slice(x, begin, csize)
         x = tf.image.resize(x, (size, size))
         x = tf.image.random_flip_left_right(x)
         x = tf.image.random_flip_up_down(x)
@@ -127,7 +131,8 @@ def train(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig,
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    spec: ModelSpec = preset(cfg.preset, input_size=cfg.input_size, base_width=cfg.base_width)
+    spec: ModelSpec = preset(cfg.preset, input_size=cfg.input_size, base_width=cfg.base_width,
+                             batch_norm=cfg.batch_norm, head=cfg.head)
     size = spec.input_size
     train_set, val_set = find_splits(data_dir)
     if val_set is None:
@@ -147,7 +152,12 @@ def train(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig,
     model = build_classifier(spec, seed=cfg.seed)
     trainable = logit_model(model)
     steps = math.ceil(len(x_tr) / cfg.batch_size)
-    schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps, cfg.epochs * steps)
+    if cfg.schedule == "constant":
+        schedule = cfg.learning_rate
+    elif cfg.schedule == "cosine":
+        schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps, cfg.epochs * steps)
+    else:
+        raise ValueError(f"schedule must be 'cosine' or 'constant', not {cfg.schedule!r}")
     opt = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay) if cfg.weight_decay \
         else keras.optimizers.Adam(schedule)
     trainable.compile(
