@@ -13,8 +13,9 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(preset=args.preset, input_size=args.input_size, base_width=args.base_width,
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                       seed=args.seed, augment=not args.no_augment, val_fraction=args.val_fraction,
-                      deterministic=args.deterministic, cache_dir=args.cache_dir)
-    command = "rustseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+                      deterministic=args.deterministic, cache_dir=args.cache_dir,
+                      warmup_epochs=args.warmup_epochs, init_from=args.init_from)
+    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
     bundle = train(args.data_dir, args.out, cfg, command=command)
     print(f"saved {args.out}: val accuracy {bundle.info['val_accuracy']:.3f}, "
           f"val AUC {bundle.info['val_auc']:.3f}, {bundle.info['train_seconds']:.0f} s")
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--deterministic", action="store_true", help="bit-reproducible (slower) TF ops")
     t.add_argument("--cache-dir", help="where decoded images are cached (default OUT/cache)")
+    t.add_argument("--warmup-epochs", type=int, default=2, help="linear learning-rate warm-up")
+    t.add_argument("--init-from", metavar="MODEL_DIR",
+                   help="fine-tune: start from this model's weights (same preset and width; "
+                        "the input size may differ)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("segment", help="segment images, folders (recursive) and videos")
@@ -181,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded with a trained model, so the exact command is known
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import ModelSpec, preset
 from .data import cached_arrays, find_splits, stratified_split
-from .model import ModelBundle, build_classifier, logit_model, save_bundle
+from .model import ModelBundle, build_classifier, load_bundle, logit_model, save_bundle
 
 import keras  # noqa: E402  (model.py configured TF logging first)
 import tensorflow as tf  # noqa: E402
@@ -47,6 +47,9 @@ class TrainConfig:
     schedule: str = "cosine"  # "cosine" (warm-up + cosine decay) or "constant"
     batch_norm: bool | None = None  # None → the preset's choice
     head: str | None = None  # "gap" or "flatten"; None → the preset's choice
+    # Start from a saved model's weights (fine-tuning, e.g. at a larger input size: the
+    # convolutions and a global-average-pooling head do not depend on the input size).
+    init_from: str | None = None
     deterministic: bool = False
     cache_dir: str | None = None
 
@@ -150,6 +153,9 @@ def train(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig,
     train_ds, val_ds = make_datasets(x_tr, y_tr, x_va, y_va, size, cfg)
 
     model = build_classifier(spec, seed=cfg.seed)
+    if cfg.init_from:
+        model.set_weights(load_bundle(cfg.init_from).model.get_weights())
+        log.info("initialised from %s", cfg.init_from)
     trainable = logit_model(model)
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     if cfg.schedule == "constant":
@@ -173,7 +179,8 @@ def train(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig,
         keras.callbacks.CSVLogger(str(out_dir / "training_log.csv"), append=True),
     ]
     t1 = time.time()
-    history = trainable.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
+    # shuffle=False: the tf.data pipeline already reshuffles every epoch (seeded).
+    history = trainable.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, shuffle=False,
                             class_weight=class_weight, callbacks=callbacks,
                             verbose=1 if sys.stdout.isatty() else 2)
     train_seconds = time.time() - t1
