@@ -44,7 +44,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 }
 
 
-def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: int) -> dict:
+def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: int,
+                **size) -> dict:
     """Train one variant in a scratch folder and read its per-epoch log."""
     import csv
 
@@ -52,7 +53,7 @@ def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: i
 
     from rustseg_core.train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=epochs, seed=seed, cache_dir=cache_dir, **overrides)
+    cfg = TrainConfig(epochs=epochs, seed=seed, cache_dir=cache_dir, **size, **overrides)
     with tempfile.TemporaryDirectory(prefix="rustseg-ablation-") as out:
         bundle = train(data, out, cfg, command=None)
         with open(Path(out) / "training_log.csv") as f:
@@ -88,17 +89,21 @@ def main(argv: list[str] | None = None) -> int:
                                          "classification"))
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--input-size", type=int, help="default: the cpu preset's (192)")
+    p.add_argument("--base-width", type=int, help="default: the cpu preset's (16)")
     p.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variants to run (default all)")
     p.add_argument("--cache-dir", default="runs/ablation-cache",
                    help="decoded images, shared by all variants")
     p.add_argument("--json", help="save (and resume from) results here")
     args = p.parse_args(argv)
 
-    results = {"epochs": args.epochs, "seed": args.seed, "data": args.data, "variants": {},
+    size = {"input_size": args.input_size, "base_width": args.base_width}
+    results = {"epochs": args.epochs, "seed": args.seed, "size": size, "data": args.data,
+               "variants": {},
                "notes": ["single seed per variant: AUC differences of about 0.01 are noise"]}
     if args.json and Path(args.json).is_file():
         old = json.loads(Path(args.json).read_text())
-        if old.get("epochs") == args.epochs and old.get("seed") == args.seed:
+        if (old.get("epochs"), old.get("seed"), old.get("size", size)) == (args.epochs, args.seed, size):
             results["variants"] = old.get("variants", {})
     results["machine"] = machine_info()
     for name in args.only or list(VARIANTS):
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{name}: {what}")
         results["variants"][name] = {"what": what, "overrides": overrides,
                                      "result": run_variant(args.data, overrides, args.epochs,
-                                                           args.cache_dir, args.seed)}
+                                                           args.cache_dir, args.seed, **size)}
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     return finish(results, MODULE, render, quick=False, json_path=args.json)

@@ -60,3 +60,21 @@ def test_markdown_table_and_summary():
     assert stat["median"] == pytest.approx(0.2) and stat["n"] == 3
     lines = markdown_table(["a", "b"], [["x", 1]]).splitlines()
     assert lines[1].startswith("|:") and lines[1].endswith(":|") and len(lines) == 3
+
+
+def test_ablation_runs_and_resumes(tmp_path, capsys):
+    from benchmarks import ablation
+    from tests.synthetic import write_labelled_folder
+
+    write_labelled_folder(tmp_path / "data", n_per_class=8, size=40)
+    out = tmp_path / "ablation.json"
+    args = ["--data", str(tmp_path / "data"), "--epochs", "1", "--input-size", "32",
+            "--base-width", "4", "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]
+    assert ablation.main(args + ["--only", "recipe", "constant_lr"]) == 0
+    first = json.loads(out.read_text())["variants"]
+    assert set(first) == {"recipe", "constant_lr"}
+    assert "| constant_lr" in capsys.readouterr().out
+    # A rerun keeps finished variants (resume) and only trains the new one.
+    assert ablation.main(args + ["--only", "recipe", "flatten_head"]) == 0
+    second = json.loads(out.read_text())["variants"]
+    assert second["recipe"] == first["recipe"] and "flatten_head" in second
