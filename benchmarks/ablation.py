@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                "notes": ["single seed per variant: AUC differences of about 0.01 are noise"]}
     if args.json and Path(args.json).is_file():
         old = json.loads(Path(args.json).read_text())
-        if (old.get("epochs"), old.get("seed"), old.get("size", size)) == (args.epochs, args.seed, size):
+        if (old.get("epochs"), old.get("seed"), old.get("size")) == (args.epochs, args.seed, size):
             results["variants"] = old.get("variants", {})
     results["machine"] = machine_info()
     for name in args.only or list(VARIANTS):

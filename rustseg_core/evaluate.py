@@ -235,7 +235,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
         for key, m in maps.items():
             hits[key].append(bool(inside[peak(m, smooth)]))
         hits["centre_baseline"].append(bool(inside[h // 2, w // 2]))
-        m = refine(small, cam, rcfg, colour if rcfg.colour_weight > 0 else None)
+        m = refine(small, cam, rcfg, colour)  # colour is ignored at weight 0
         if m.any():
             share = float((m & inside).sum() / m.sum())
             shares_all.append(share)
