@@ -2,11 +2,15 @@
 
 Every value can be overridden with an environment variable (``RUSTSEG_BIND``,
 ``RUSTSEG_WORKERS`` ...) or on the command line (``gunicorn -c gunicorn.conf.py -w 1 wsgi:app``).
-This file must not import TensorFlow or the app: the master process forks the workers, and a
-process that forks after TensorFlow has started its thread pools can hang.
+This file must not import TensorFlow or build the app: the master process forks the workers,
+and a process that forks after TensorFlow has started its thread pools can hang. It uses the
+app's own production check and the core's TensorFlow settings, neither of which imports it.
 """
 import os
 import secrets
+
+from app.config import production_error_from_env
+from rustseg_core import tf_runtime
 
 
 def _int(name: str, default: int) -> int:
@@ -41,19 +45,16 @@ forwarded_allow_ips = os.environ.get("RUSTSEG_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Each worker's TensorFlow gets its share of the cores instead of every worker using all of
 # them (oversubscription makes everyone slower). Set before the workers import TensorFlow.
-_tf_threads = str(max(1, cores // max(1, workers)))
-for _var in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_var, _tf_threads)
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+tf_runtime.configure(threads=max(1, cores // max(1, workers)), interop_threads=1)
 
-# Production (RUSTSEG_PRODUCTION, set in the Docker image) must be given its key: refuse to
-# start here, in the master, with one clear line rather than every worker failing to boot.
-if os.environ.get("RUSTSEG_PRODUCTION", "").strip().lower() not in ("", "0", "false", "no", "off"):
-    if not os.environ.get("RUSTSEG_SECRET_KEY"):
-        raise SystemExit("RustSEG: RUSTSEG_SECRET_KEY must be set in production (e.g. "
-                         "python3 -c 'import secrets; print(secrets.token_hex(32))')")
+# Production (RUSTSEG_PRODUCTION, set in the Docker image) must be given a strong key: refuse
+# to start here, in the master, with one clear line rather than every worker failing to boot.
+try:
+    _production_error = production_error_from_env()
+except RuntimeError as _e:  # e.g. RUSTSEG_PRODUCTION=maybe
+    _production_error = str(_e)
+if _production_error:
+    raise SystemExit(f"RustSEG: {_production_error}")
 # Otherwise one secret shared by all workers of this server if none is configured, so a CSRF
 # token made by one worker is valid in the other. Set RUSTSEG_SECRET_KEY for several servers.
 os.environ.setdefault("RUSTSEG_SECRET_KEY", secrets.token_hex(32))
@@ -61,5 +62,11 @@ os.environ.setdefault("RUSTSEG_SECRET_KEY", secrets.token_hex(32))
 
 def post_worker_init(worker) -> None:
     """Say when a worker has loaded the app and the model and takes requests: TensorFlow's
-    start-up takes seconds, and the load test and fault tests wait for this line."""
-    worker.log.info("Worker ready (pid: %s)", worker.pid)
+    start-up takes seconds, and the load test and fault tests wait for this line. A worker
+    whose model failed to load says that instead (it still answers /healthz with 503)."""
+    services = getattr(worker.wsgi, "extensions", {}).get("rustseg")
+    error = getattr(services, "model_error", None) if services is not None else "the app did not start"
+    if error:
+        worker.log.error("Worker up WITHOUT a model (pid: %s): %s", worker.pid, error)
+    else:
+        worker.log.info("Worker ready (pid: %s)", worker.pid)

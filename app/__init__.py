@@ -16,11 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
 
 
+def _web_files(name: str) -> str:
+    """``templates`` or ``static``: inside the installed package (``pip install .`` puts them
+    there), else the checkout's top-level folder."""
+    installed = Path(__file__).resolve().parent / name
+    return str(installed if installed.is_dir() else ROOT / name)
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Application factory. ``overrides`` beat ``RUSTSEG_*`` env vars (tests pass e.g.
     ``{"SEGMENTER": seg, "STORE_DIR": tmp}`` to skip loading ``models/default``)."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
-                static_folder=str(ROOT / "static"))
+    app = Flask(__name__, template_folder=_web_files("templates"),
+                static_folder=_web_files("static"))
     app.request_class = InMemoryRequest
     load_config(app.config, overrides)
     app.json.sort_keys = False  # keep the core's summary order in API answers

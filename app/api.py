@@ -1,25 +1,69 @@
-"""JSON API: ``POST /api/v1/segment`` and ``GET /healthz``."""
+"""JSON API: ``POST /api/v1/segment`` and ``GET /healthz``, with its own JSON errors."""
 from __future__ import annotations
 
 import base64
+import logging
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
-from rustseg_core.imageio import ImageInputError
+from rustseg_core.pipeline.imageio import ImageInputError
+from rustseg_core.vocabulary import OUTPUTS
 
-from .errors import json_error
 from .forms import ApiSegmentForm, upload_error_status
 from .present import render_result
 from .services import analyse, keep_upload, services, store
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 # Extra images a client may ask for with include=overlay,heatmap,image (the mask always comes).
-EXTRA_IMAGES = {"overlay": "overlay.jpg", "heatmap": "heatmap.png", "image": "image.jpg"}
+EXTRA_IMAGES = tuple(k for k in OUTPUTS if k != "mask")
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def json_error(status: int, message: str, **extra) -> Response:
+    """``{"error": {"status": 413, "code": "request_entity_too_large", "message": ...}}``."""
+    name = HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_")
+    resp = jsonify({"error": {"status": status, "code": name, "message": message, **extra}})
+    resp.status_code = status
+    return resp
+
+
+def serves(path: str) -> bool:
+    """Whether a request path belongs to the API (its errors are JSON, not pages): the app's
+    own handlers ask this for errors raised before a blueprint is chosen (an unknown path)."""
+    return path.startswith(api.url_prefix + "/") or path == "/healthz"
+
+
+def http_error(e: HTTPException) -> Response:
+    """Any HTTP error as the API's JSON (a 500's cause is logged, never sent)."""
+    original = getattr(e, "original_exception", None)
+    if e.code == 500 and original is not None:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+    if e.code == 413:
+        from flask import current_app
+
+        mb = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+        return json_error(413, f"the upload is larger than the {mb} MB limit")
+    resp = json_error(e.code or 500, e.description or HTTP_STATUS_CODES.get(e.code or 500, "error"))
+    if e.code == 405 and getattr(e, "valid_methods", None):
+        resp.headers["Allow"] = ", ".join(e.valid_methods)
+    return resp
+
+
+@api.errorhandler(HTTPException)
+def _http(e: HTTPException) -> Response:
+    return http_error(e)
+
+
+@api.errorhandler(ImageInputError)
+def _image(e: ImageInputError) -> Response:
+    return json_error(e.status, str(e))
 
 
 @api.post("/segment")
@@ -35,15 +79,12 @@ def segment() -> Response:
     if unknown:
         return json_error(400, f"unknown include {sorted(unknown)}; choose from {sorted(EXTRA_IMAGES)}")
     original = form.image.data.read()
-    try:
-        result = analyse(original, form.mode.data)
-    except ImageInputError as e:
-        return json_error(e.status, str(e))
+    result = analyse(original, form.mode.data)  # ImageInputError → _image
     rendered = render_result(result)
     body = dict(rendered.summary)
-    body["mask_png_base64"] = _b64(rendered.files["mask.png"])
+    body["mask_png_base64"] = _b64(rendered.files[OUTPUTS["mask"].filename])
     for key in sorted(include):
-        name = EXTRA_IMAGES[key]
+        name = OUTPUTS[key].filename
         body[f"{name.replace('.', '_')}_base64"] = _b64(rendered.files[name])
     body.update(kept=False, id=None, result_url=None)
     if form.keep.data and store() is not None:

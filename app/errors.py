@@ -1,14 +1,13 @@
-"""Error pages in the site's style, and JSON errors under /api/."""
+"""Error pages in the site's style; errors under the API's paths are the API's JSON."""
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.http import HTTP_STATUS_CODES
 
-from rustseg_core.imageio import SUPPORTED_TEXT, ImageInputError
+from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, CorruptImageError, ImageInputError
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +26,14 @@ PAGES = {
     503: ("Not available right now", "The analysis model is not loaded on this server. "
           "Please try again later."),
 }
+# Statuses whose page says all there is: a detail would only repeat the advice.
+NO_DETAIL = (404, 500, 503)
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
-
-
-def json_error(status: int, message: str, **extra) -> Response:
-    """``{"error": {"status": 413, "code": "request_entity_too_large", "message": ...}}``."""
-    name = HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_")
-    resp = jsonify({"error": {"status": status, "code": name, "message": message, **extra}})
-    resp.status_code = status
-    return resp
+def photo_problem(e: ImageInputError) -> str:
+    """What a person is told about a photo the pipeline refused, with what to do next."""
+    advice = " Try sending the photo again, or export it afresh." if isinstance(e, CorruptImageError) else ""
+    return f"We could not use that photo: {e}.{advice}"
 
 
 def _page(status: int, detail: str | None = None) -> Response:
@@ -49,38 +44,38 @@ def _page(status: int, detail: str | None = None) -> Response:
     return Response(html, status=status)
 
 
-def _respond(status: int, detail: str | None) -> Response:
-    if _wants_json():
-        return json_error(status, detail or PAGES.get(status, PAGES[500])[0])
-    return _page(status, detail)
-
-
 def register(app: Flask) -> None:
-    """Install the handlers on ``app``."""
+    """Install the page handlers on ``app``; paths of the API get its JSON instead."""
+    from . import api
 
     @app.errorhandler(CSRFError)
     def _csrf(e: CSRFError) -> Response:
-        return _respond(400, "The form expired or was not sent by this site. "
-                             "Reload the page and try again.")
+        return _page(400, "The form expired or was not sent by this site. "
+                          "Reload the page and try again.")
 
     @app.errorhandler(ImageInputError)
     def _image(e: ImageInputError) -> Response:
-        return _respond(e.status, f"We could not use that photo: {e}.")
+        if api.serves(request.path):
+            return api.json_error(e.status, str(e))
+        return _page(e.status, photo_problem(e))
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
+        if api.serves(request.path):
+            return api.http_error(e)
         if e.code == 413:
             mb = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
-            return _respond(413, f"The upload is larger than the {mb} MB limit.")
+            return _page(413, f"The upload is larger than the {mb} MB limit.")
+        resp = _page(e.code or 500, None if e.code in NO_DETAIL else e.description)
         if e.code == 405 and e.valid_methods:
-            resp = _respond(405, e.description)
             resp.headers["Allow"] = ", ".join(e.valid_methods)
-            return resp
-        return _respond(e.code or 500, e.description if e.code not in (404, 500) else None)
+        return resp
 
     @app.errorhandler(InternalServerError)
     def _internal(e: InternalServerError) -> Response:
+        if api.serves(request.path):
+            return api.http_error(e)
         original = getattr(e, "original_exception", None)
         if original is not None:
             log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
-        return _respond(500, None)
+        return _page(500, None)

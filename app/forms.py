@@ -5,19 +5,31 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import BooleanField, RadioField
-from wtforms.validators import InputRequired
+from wtforms.validators import AnyOf, InputRequired
 
-from rustseg_core.imageio import IMAGE_EXTENSIONS, SUPPORTED_TEXT
-from rustseg_core.store import VERDICTS
+from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS, SUPPORTED_TEXT
+from rustseg_core.vocabulary import DEFAULT_MODE, MODE_IDS, MODES, VERDICTS
 
-MODE_CHOICES = [("standard", "Standard — dense CRF"),
-                ("advanced", "Advanced — K-means + CRF")]
+from .config import FALSE_WORDS, TRUE_WORDS
+
+MODE_CHOICES = [(m.id, m.label) for m in MODES.values()]
 ALLOWED_EXTENSIONS = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
-# What the buttons on the result page say; values are the store's verdicts.
-VERDICT_LABELS = {"correct": "Correct",
-                  "wrong": "Wrong — there is rust it missed or misplaced",
-                  "no_rust": "No rust in this photo"}
-assert set(VERDICT_LABELS) == set(VERDICTS)
+MODE_ERROR = f"mode must be one of {', '.join(MODE_IDS)}"
+
+
+class StrictBooleanField(BooleanField):
+    """A yes/no field for API clients: true/false, 1/0, yes/no, on/off (any case); anything
+    else is an error rather than a silent "no" (``keep=maybe`` must not lose the photo)."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            self.data = False
+            return
+        word = str(valuelist[0]).strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            self.data = False
+            raise ValueError(f"{self.name} must be true or false, not {valuelist[0]!r}")
+        self.data = word in TRUE_WORDS
 
 
 def max_upload_bytes() -> int:
@@ -50,14 +62,14 @@ class UploadForm(FlaskForm):
         FileAllowed(ALLOWED_EXTENSIONS, f"That file type is not supported; use {SUPPORTED_TEXT}."),
         _size_limit,
     ])
-    mode = RadioField("Mask method", choices=MODE_CHOICES, default="standard")
+    mode = RadioField("Mask method", choices=MODE_CHOICES, default=DEFAULT_MODE)
     keep = BooleanField("Keep my photo to help improve RustSEG", default=False)
 
 
 class FeedbackForm(FlaskForm):
     """"Was this right?" on a kept result: three submit buttons named ``verdict``."""
 
-    verdict = RadioField("Was this right?", choices=list(VERDICT_LABELS.items()),
+    verdict = RadioField("Was this right?", choices=list(VERDICTS.items()),
                          validators=[InputRequired("Pick one of the answers.")])
 
 
@@ -72,8 +84,9 @@ class ApiSegmentForm(FlaskForm):
         FileAllowed(ALLOWED_EXTENSIONS, f"that file type is not supported; use {SUPPORTED_TEXT}"),
         _size_limit,
     ])
-    mode = RadioField("mode", choices=MODE_CHOICES, default="standard")
-    keep = BooleanField("keep", default=False)
+    mode = RadioField("mode", choices=MODE_CHOICES, default=DEFAULT_MODE, validate_choice=False,
+                      validators=[AnyOf(MODE_IDS, message=MODE_ERROR)])
+    keep = StrictBooleanField("keep", default=False)
 
 
 def upload_error_status(field: FileField) -> int:

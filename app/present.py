@@ -1,34 +1,29 @@
 """Turning a core ``Result`` or a kept ``Record`` into what the result page shows.
 
-No image maths here: the core encodes the images; this module only names, wraps and links them.
+No image maths here: the core encodes the images; this module only names, wraps and links
+them, with the names, MIME types, modes and stages of ``rustseg_core.vocabulary``.
 """
 from __future__ import annotations
 
 import base64
 import colorsys
 import json
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from rustseg_core.store import OUTPUT_FILES, Record
+from rustseg_core.store import Record
+from rustseg_core.vocabulary import (MODES, OUTPUTS, RESULT_JSON, STAGES, TOTAL, Output,
+                                     download_name)
 
 if TYPE_CHECKING:
-    from rustseg_core.segmenter import Result
-
-MIME_TYPES = {"jpg": "image/jpeg", "png": "image/png", "json": "application/json"}
-# Human names of the core's timing stages, in pipeline order.
-STAGES = {"decode": "Decode photo", "preprocess": "Resize for the model", "classify": "Classify",
-          "localise": "Grad-CAM++", "refine": "Mask (CRF)", "render": "Overlay", "total": "Total"}
-MODE_NAMES = {"standard": "Standard (dense CRF)", "advanced": "Advanced (K-means + CRF)"}
-
+    from rustseg_core.pipeline.segmenter import Result
 
 # Hue (degrees) below which a colour gets the name, for captions such as "marked in red".
 HUE_NAMES = [(15, "red"), (40, "orange"), (70, "yellow"), (165, "green"), (200, "cyan"),
              (255, "blue"), (290, "purple"), (335, "magenta"), (360, "red")]
-
-
-def mime_type(name: str) -> str:
-    return MIME_TYPES[name.rsplit(".", 1)[-1]]
+# The files a result page links to, in the order it shows them.
+VIEW_OUTPUTS: tuple[Output, ...] = (*OUTPUTS.values(), RESULT_JSON)
 
 
 def colour_name(rgb: tuple[int, int, int]) -> str:
@@ -43,18 +38,17 @@ def colour_name(rgb: tuple[int, int, int]) -> str:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A result's summary and its encoded images, named as in the store (``OUTPUT_FILES``)."""
+    """A result's summary, its encoded images by file name (``vocabulary.OUTPUTS``) and the
+    format of the photo it came from."""
 
     summary: dict
     files: dict[str, bytes]
+    image_format: str | None = None
 
 
 def render_result(result: "Result") -> Rendered:
     """Encode each output once; the page, the API and the store all reuse the bytes."""
-    files = {"image.jpg": result.image_jpeg(), "overlay.jpg": result.overlay_jpeg(),
-             "heatmap.png": result.heatmap_png(), "mask.png": result.mask_png()}
-    assert set(files) == set(OUTPUT_FILES)
-    return Rendered(summary=result.summary(), files=files)
+    return Rendered(summary=result.summary(), files=result.encoded(), image_format=result.image_format)
 
 
 def data_uri(data: bytes, mime: str) -> str:
@@ -69,13 +63,30 @@ def result_json(summary: dict, record: Record | None = None) -> dict:
     return out
 
 
+def percent(x: float, decimals: int = 1) -> str:
+    """``x`` (a fraction) as a percentage; whole numbers at the ends ("0 %", "100 %")."""
+    v = 100.0 * float(x)
+    return f"{v:.{decimals}f} %" if 0 < v < 100 - 0.5 * 10 ** -decimals else f"{v:.0f} %"
+
+
+def percent_pair(p: float, t: float) -> tuple[str, str]:
+    """A probability and the threshold it is compared with, with as many decimals as it
+    takes for the two to read differently whenever they differ: 0.399885 against 0.4 reads
+    "39.99 %" and "40.00 %", never "40.0 %, below the 40.0 % needed"."""
+    for decimals in range(1, 7):
+        ps, ts = percent(p, decimals), percent(t, decimals)
+        if ps != ts or p == t:
+            break
+    return ps, ts
+
+
 @dataclass
 class ResultView:
     """Everything result.html needs, whether the images are inline or served from the store."""
 
     summary: dict
-    urls: dict[str, str]  # image, overlay, heatmap, mask, json
-    download_prefix: str = "rustseg"
+    urls: dict[str, str]  # by output key: image, overlay, heatmap, mask, result
+    result_id: str  # names the downloads: rustseg-<id>-mask.png
     record: Record | None = None
     stages: list[tuple[str, float]] = field(default_factory=list)
     notice: str | None = None  # e.g. that keeping the photo failed
@@ -86,46 +97,49 @@ class ResultView:
 
     @property
     def probability_pct(self) -> str:
-        return _pct(self.summary["probability"])
+        return percent_pair(self.summary["probability"], self.summary["threshold"])[0]
 
     @property
     def threshold_pct(self) -> str:
-        return _pct(self.summary["threshold"])
+        return percent_pair(self.summary["probability"], self.summary["threshold"])[1]
 
     @property
     def area_pct(self) -> str:
-        return _pct(self.summary["area_fraction"])
+        return percent(self.summary["area_fraction"])
 
     @property
     def mode_name(self) -> str:
-        return MODE_NAMES.get(self.summary["mode"], self.summary["mode"])
+        mode = MODES.get(self.summary["mode"])
+        return mode.label if mode else self.summary["mode"]
 
+    @property
+    def mask_note(self) -> str | None:
+        return self.summary.get("mask_note")
 
-def _pct(x: float) -> str:
-    v = 100.0 * float(x)
-    return f"{v:.1f} %" if 0 < v < 99.95 else f"{v:.0f} %"
+    def download(self, key: str) -> str:
+        """The file name a download of output ``key`` is saved under."""
+        return download_name(self.result_id, RESULT_JSON if key == RESULT_JSON.key else OUTPUTS[key])
 
 
 def _stages(summary: dict) -> list[tuple[str, float]]:
     t = summary.get("timings_ms", {})
-    known = [(STAGES[k], t[k]) for k in STAGES if k in t]
-    return known + [(k, v) for k, v in t.items() if k not in STAGES]
+    named = {s.id: s.label for s in (*STAGES, TOTAL)}
+    known = [(label, t[k]) for k, label in named.items() if k in t]
+    return known + [(k, v) for k, v in t.items() if k not in named]
 
 
 def inline_view(rendered: Rendered) -> ResultView:
-    """Images as data: URIs: a result nobody asked to keep is never written anywhere."""
-    urls = {key: data_uri(rendered.files[name], mime_type(name)) for key, name in
-            (("image", "image.jpg"), ("overlay", "overlay.jpg"), ("heatmap", "heatmap.png"),
-             ("mask", "mask.png"))}
-    urls["json"] = data_uri(json.dumps(result_json(rendered.summary), indent=2).encode(),
-                            "application/json")
-    return ResultView(summary=rendered.summary, urls=urls, stages=_stages(rendered.summary))
+    """Images as data: URIs: a result nobody asked to keep is never written anywhere. Its
+    downloads are named by the time of the analysis (it has no id)."""
+    urls = {o.key: data_uri(rendered.files[o.filename], o.mime) for o in OUTPUTS.values()}
+    urls[RESULT_JSON.key] = data_uri(json.dumps(result_json(rendered.summary), indent=2).encode(),
+                                     RESULT_JSON.mime)
+    return ResultView(summary=rendered.summary, urls=urls,
+                      result_id=time.strftime("%Y%m%d-%H%M%S"), stages=_stages(rendered.summary))
 
 
 def stored_view(record: Record, url_for_file: Callable[[str], str]) -> ResultView:
     """A kept result; ``url_for_file(name)`` gives the URL serving one of its files."""
-    urls = {key: url_for_file(name) for key, name in
-            (("image", "image.jpg"), ("overlay", "overlay.jpg"), ("heatmap", "heatmap.png"),
-             ("mask", "mask.png"), ("json", "result.json"))}
-    return ResultView(summary=record.summary, urls=urls, download_prefix=f"rustseg-{record.id}",
-                      record=record, stages=_stages(record.summary))
+    urls = {o.key: url_for_file(o.filename) for o in VIEW_OUTPUTS}
+    return ResultView(summary=record.summary, urls=urls, result_id=record.id, record=record,
+                      stages=_stages(record.summary))

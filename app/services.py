@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
-from rustseg_core.imageio import probe
+from rustseg_core.pipeline.model_files import shipped_model_dir
 from rustseg_core.store import Record, Store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
-    from rustseg_core.segmenter import Result, Segmenter
+    from rustseg_core.pipeline.segmenter import Result, Segmenter
 
     from .present import Rendered
 
@@ -42,15 +42,19 @@ def start_services(app: Flask) -> Services:
     """
     segmenter, error = app.config.get("SEGMENTER"), None
     if segmenter is None:
+        model = app.config.get("MODEL") or shipped_model_dir()
         try:
-            from rustseg_core.segmenter import Segmenter
+            from rustseg_core.pipeline.segmenter import Segmenter
 
-            segmenter = Segmenter.load(app.config.get("MODEL") or None,
-                                       max_pixels=app.config["MAX_PIXELS"])
-            log.info("loaded model %s", segmenter.bundle.version)
+            segmenter = Segmenter.load(model)
+            log.info("loaded model %s from %s", segmenter.bundle.version, model)
         except Exception as e:  # missing folder, bad file, TF error: all mean "no model"
             error = f"{type(e).__name__}: {e}"
             log.error("could not load the RustSEG model: %s", error)
+    if hasattr(segmenter, "with_config"):
+        # One pixel limit: the app's, checked by the segmenter's decode from the header,
+        # before any pixel is decoded (an injected test segmenter gets it too).
+        segmenter = segmenter.with_config(max_pixels=app.config["MAX_PIXELS"])
     store_dir = app.config.get("STORE_DIR")
     kept = Store(store_dir) if store_dir else None
     if kept is not None:
@@ -89,9 +93,9 @@ def store() -> Store | None:
 
 
 def analyse(original: bytes, mode: str) -> "Result":
-    """Segment an upload. The header is checked against ``MAX_PIXELS`` first, so an oversized
-    or unreadable photo is refused (``ImageInputError``) before the model is asked."""
-    probe(original, max_pixels=current_app.config["MAX_PIXELS"])
+    """Segment an upload, decoding it once. The segmenter checks the header against
+    ``MAX_PIXELS`` before decoding, so an oversized or unreadable photo is refused
+    (``ImageInputError``) before it costs memory or the model's time."""
     return segmenter().segment(original, mode=mode)
 
 
@@ -102,7 +106,8 @@ def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
     so callers show the result either way and only say the photo was not kept.
     """
     try:
-        return store().save(original, rendered.summary, rendered.files)
+        return store().save(original, rendered.summary, rendered.files,
+                            image_format=rendered.image_format)
     except (OSError, sqlite3.Error):
         log.exception("could not keep a photo")
         return None

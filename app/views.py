@@ -7,16 +7,18 @@ from flask import (Blueprint, Flask, Response, abort, flash, make_response, redi
                    render_template, send_file, url_for)
 from werkzeug.datastructures import FileStorage
 
-from rustseg_core.imageio import SUPPORTED_TEXT, ImageInputError
+from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, ImageInputError
+from rustseg_core.pipeline.overlay import contrasting
+from rustseg_core.vocabulary import MODES, RESULT_JSON, VERDICTS, download_name, output_for_file
 
-from .forms import ALLOWED_EXTENSIONS, VERDICT_LABELS, FeedbackForm, UploadForm, upload_error_status
-from .present import colour_name, inline_view, mime_type, render_result, result_json, stored_view
+from .errors import photo_problem
+from .forms import ALLOWED_EXTENSIONS, FeedbackForm, UploadForm, upload_error_status
+from .present import colour_name, inline_view, render_result, result_json, stored_view
 from .services import analyse as analyse_photo
 from .services import keep_upload, services, store
 
 web = Blueprint("web", __name__)
 KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
-SERVED_FILES = ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png")
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -25,19 +27,25 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict:
         return {"store_enabled": store() is not None,
+                "model_ready": services().segmenter is not None,
+                "modes": MODES,
                 "overlay_colour": _overlay_colour_name(),
+                "overlay_outline": _overlay_colour_name(outline=True),
                 "max_upload_mb": app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024),
                 "max_upload_bytes": app.config["MAX_UPLOAD_BYTES"],
                 "supported_formats": SUPPORTED_TEXT,
                 "accept_extensions": ",".join("." + e for e in ALLOWED_EXTENSIONS),
-                "verdict_labels": VERDICT_LABELS}
+                "verdict_labels": VERDICTS}
 
 
-def _overlay_colour_name() -> str | None:
-    """The name of the colour the segmenter marks corrosion in (None without a model)."""
+def _overlay_colour_name(outline: bool = False) -> str | None:
+    """The name of the colour the segmenter marks corrosion in, or of the contrasting
+    colour it outlines the mask in (None without a model)."""
     config = getattr(services().segmenter, "config", None)
     colour = getattr(config, "overlay_colour", None)
-    return colour_name(colour) if colour is not None else None
+    if colour is None:
+        return None
+    return colour_name(contrasting(colour) if outline else colour)
 
 
 def _private(resp: Response) -> Response:
@@ -69,7 +77,7 @@ def analyse() -> Response:
     try:
         result = analyse_photo(original, form.mode.data)
     except ImageInputError as e:
-        form.photo.errors = [f"We could not use that photo: {e}."]
+        form.photo.errors = [photo_problem(e)]
         return make_response(render_template("index.html", form=form), e.status)
     rendered = render_result(result)
     view = inline_view(rendered)
@@ -116,11 +124,18 @@ def feedback(record_id: str) -> Response:
 def record_file(record_id: str, name: str) -> Response:
     """One output of a kept result (the original upload itself is never served back)."""
     s, rec = _record_or_404(record_id)
-    if name == "result.json":
-        body = json.dumps(result_json(rec.summary, rec), indent=2)
-        return _private(Response(body, mimetype="application/json"))
-    path = s.file_path(rec, name) if name in SERVED_FILES else None
-    if path is None or not path.is_file():
+    output = output_for_file(name)
+    if output is None:
         abort(404)
-    resp = send_file(path, mimetype=mime_type(name), max_age=0)
+    if output is RESULT_JSON:
+        body = json.dumps(result_json(rec.summary, rec), indent=2)
+        resp = Response(body, mimetype=output.mime)
+        resp.headers["Content-Disposition"] = f'inline; filename="{download_name(rec.id, output)}"'
+        return _private(resp)
+    path = s.file_path(rec, name)
+    if not path.is_file():
+        abort(404)
+    # Content-Disposition names the file as the page's download attribute does: a browser
+    # prefers the header's name, and "mask.png" from two results would collide.
+    resp = send_file(path, mimetype=output.mime, max_age=0, download_name=download_name(rec.id, output))
     return _private(resp)

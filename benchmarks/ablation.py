@@ -1,7 +1,7 @@
 """Which parts of the training recipe help? Short runs that each change one thing.
 
 Every variant trains the ``cpu`` preset from scratch with the same seed, data, epochs and
-decoded-image cache, and differs from the shipped recipe (``rustseg_core.train.TrainConfig``
+decoded-image cache, and differs from the shipped recipe (``rustseg_core.learn.train.TrainConfig``
 defaults) in one setting. Reported: best validation ROC AUC over the epochs, validation
 accuracy at that epoch, and training time. Single runs: differences of about 0.01 AUC are
 within seed-to-seed noise.
@@ -51,7 +51,7 @@ def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: i
 
     import keras
 
-    from rustseg_core.train import TrainConfig, train
+    from rustseg_core.learn.train import TrainConfig, train
 
     cfg = TrainConfig(epochs=epochs, seed=seed, cache_dir=cache_dir, **size, **overrides)
     with tempfile.TemporaryDirectory(prefix="rustseg-ablation-") as out:

@@ -6,25 +6,26 @@ same table. Importing this module imports TensorFlow.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 
-import keras
-import tensorflow as tf
-
 from rustseg_core.config import CRFConfig, RefineConfig, preset
-from rustseg_core.gradcam import cam_from_gradients, gradcam_pp_paper_reference, make_forward_with_grads
-from rustseg_core.imageio import load_image, open_rgb
-from rustseg_core.model import ModelBundle, build_classifier, load_bundle, preprocess
-from rustseg_core.overlay import overlay_mask
-from rustseg_core.refine import refine
-from rustseg_core.segmenter import Segmenter
+from rustseg_core.pipeline.cam import cam_from_gradients, gradcam_pp_paper_reference, make_forward_with_grads
+from rustseg_core.pipeline.imageio import decode, load_image
+from rustseg_core.pipeline.model import ModelBundle, build_classifier, load_bundle, preprocess
+from rustseg_core.pipeline.overlay import overlay_mask
+from rustseg_core.pipeline.refine import refine
+from rustseg_core.pipeline.segmenter import Segmenter
+from rustseg_core.tf_runtime import keras as _keras
+from rustseg_core.tf_runtime import tensorflow as _tensorflow
+from rustseg_core.vocabulary import STAGE_IDS
 
 from benchmarks.common import summarise
 
-STAGES = ("decode", "preprocess", "classify", "localise", "refine", "render")
+tf = _tensorflow()
+keras = _keras()
+STAGES = STAGE_IDS
 # Every runner returns these keys; "overhead" is end-to-end minus the stages.
 ROWS = STAGES + ("overhead", "end_to_end", "end_to_end_cpu")
 RANDOM_PREFIX = "random:"
@@ -52,9 +53,7 @@ def forced_segmenter(bundle: ModelBundle) -> Segmenter:
     """The shipped ``Segmenter`` with the model's own settings, except that every photo
     goes through refinement (the CRF) whatever the model decides: that is the worst case,
     and untrained timing models would otherwise skip it at random."""
-    seg = Segmenter(bundle)
-    seg.config = replace(seg.config, threshold=-1.0)
-    return seg
+    return Segmenter(bundle).with_config(threshold=-1.0)
 
 
 def ours_runner(bundle: ModelBundle) -> Runner:
@@ -83,7 +82,7 @@ def reference_runner(bundle: ModelBundle, crf_iterations: int = 25) -> Runner:
     def run(data: bytes) -> dict[str, float]:
         c0, t0 = time.process_time(), time.perf_counter()
         marks = [t0]
-        image = np.asarray(open_rgb(data)[0])  # no draft decode, no downscale
+        image = decode(data).image  # no draft decode, no downscale
         marks.append(time.perf_counter())
         x = preprocess(image, size)
         marks.append(time.perf_counter())

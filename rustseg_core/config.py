@@ -100,7 +100,7 @@ class RefineConfig:
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    """Everything :class:`rustseg_core.segmenter.Segmenter` needs besides the model."""
+    """Everything :class:`rustseg_core.pipeline.segmenter.Segmenter` needs besides the model."""
 
     refine: RefineConfig = field(default_factory=RefineConfig)
     # Pixel limit for decoded photos (Pillow's decompression-bomb guard uses the same).

@@ -1,4 +1,5 @@
-"""Fixtures and helpers shared by the web-app tests (imported by tests/test_app_*.py)."""
+"""Helpers shared by the web-app tests (their fixtures, ``app`` and ``store_dir``, are in
+conftest.py)."""
 from __future__ import annotations
 
 import io
@@ -6,26 +7,10 @@ import os
 import re
 
 import numpy as np
-import pytest
 
 from tests.synthetic import encode, rust_image
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    """Where the app's opt-in store lives in a test (not created until something is kept)."""
-    return tmp_path / "store"
-
-
-@pytest.fixture
-def app(tiny_segmenter, store_dir):
-    """The app with the tiny session model injected and a 1 MB upload limit (cheap 413s)."""
-    from app import create_app
-
-    return create_app({"TESTING": True, "SEGMENTER": tiny_segmenter, "STORE_DIR": str(store_dir),
-                       "SECRET_KEY": "test-secret", "MAX_UPLOAD_MB": 1})
 
 
 def photo_bytes(rust: bool = True, fmt: str = "JPEG", size: int = 160, seed: int = 7) -> bytes:

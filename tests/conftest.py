@@ -1,10 +1,6 @@
-"""Shared fixtures: a tiny classifier trained here on synthetic rust images."""
+"""Shared fixtures: a tiny classifier trained here on synthetic rust images, and the web app
+built around it."""
 from __future__ import annotations
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np
 import pytest
@@ -16,11 +12,11 @@ from tests.synthetic import rust_image
 def tiny_model_dir(tmp_path_factory):
     """A model bundle (input 64, base width 4, no batch norm) trained for a few seconds on synthetic
     rust-patch / plain-metal images; good enough to separate the two classes."""
-    import keras
-
     from rustseg_core.config import preset
-    from rustseg_core.model import ModelBundle, build_classifier, logit_model, save_bundle
+    from rustseg_core.tf_runtime import keras as _keras
+    from rustseg_core.pipeline.model import ModelBundle, build_classifier, logit_model, save_bundle
 
+    keras = _keras()
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     xs, ys = [], []
@@ -42,7 +38,7 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_segmenter(tiny_model_dir):
-    from rustseg_core.segmenter import Segmenter
+    from rustseg_core.pipeline.segmenter import Segmenter
 
     return Segmenter.load(tiny_model_dir)
 
@@ -52,3 +48,18 @@ def rust_photo():
     """A 160x120 synthetic photo with a rust blob, and its ground-truth mask."""
     img, mask = rust_image(np.random.default_rng(7), 160, rust=True)
     return img[:120], mask[:120]
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    """Where the app's opt-in store lives in a test (not created until something is kept)."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def app(tiny_segmenter, store_dir):
+    """The app with the tiny session model injected and a 1 MB upload limit (cheap 413s)."""
+    from app import create_app
+
+    return create_app({"TESTING": True, "SEGMENTER": tiny_segmenter, "STORE_DIR": str(store_dir),
+                       "SECRET_KEY": "test-secret", "MAX_UPLOAD_MB": 1})

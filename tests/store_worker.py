@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rustseg_core import store as store_mod
-from rustseg_core.store import OUTPUT_FILES, Store
+from rustseg_core.store import local as store_mod
+from rustseg_core.store import Store
+from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.synthetic import format_of
 from tests.synthetic import encode, rust_image
 
 CRASH_CODE = 70
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in itertools.count() if args.saves == 0 else range(args.saves):
             seed = args.seed * 100_000 + t * 1000 + i
             try:
-                rec = s.save(photo(seed), summary(seed), outputs(seed))
+                rec = s.save(photo(seed), summary(seed), outputs(seed), image_format=format_of(photo(seed)))
             except Exception as e:  # reported to the test, which fails on it
                 say(f"error {type(e).__name__}: {e}")
             else:

@@ -43,3 +43,13 @@ def write_labelled_folder(root, n_per_class: int = 12, size: int = 64, seed: int
         for i in range(n_per_class):
             img, _ = rust_image(rng, size, rust)
             Image.fromarray(img).save(d / f"{label}_{i:03d}.jpg", quality=92)
+
+
+def format_of(data: bytes) -> str | None:
+    """The Pillow format of encoded image bytes (what the pipeline's decode reports), or
+    None for bytes that are no image."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.format
+    except Exception:
+        return None

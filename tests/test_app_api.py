@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from rustseg_core.store import Store
-from tests.app_support import app, photo_bytes, store_dir  # noqa: F401
+from tests.app_support import photo_bytes
 
 SUMMARY_TYPES = {"probability": float, "decision": str, "is_corrosion": bool, "threshold": float,
                  "mode": str, "area_fraction": float, "width": int, "height": int,
@@ -44,7 +44,7 @@ def test_segment_json_schema(client, store_dir):
     body = resp.get_json()
     for key, typ in SUMMARY_TYPES.items():
         assert isinstance(body[key], typ), key
-    assert body["decision"] == ("corrosion" if body["probability"] > body["threshold"] else "no_corrosion")
+    assert body["decision"] == ("corrosion" if body["probability"] > body["threshold"] else "not_corrosion")
     assert body["is_corrosion"] == (body["decision"] == "corrosion")
     assert 0.0 <= body["probability"] <= 1.0 and 0.0 <= body["area_fraction"] <= 1.0
     assert (body["width"], body["height"]) == (160, 160) and body["mode"] == "standard"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,7 @@ def test_secret_key_rules(monkeypatch, tiny_segmenter):
 
 
 def test_model_is_loaded_once_per_app_not_per_request(monkeypatch, tiny_model_dir, tmp_path):
-    from rustseg_core.segmenter import Segmenter
+    from rustseg_core.pipeline.segmenter import Segmenter
 
     calls = []
     real = Segmenter.load.__func__
@@ -86,8 +88,35 @@ def test_gunicorn_config_is_safe_for_tensorflow(monkeypatch):
     assert cfg["timeout"] >= 90 and cfg["graceful_timeout"] >= 30
     assert cfg["max_requests"] > 0 and cfg["max_requests_jitter"] > 0
     assert len(os.environ["RUSTSEG_SECRET_KEY"]) == 64  # shared by the workers
-    src = (ROOT / "gunicorn.conf.py").read_text()
-    assert "import tensorflow" not in src and "from app" not in src
+
+
+
+def test_gunicorn_config_imports_no_tensorflow():
+    """The master forks the workers: it must not have started TensorFlow (nor built the app)."""
+    code = ("import runpy, sys; runpy.run_path('gunicorn.conf.py'); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+            "assert 'app.views' not in sys.modules; print('ok')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUSTSEG_")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("production, key, refused", [
+    ("yes", None, True), ("on", "k" * 64, False), ("true", DEV_SECRET_KEY, True),
+    ("no", None, False), ("off", None, False), ("", None, False), ("maybe", "k" * 64, True)])
+def test_gunicorn_production_check_is_the_apps(monkeypatch, production, key, refused):
+    """gunicorn's master refuses what the app would refuse, parsing RUSTSEG_PRODUCTION alike
+    (it used to treat "yes" and "on" differently from the app)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUSTSEG_")}
+    env["RUSTSEG_PRODUCTION"] = production
+    if key:
+        env["RUSTSEG_SECRET_KEY"] = key
+    monkeypatch.setattr(os, "environ", env)
+    if refused:
+        with pytest.raises(SystemExit, match="RUSTSEG_"):
+            runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    else:
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
 def test_wsgi_module_builds_the_app(monkeypatch, tiny_model_dir, tmp_path):

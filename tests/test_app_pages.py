@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from rustseg_core.store import Store
-from tests.app_support import (app, csrf_token, data_uris, file_tree, photo_bytes, post_photo,  # noqa: F401
-                               store_dir)
+from rustseg_core.vocabulary import MODES
+from tests.app_support import csrf_token, data_uris, file_tree, photo_bytes, post_photo
 
 
 
@@ -108,14 +108,16 @@ def test_jpeg_upload_renders_result_inline_without_touching_disk(client, store_d
     assert "Corrosion detected" in html
     assert re.search(r"data-probability>\d+(\.\d)? %<", html)
     assert re.search(r"data-area>\d+(\.\d)? %<", html)
-    for stage in ("Classify", "Grad-CAM++", "Mask (CRF)", "Total"):
+    for stage in ("Classify", "Grad-CAM++", "Mask", "Total"):
         assert stage in html
     uris = data_uris(html)
     kinds = sorted({_decode_data_uri(u)[0] for u in uris})
     assert kinds == ["application/json", "image/jpeg", "image/png"]
-    assert 'download="rustseg-mask.png"' in html and 'download="rustseg-overlay.jpg"' in html
-    assert 'download="rustseg-result.json"' in html
-    mask_uri = re.search(r'href="(data:image/png[^"]+)" download="rustseg-mask.png"', html).group(1)
+    # Downloads are named rustseg-<id>-<what>.<ext>; an unkept result's id is its time.
+    ids = {re.search(r'download="rustseg-(\d{8}-\d{6})-' + what, html).group(1)
+           for what in ("mask.png", "overlay.jpg", "result.json")}
+    assert len(ids) == 1
+    mask_uri = re.search(r'href="(data:image/png[^"]+)" download="rustseg-[\d-]+-mask.png"', html).group(1)
     mask = Image.open(io.BytesIO(_decode_data_uri(mask_uri)[1]))
     assert mask.size == (160, 160) and mask.mode == "L"
     assert resp.headers["Cache-Control"] == "no-store"
@@ -141,7 +143,7 @@ def test_the_non_empty_of_the_two_photo_inputs_is_used(client):
 
 def test_advanced_mode_is_used(client):
     html = post_photo(client, photo_bytes(), mode="advanced").get_data(as_text=True)
-    assert "Advanced (K-means + CRF)" in html
+    assert MODES["advanced"].label in html
 
 
 def test_uploads_are_kept_in_memory_not_spooled_to_disk(app):
@@ -189,7 +191,12 @@ def test_consent_on_keeps_a_record_and_files(client, store_dir):
     mask = client.get(f"/r/{record_id}/mask.png")
     assert Image.open(io.BytesIO(mask.data)).size == (160, 160)
     js = client.get(f"/r/{record_id}/result.json").get_json()
-    assert js["id"] == record_id and js["decision"] in ("corrosion", "no_corrosion")
+    assert js["id"] == record_id and js["decision"] in ("corrosion", "not_corrosion")
+    # Every download carries its result's id, whether saved from the page or the address.
+    for name, what in (("mask.png", "mask.png"), ("overlay.jpg", "overlay.jpg"), ("result.json", "result.json")):
+        resp = client.get(f"/r/{record_id}/{name}")
+        assert f'filename=rustseg-{record_id}-{what}' in resp.headers["Content-Disposition"].replace('"', "")
+        assert f'download="rustseg-{record_id}-{what}"' in html
 
 
 def test_a_failing_store_still_shows_the_result(client, store_dir, monkeypatch):
@@ -302,12 +309,13 @@ def test_colour_names(rgb, name):
     assert colour_name(rgb) == name
 
 
-def test_result_caption_names_the_configured_overlay_colour(client, tiny_segmenter, monkeypatch):
-    from dataclasses import replace
+def test_result_caption_names_the_configured_overlay_colour(client, tiny_segmenter, tmp_path):
+    from app import create_app
 
     html = post_photo(client, photo_bytes()).get_data(as_text=True)
-    assert "Corrosion marked in red" in html  # the core's default colour
-    monkeypatch.setattr(tiny_segmenter, "config", replace(tiny_segmenter.config, overlay_colour=(0, 200, 255)))
-    html = post_photo(client, photo_bytes()).get_data(as_text=True)
+    assert "Corrosion marked in red (outlined in cyan)" in html  # the core's default colours
+    cyan = create_app({"TESTING": True, "STORE_DIR": "", "SECRET_KEY": "test-secret",
+                       "SEGMENTER": tiny_segmenter.with_config(overlay_colour=(0, 200, 255))})
+    html = post_photo(cyan.test_client(), photo_bytes()).get_data(as_text=True)
     assert "Corrosion marked in cyan" in html and "areas marked in cyan" in html
-    assert "marked in red" not in html
+    assert "marked in red" not in html and "(outlined in red)" in html

@@ -27,7 +27,7 @@ from PIL import Image
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from rustseg_core.store import Store
-from tests.app_support import csrf_token, store_dir  # noqa: F401
+from tests.app_support import csrf_token
 from tests.synthetic import encode, rust_image
 
 # Pillow warns about the broken EXIF row; that is the point of the row.
@@ -335,7 +335,7 @@ def test_heic_without_pillow_heif_is_a_clear_415(tmp_path):
     photo = tmp_path / "IMG_0001.HEIC"
     photo.write_bytes(heic())
     code = ("import sys; sys.modules['pillow_heif'] = None\n"
-            "from rustseg_core import imageio\n"
+            "from rustseg_core.pipeline import imageio\n"
             "assert not imageio.HEIC_SUPPORTED and '.heic' not in imageio.IMAGE_EXTENSIONS\n"
             "try:\n"
             f"    imageio.probe({str(photo)!r})\n"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rustseg_core import evaluate as ev
+from rustseg_core.learn import evaluate as ev
+from rustseg_core.learn import metrics
 from rustseg_core.cli import main
 from tests.synthetic import rust_image, write_labelled_folder
 
@@ -12,17 +13,17 @@ from tests.synthetic import rust_image, write_labelled_folder
 def test_mask_scores_hand_example():
     gt = np.array([[1, 1, 0, 0]], bool)
     pred = np.array([[1, 0, 1, 0]], bool)
-    s = ev.mask_scores(pred, gt)
+    s = metrics.mask_scores(pred, gt)
     assert s["iou"] == pytest.approx(1 / 3) and s["dice"] == pytest.approx(0.5)
     assert s["precision"] == pytest.approx(0.5) and s["recall"] == pytest.approx(0.5)
     empty = np.zeros((2, 2), bool)
-    assert ev.mask_scores(empty, empty)["iou"] == 1.0
+    assert metrics.mask_scores(empty, empty)["iou"] == 1.0
 
 
 def test_classification_metrics():
     labels = np.array([0, 0, 1, 1, 1])
     probs = np.array([0.1, 0.7, 0.8, 0.9, 0.4])
-    m = ev.classification_metrics(labels, probs)
+    m = metrics.classification_metrics(labels, probs)
     assert m["accuracy"] == pytest.approx(0.6)
     assert m["confusion_matrix"]["rows_true_cols_pred"] == [[1, 1], [1, 2]]
     assert m["roc_auc"] == pytest.approx(5 / 6)
@@ -35,7 +36,7 @@ def test_per_source_means_weight_each_source_once():
         "a-2.jpg": {"probability": 1, "scores": {"m": {"iou": 0.0, "dice": 0, "precision": 0, "recall": 0}}},
         "b-1.jpg": {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
     }
-    s = ev.summarise_segmentation(per_image)
+    s = metrics.summarise_segmentation(per_image)
     assert s["n_sources"] == 2
     assert s["methods"]["m"]["per_source_mean"]["iou"] == pytest.approx(0.75)
     assert s["methods"]["m"]["per_image_mean"]["iou"] == pytest.approx(2 / 3)
@@ -86,8 +87,8 @@ def test_evaluate_command_end_to_end(tiny_model_dir, eval_data, tmp_path, capsys
 def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_path, monkeypatch):
     import shutil
 
-    from rustseg_core import tuning
-    from rustseg_core.segmenter import Segmenter
+    from rustseg_core.learn import tuning
+    from rustseg_core.pipeline.segmenter import Segmenter
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)

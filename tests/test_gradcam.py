@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from rustseg_core.config import preset
-from rustseg_core.gradcam import (cam_from_gradients, gradcam_pp, gradcam_pp_nested_exact,
+from rustseg_core.pipeline.cam import (cam_from_gradients, gradcam_pp, gradcam_pp_nested_exact,
                                   make_forward_with_grads)
-from rustseg_core.model import build_classifier
+from rustseg_core.pipeline.model import build_classifier
 
 
 @pytest.fixture(scope="module", params=["gap", "flatten"])
@@ -58,13 +58,13 @@ def test_unknown_method():
 def test_heatmap_points_at_the_rust(tiny_segmenter):
     from tests.synthetic import rust_image
 
-    from rustseg_core.refine import upsample
+    from rustseg_core.pipeline.resize import upsample
 
     rng = np.random.default_rng(5)
     hits, area = 0, 0.0
     for _ in range(20):
         img, mask = rust_image(rng, 64, rust=True)
-        _, cam, _ = tiny_segmenter.classify_and_localise(img)
+        cam = tiny_segmenter.evidence(img).cam
         heat = upsample(cam, mask.shape)
         hits += bool(mask[np.unravel_index(np.argmax(heat), heat.shape)])
         area += mask.mean() / 20

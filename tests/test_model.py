@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rustseg_core.config import PRESETS, preset
-from rustseg_core.model import META_FILE, build_classifier, load_bundle, preprocess
+from rustseg_core.pipeline.model import META_FILE, build_classifier, load_bundle, preprocess
 
 
 def test_paper_preset_matches_the_paper():

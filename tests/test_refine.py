@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from rustseg_core.colour import colour_rule_mask, rust_probability
 from rustseg_core.config import CRFConfig, RefineConfig
-from rustseg_core.refine import (dense_crf, diamond, dynamic_threshold, fused_evidence,
-                                 kmeans_cluster_mask, peak, refine, rescale_mask_space, upsample)
+from rustseg_core.pipeline.colour import colour_rule_mask, rust_probability
+from rustseg_core.pipeline.refine import (dense_crf, diamond, dynamic_threshold, fused_evidence,
+                                          kmeans_cluster_mask, peak, refine)
+from rustseg_core.pipeline.resize import fit_within, resize_mask, upsample
 from tests.synthetic import rust_image
 
 
@@ -111,7 +112,15 @@ def test_colour_rule_finds_synthetic_rust(rust_photo):
     assert not colour_rule_mask(grey).any()
 
 
-def test_rescale_mask_space():
+def test_fit_within():
     img = np.zeros((100, 400, 3), np.uint8)
-    assert rescale_mask_space(img, 200).shape == (50, 200, 3)
-    assert rescale_mask_space(img, 1000) is img
+    assert fit_within(img, 200).shape == (50, 200, 3)
+    assert fit_within(img, 1000) is img
+
+
+def test_resize_mask_keeps_shape_and_cuts_at_half():
+    m = np.zeros((4, 4), bool)
+    m[:, :2] = True
+    assert resize_mask(m, (4, 4)) is m
+    big = resize_mask(m, (8, 8))
+    assert big.shape == (8, 8) and big[:, :3].all() and not big[:, 5:].any()

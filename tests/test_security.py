@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.security import CONTENT_SECURITY_POLICY
-from rustseg_core.store import OUTPUT_FILES, Store, is_valid_id
-from tests.app_support import app, csrf_token, photo_bytes, post_photo, store_dir  # noqa: F401
+from rustseg_core.store import Store, is_valid_id
+from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.synthetic import format_of
+from tests.app_support import csrf_token, photo_bytes, post_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = b"--ORIGINAL-UPLOAD-MARKER--"  # appended to a kept JPEG: must never come back
@@ -161,7 +163,7 @@ def test_ids_are_random_128_bit_tokens(tmp_path):
     outputs = {name: b"x" for name in OUTPUT_FILES}
     summary = {"probability": 0.9, "decision": "corrosion", "mode": "standard",
                "area_fraction": 0.1, "model_version": "t"}
-    ids = [store.save(original, summary, outputs).id for _ in range(64)]  # same photo each time
+    ids = [store.save(original, summary, outputs, image_format=format_of(original)).id for _ in range(64)]  # same photo each time
     assert len(set(ids)) == len(ids)
     assert all(is_valid_id(i) and len(i) == 22 for i in ids)  # 22 url-safe characters = 128 bits
     # No shared prefix or order (a counter or a timestamp would show one).

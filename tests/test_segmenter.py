@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from rustseg_core.config import SegmenterConfig
-from rustseg_core.segmenter import Segmenter
+from rustseg_core.pipeline.segmenter import Segmenter
 from tests.synthetic import encode, rust_image
 
 STAGES = {"decode", "preprocess", "classify", "localise", "refine", "render", "total"}
@@ -96,7 +96,8 @@ def test_modes_and_bad_mode(tiny_segmenter, rust_photo):
 def test_flip_tta_is_symmetric(tiny_model_dir, rust_photo):
     img, _ = rust_photo
     seg = Segmenter.load(tiny_model_dir, SegmenterConfig(tta_flip=True))
-    p1, cam1, _ = seg.classify_and_localise(img)
-    p2, cam2, _ = seg.classify_and_localise(np.ascontiguousarray(img[:, ::-1]))
-    assert p1 == pytest.approx(p2, abs=1e-5)
-    np.testing.assert_allclose(cam1, cam2[:, ::-1], atol=1e-5)
+    a, b = seg.evidence(img), seg.evidence(np.ascontiguousarray(img[:, ::-1]))
+    assert a.probability == pytest.approx(b.probability, abs=1e-5)
+    np.testing.assert_allclose(a.cam, b.cam[:, ::-1], atol=1e-5)
+    # The batch classifier gives the same probability as the stage that also localises.
+    assert seg.probabilities([img])[0] == pytest.approx(a.probability, abs=1e-5)

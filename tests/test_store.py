@@ -9,9 +9,11 @@ import threading
 import numpy as np
 import pytest
 
-from rustseg_core import store as store_mod
+from rustseg_core.store import local as store_mod
 from rustseg_core.cli import main as cli_main
-from rustseg_core.store import OUTPUT_FILES, Store, is_valid_id
+from rustseg_core.store import Store, is_valid_id
+from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.synthetic import format_of
 from tests.synthetic import encode, rust_image
 
 
@@ -43,7 +45,7 @@ def test_store_is_created_lazily(tmp_path):
 def test_save_writes_files_named_by_id_and_a_row(tmp_path):
     s = Store(tmp_path / "store")
     original = _photo("PNG")
-    rec = s.save(original, _summary(), _outputs())
+    rec = s.save(original, _summary(), _outputs(), image_format=format_of(original))
     assert is_valid_id(rec.id)
     folder = tmp_path / "store" / "items" / rec.id
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -61,8 +63,8 @@ def test_save_writes_files_named_by_id_and_a_row(tmp_path):
 
 def test_ids_are_random_and_unrelated_to_content(tmp_path):
     s = Store(tmp_path)
-    a = s.save(_photo(), _summary(), _outputs())
-    b = s.save(_photo(), _summary(), _outputs())
+    a = s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
+    b = s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     assert a.id != b.id
     assert {r.id for r in s.records()} == {a.id, b.id}
     assert s.get(a.id.swapcase() if a.id.swapcase() != a.id else "C" * 22) is None
@@ -70,22 +72,22 @@ def test_ids_are_random_and_unrelated_to_content(tmp_path):
 
 @pytest.mark.parametrize("fmt, ext", [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp")])
 def test_original_keeps_its_real_format(tmp_path, fmt, ext):
-    rec = Store(tmp_path).save(_photo(fmt), _summary(), _outputs())
+    rec = Store(tmp_path).save(_photo(fmt), _summary(), _outputs(), image_format=format_of(_photo(fmt)))
     assert rec.original_file == "original" + ext
 
 
 def test_save_refuses_non_images_and_wrong_outputs(tmp_path):
     s = Store(tmp_path / "store")
     with pytest.raises(ValueError):
-        s.save(b"%PDF-1.4 not a photo", _summary(), _outputs())
+        s.save(b"%PDF-1.4 not a photo", _summary(), _outputs(), image_format=format_of(b"%PDF-1.4 not a photo"))
     with pytest.raises(ValueError):
-        s.save(_photo(), _summary(), {"mask.png": b"x"})
+        s.save(_photo(), _summary(), {"mask.png": b"x"}, image_format=format_of(_photo()))
     assert not (tmp_path / "store").exists()
 
 
 def test_crash_while_writing_files_leaves_no_row_and_no_folder(tmp_path, monkeypatch):
     s = Store(tmp_path)
-    s.save(_photo(), _summary(), _outputs())
+    s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     real = store_mod._write_synced
     calls = {"n": 0}
 
@@ -97,7 +99,7 @@ def test_crash_while_writing_files_leaves_no_row_and_no_folder(tmp_path, monkeyp
 
     monkeypatch.setattr(store_mod, "_write_synced", failing)
     with pytest.raises(OSError):
-        s.save(_photo(), _summary(), _outputs())
+        s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     assert len(s.records()) == 1
     assert len(list(s.items_dir.iterdir())) == 1
     assert list(s.staging_dir.iterdir()) == []
@@ -105,14 +107,14 @@ def test_crash_while_writing_files_leaves_no_row_and_no_folder(tmp_path, monkeyp
 
 def test_failed_insert_removes_the_files(tmp_path, monkeypatch):
     s = Store(tmp_path)
-    s.save(_photo(), _summary(), _outputs())
+    s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
 
     def broken_transaction():
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(s, "_transaction", broken_transaction)
     with pytest.raises(sqlite3.OperationalError):
-        s.save(_photo(), _summary(), _outputs())
+        s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     monkeypatch.undo()
     assert len(s.records()) == 1
     assert len(list(s.items_dir.iterdir())) == 1
@@ -121,7 +123,7 @@ def test_failed_insert_removes_the_files(tmp_path, monkeypatch):
 def test_every_row_has_its_files(tmp_path):
     s = Store(tmp_path)
     for i in range(3):
-        s.save(_photo(seed=i), _summary(), _outputs())
+        s.save(_photo(seed=i), _summary(), _outputs(), image_format=format_of(_photo(seed=i)))
     for rec in s.records():
         for name in ("original", *OUTPUT_FILES):
             assert s.file_path(rec, name).is_file()
@@ -129,7 +131,7 @@ def test_every_row_has_its_files(tmp_path):
 
 def test_sweep_removes_only_old_leftovers(tmp_path):
     s = Store(tmp_path)
-    rec = s.save(_photo(), _summary(), _outputs())
+    rec = s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     (s.staging_dir / "half-written").mkdir()
     (s.items_dir / "orphan").mkdir()
     assert s.sweep(older_than_s=3600) == 0  # too young: may be a save in progress
@@ -142,12 +144,12 @@ def test_sweep_removes_only_old_leftovers(tmp_path):
 
 def test_concurrent_saves_from_threads(tmp_path):
     s = Store(tmp_path)
-    s.save(_photo(), _summary(), _outputs())  # create the schema first, like a running app
+    s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))  # create the schema first, like a running app
     errors = []
 
     def work(i):
         try:
-            Store(tmp_path).save(_photo(seed=i), _summary(), _outputs())
+            Store(tmp_path).save(_photo(seed=i), _summary(), _outputs(), image_format=format_of(_photo(seed=i)))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -162,7 +164,7 @@ def test_concurrent_saves_from_threads(tmp_path):
 
 def test_verdicts(tmp_path):
     s = Store(tmp_path)
-    rec = s.save(_photo(), _summary(), _outputs())
+    rec = s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))
     assert s.set_verdict(rec.id, "wrong").verdict == "wrong"
     updated = s.set_verdict(rec.id, "correct")  # the latest answer wins
     assert updated.verdict == "correct" and updated.verdict_at
@@ -176,16 +178,16 @@ def test_verdicts(tmp_path):
 
 @pytest.mark.parametrize("decision, verdict, label, source", [
     ("corrosion", None, "corrosion", "model"),
-    ("no_corrosion", None, "not_corrosion", "model"),
+    ("not_corrosion", None, "not_corrosion", "model"),
     ("corrosion", "correct", "corrosion", "user"),
-    ("no_corrosion", "correct", "not_corrosion", "user"),
+    ("not_corrosion", "correct", "not_corrosion", "user"),
     ("corrosion", "wrong", "corrosion", "user"),      # rust there, mask wrong
-    ("no_corrosion", "wrong", "corrosion", "user"),   # missed rust
+    ("not_corrosion", "wrong", "corrosion", "user"),   # missed rust
     ("corrosion", "no_rust", "not_corrosion", "user"),
 ])
 def test_label_rules(tmp_path, decision, verdict, label, source):
     s = Store(tmp_path)
-    rec = s.save(_photo(), _summary(decision), _outputs())
+    rec = s.save(_photo(), _summary(decision), _outputs(), image_format=format_of(_photo()))
     if verdict:
         rec = s.set_verdict(rec.id, verdict)
     assert rec.label() == (label, source)
@@ -194,11 +196,11 @@ def test_label_rules(tmp_path, decision, verdict, label, source):
 def _filled_store(root) -> tuple[Store, dict[str, str]]:
     s = Store(root)
     ids = {}
-    ids["model_rust"] = s.save(_photo(seed=1), _summary("corrosion"), _outputs()).id
-    ids["model_clean"] = s.save(_photo("PNG", seed=2), _summary("no_corrosion", 0.1), _outputs()).id
-    ids["user_no_rust"] = s.save(_photo(seed=3), _summary("corrosion"), _outputs()).id
+    ids["model_rust"] = s.save(_photo(seed=1), _summary("corrosion"), _outputs(), image_format=format_of(_photo(seed=1))).id
+    ids["model_clean"] = s.save(_photo("PNG", seed=2), _summary("not_corrosion", 0.1), _outputs(), image_format=format_of(_photo("PNG", seed=2))).id
+    ids["user_no_rust"] = s.save(_photo(seed=3), _summary("corrosion"), _outputs(), image_format=format_of(_photo(seed=3))).id
     s.set_verdict(ids["user_no_rust"], "no_rust")
-    ids["user_missed"] = s.save(_photo(seed=4), _summary("no_corrosion", 0.3), _outputs()).id
+    ids["user_missed"] = s.save(_photo(seed=4), _summary("not_corrosion", 0.3), _outputs(), image_format=format_of(_photo(seed=4))).id
     s.set_verdict(ids["user_missed"], "wrong")
     return s, ids
 
@@ -225,7 +227,7 @@ def test_export_layout_and_csv(tmp_path):
 
 
 def test_export_is_readable_by_training_loader(tmp_path):
-    from rustseg_core.data import list_labelled
+    from rustseg_core.learn.data import list_labelled
 
     s, _ = _filled_store(tmp_path / "store")
     s.export(tmp_path / "export")

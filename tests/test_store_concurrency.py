@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from rustseg_core.store import OUTPUT_FILES, Store
+from rustseg_core.store import Store
+from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.synthetic import format_of
 from tests.store_worker import CRASH_CODE, outputs, photo, summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +66,7 @@ def test_processes_and_threads_write_at_once(tmp_path):
         try:
             for i in range(4):
                 seed = 900_000 + t * 100 + i
-                rec = here.save(photo(seed), summary(seed), outputs(seed))
+                rec = here.save(photo(seed), summary(seed), outputs(seed), image_format=format_of(photo(seed)))
                 here.set_verdict(rec.id, "wrong")
                 here.records()
                 assert here.get(rec.id).verdict == "wrong"
@@ -119,7 +121,7 @@ def test_processes_and_threads_write_at_once(tmp_path):
 def test_a_crash_mid_save_leaves_no_partial_record(tmp_path, point, leftover):
     root = tmp_path / "store"
     store = Store(root)
-    kept = store.save(photo(1), summary(1), outputs(1)).id  # acknowledged before the crash
+    kept = store.save(photo(1), summary(1), outputs(1), image_format=format_of(photo(1))).id  # acknowledged before the crash
     proc = _worker(root, "--crash-at", point, "--seed", "7")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == CRASH_CODE, err
@@ -135,14 +137,14 @@ def test_a_crash_mid_save_leaves_no_partial_record(tmp_path, point, leftover):
     after = store.check()
     assert after.ok and (after.rows, after.orphans, after.staging) == (1, (), ())
     # The store still takes new records after the crash (no lock left behind).
-    assert store.get(store.save(photo(2), summary(2), outputs(2)).id) is not None
+    assert store.get(store.save(photo(2), summary(2), outputs(2), image_format=format_of(photo(2))).id) is not None
 
 
 def test_killed_writers_never_lose_acknowledged_records(tmp_path):
     """SIGKILL two busy writer processes at arbitrary moments, several times."""
     root = tmp_path / "store"
     store = Store(root)
-    store.save(photo(0), summary(0), outputs(0))
+    store.save(photo(0), summary(0), outputs(0), image_format=format_of(photo(0)))
     acknowledged: list[str] = []
     for round_ in range(4):
         procs = [_worker(root, "--threads", "2", "--saves", "0", "--seed", str(10 * round_ + p))
@@ -186,7 +188,7 @@ def test_readers_never_see_a_half_created_store(tmp_path):
         readers = [threading.Thread(target=reader) for _ in range(3)]
         for t in readers:
             t.start()
-        Store(root).save(photo(trial), summary(trial), outputs(trial))
+        Store(root).save(photo(trial), summary(trial), outputs(trial), image_format=format_of(photo(trial)))
         done.set()
         for t in readers:
             t.join()
@@ -196,8 +198,8 @@ def test_readers_never_see_a_half_created_store(tmp_path):
 
 def test_check_reports_damage(tmp_path):
     store = Store(tmp_path)
-    a = store.save(photo(1), summary(1), outputs(1))
-    b = store.save(photo(2), summary(2), outputs(2))
+    a = store.save(photo(1), summary(1), outputs(1), image_format=format_of(photo(1)))
+    b = store.save(photo(2), summary(2), outputs(2), image_format=format_of(photo(2)))
     assert store.check().ok
     (store.items_dir / a.id / "mask.png").unlink()
     (store.items_dir / b.id / "summary.json").write_text(json.dumps({"probability": 0.1}))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from rustseg_core.cli import main
-from rustseg_core.model import load_bundle
-from rustseg_core.segmenter import Segmenter
-from rustseg_core.train import TrainConfig, train
+from rustseg_core.pipeline.model import load_bundle
+from rustseg_core.pipeline.segmenter import Segmenter
+from rustseg_core.learn.train import TrainConfig, train
 from tests.synthetic import rust_image, write_labelled_folder
 
 TINY = dict(input_size=32, base_width=4, batch_size=8)

@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
-from .config import ModelSpec
+from ..config import ModelSpec
+from .model_files import META_FILE, MODEL_FILE, shipped_model_dir  # noqa: F401  (re-exported)
+from ..tf_runtime import keras as _keras
+from ..tf_runtime import tensorflow as _tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+tf = _tensorflow()
+keras = _keras()
+layers = keras.layers
 
-MODEL_FILE = "model.keras"
-META_FILE = "rustseg.json"
 FEATURES_LAYER = "last_conv"
 
 
@@ -87,7 +87,7 @@ class ModelBundle:
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities of corrosion for a preprocessed batch (N, S, S, 3)."""
-        return 1.0 / (1.0 + np.exp(-self.predict_logits(batch)))
+        return expit(self.predict_logits(batch))
 
 
 def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
@@ -116,11 +116,3 @@ def load_bundle(directory: str | Path) -> ModelBundle:
                        threshold=float(meta.get("threshold", 0.5)),
                        normalisation=meta.get("normalisation", "divide_255"),
                        info=meta.get("info", {}))
-
-
-def default_model_dir() -> Path:
-    """``$RUSTSEG_MODEL`` if set, else the shipped ``models/default`` of this checkout."""
-    env = os.environ.get("RUSTSEG_MODEL")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "models" / "default"

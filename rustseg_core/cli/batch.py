@@ -4,19 +4,26 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .imageio import IMAGE_EXTENSIONS, ImageInputError
-from .segmenter import Result, Segmenter
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
+from ..pipeline.segmenter import Result, Segmenter
+from ..vocabulary import OUTPUTS, STAGE_IDS, TOTAL
 
 log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
-CSV_FIELDS = ["file", "frame", "probability", "decision", "area_percent", "width", "height",
-              "mode", "total_ms", "decode_ms", "classify_ms", "localise_ms", "refine_ms", "error"]
+# The summary's own field names (as in the API's JSON), then one column per timed stage.
+SUMMARY_FIELDS = ["probability", "decision", "area_fraction", "width", "height", "mode",
+                  "model_version", "mask_note"]
+TIMING_FIELDS = [f"{s}_ms" for s in (TOTAL.id, *STAGE_IDS)]
+CSV_FIELDS = ["file", "frame", *SUMMARY_FIELDS, *TIMING_FIELDS, "error"]
+# Per-image files: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
+BATCH_OUTPUTS = ("mask", "overlay", "heatmap")
 
 
 @dataclass
@@ -75,22 +82,40 @@ def video_frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
 
 def write_outputs(result: Result, out_dir: Path, name: str) -> None:
     """Mask PNG, overlay JPEG and heatmap PNG for one image."""
-    (out_dir / f"{name}_mask.png").write_bytes(result.mask_png())
-    (out_dir / f"{name}_overlay.jpg").write_bytes(result.overlay_jpeg())
-    (out_dir / f"{name}_heatmap.png").write_bytes(result.heatmap_png())
+    for key in BATCH_OUTPUTS:
+        out = OUTPUTS[key]
+        (out_dir / f"{name}_{out.key}.{out.extension}").write_bytes(getattr(result, out.encoder)())
 
 
 def _row(item: Item, result: Result | None, error: str = "") -> dict:
     row = {"file": str(item.path), "frame": "" if item.frame is None else item.frame, "error": error}
     if result is not None:
-        t = result.timings
-        row.update(probability=round(result.probability, 5),
-                   decision="corrosion" if result.is_corrosion else "no_corrosion",
-                   area_percent=round(100 * result.area_fraction, 3),
-                   width=result.original_size[0], height=result.original_size[1], mode=result.mode,
-                   **{f"{k}_ms": round(1000 * t.get(k, 0.0), 1)
-                      for k in ("total", "decode", "classify", "localise", "refine")})
+        summary = result.summary()
+        row.update({k: summary[k] for k in SUMMARY_FIELDS})
+        row["mask_note"] = row["mask_note"] or ""
+        row.update({f"{k}_ms": v for k, v in summary["timings_ms"].items() if f"{k}_ms" in TIMING_FIELDS})
     return row
+
+
+class Progress:
+    """Keras' progress bar on a terminal; one plain line per item when the output is a file
+    or a pipe (no carriage returns or colour codes in logs)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+        self.bar = None
+        if enabled and sys.stdout.isatty():
+            from ..tf_runtime import keras
+
+            self.bar = keras().utils.Progbar(total, unit_name="file")
+
+    def update(self, done: int, path: Path, rows: list[dict]) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+        elif self.enabled:
+            last = rows[-1] if rows else {}
+            what = "skipped (see the end)" if last.get("error") else last.get("decision", "")
+            print(f"[{done}/{self.total}] {path}: {what}", flush=True)
 
 
 def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
@@ -99,13 +124,11 @@ def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str |
 
     Unreadable files and frames are recorded with their error and skipped.
     """
-    import keras
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     roots = [Path(p) for p in inputs if Path(p).is_dir()]
     files = expand_inputs(inputs)
-    bar = keras.utils.Progbar(len(files), unit_name="file") if progress else None
+    bar = Progress(len(files), progress)
     rows: list[dict] = []
     for i, path in enumerate(files):
         stem = _stem(path, roots)
@@ -115,7 +138,7 @@ def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str |
             except (ImageInputError, OSError) as e:
                 items = []
                 rows.append(_row(Item(stem, path), None, str(e)))
-                log.warning("skipped %s: %s", path, e)
+                log.info("skipped %s: %s", path, e)
         else:
             items = [Item(stem, path)]
         for item in items:
@@ -124,10 +147,9 @@ def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str |
                 write_outputs(result, out_dir, item.name)
                 rows.append(_row(item, result))
             except (ImageInputError, OSError) as e:
-                log.warning("skipped %s: %s", item.path, e)
+                log.info("skipped %s: %s", item.path, e)
                 rows.append(_row(item, None, str(e)))
-        if bar:
-            bar.update(i + 1)
+        bar.update(i + 1, path, rows)
     write_summary(rows, out_dir)
     return rows
 

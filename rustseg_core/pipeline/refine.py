@@ -2,17 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from .config import CRFConfig, RefineConfig
-
-
-def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a small (h, w) heatmap to ``size`` = (height, width)."""
-    h, w = size
-    img = Image.fromarray(np.asarray(heatmap, np.float32), mode="F")
-    return np.asarray(img.resize((w, h), Image.BILINEAR), np.float32)
+from ..config import CRFConfig, RefineConfig
+from .resize import upsample
 
 
 def dynamic_threshold(heatmap: np.ndarray) -> tuple[np.ndarray, float]:
@@ -62,16 +55,6 @@ def kmeans_cluster_mask(image: np.ndarray, seed_mask: np.ndarray, clusters: int 
     labels = km.predict(px).reshape(seed_mask.shape)
     votes = np.bincount(labels[seed_mask], minlength=clusters)
     return labels == int(np.argmax(votes))
-
-
-def rescale_mask_space(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Downscale an RGB image so its long side is at most ``max_side`` (CRF resolution)."""
-    h, w = image.shape[:2]
-    s = max_side / max(h, w)
-    if s >= 1:
-        return image
-    return np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s))),
-                                                    Image.BILINEAR, reducing_gap=2.0))
 
 
 def fused_evidence(heatmap: np.ndarray, size: tuple[int, int], cfg: RefineConfig,

@@ -15,8 +15,11 @@ from typing import Callable, Literal
 
 import numpy as np
 
-import keras  # noqa: F401  (TF configured via model.py when imported through the package)
-import tensorflow as tf
+from ..tf_runtime import keras as _keras
+from ..tf_runtime import tensorflow as _tensorflow
+
+tf = _tensorflow()
+keras = _keras()
 
 Method = Literal["gradcam++", "gradcam"]
 
@@ -41,27 +44,66 @@ def make_forward_with_grads(model: keras.Model) -> Callable[[tf.Tensor], tuple]:
     return forward
 
 
-def _normalise(cam: np.ndarray) -> np.ndarray:
-    cam = np.maximum(cam, 0.0)
+def gradcam_pp_weights(a: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> np.ndarray:
+    """The Grad-CAM++ channel weights (N, C) from activations A and the first three
+    element-wise derivatives of the class score with respect to A (all (N, h, w, C)):
+
+        alpha = d2 / (2 d2 + Σ_ij A · d3),   w_k = Σ_ij relu(d1) · alpha
+    """
+    denom = 2.0 * d2 + a.sum(axis=(1, 2), keepdims=True) * d3
+    alpha = np.divide(d2, denom, out=np.zeros_like(d2), where=denom != 0)
+    return (np.maximum(d1, 0.0) * alpha).sum(axis=(1, 2))
+
+
+def weighted_map(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """relu(Σ_k w_k A_k), scaled so each map's peak is 1: heatmaps (N, h, w) in [0, 1]."""
+    cam = np.maximum(np.einsum("nhwc,nc->nhw", a, weights), 0.0)
     peak = cam.max(axis=(-2, -1), keepdims=True)
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
 
 
+class BaseCAM:
+    """A class activation map from the last activations and the gradient of the logit:
+    subclasses only say how channels are weighted."""
+
+    name = ""
+
+    def weights(self, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, feats: np.ndarray, grads: np.ndarray) -> np.ndarray:
+        a = np.asarray(feats, np.float64)
+        return weighted_map(a, self.weights(a, np.asarray(grads, np.float64)))
+
+
+class GradCAM(BaseCAM):
+    """Grad-CAM: channels weighted by their mean gradient."""
+
+    name = "gradcam"
+
+    def weights(self, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return g.mean(axis=(1, 2))
+
+
+class GradCAMPlusPlus(BaseCAM):
+    """Grad-CAM++ in closed form for S = exp(Y) with Y linear in A: the derivatives are
+    exp(Y)·g, exp(Y)·g², exp(Y)·g³, and exp(Y) cancels out of alpha."""
+
+    name = "gradcam++"
+
+    def weights(self, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+        g2 = g * g
+        return gradcam_pp_weights(a, g, g2, g2 * g)
+
+
+CAMS: dict[str, BaseCAM] = {c.name: c for c in (GradCAM(), GradCAMPlusPlus())}
+
+
 def cam_from_gradients(feats: np.ndarray, grads: np.ndarray, method: Method = "gradcam++") -> np.ndarray:
     """Heatmaps in [0, 1] of shape (N, h, w) from activations and gradients (N, h, w, C)."""
-    a = np.asarray(feats, np.float64)
-    g = np.asarray(grads, np.float64)
-    if method == "gradcam":
-        weights = g.mean(axis=(1, 2))
-    elif method == "gradcam++":
-        g2 = g * g
-        denom = 2.0 * g2 + a.sum(axis=(1, 2), keepdims=True) * g2 * g
-        alpha = np.divide(g2, denom, out=np.zeros_like(g2), where=denom != 0)
-        weights = (np.maximum(g, 0.0) * alpha).sum(axis=(1, 2))
-    else:
-        raise ValueError(f"unknown CAM method {method!r}")
-    cam = np.einsum("nhwc,nc->nhw", a, weights)
-    return _normalise(cam)
+    if method not in CAMS:
+        raise ValueError(f"unknown CAM method {method!r}; choose one of {sorted(CAMS)}")
+    return CAMS[method](feats, grads)
 
 
 def gradcam_pp(model: keras.Model, batch: np.ndarray, method: Method = "gradcam++") -> tuple[np.ndarray, np.ndarray]:
@@ -92,10 +134,7 @@ def gradcam_pp_nested_exact(model: keras.Model, image: np.ndarray) -> np.ndarray
     shape = feats.shape
     d1, d2, d3 = (tf.reshape(d, shape).numpy().astype(np.float64) for d in (d1, d2, d3))
     av = feats.numpy().astype(np.float64)
-    denom = 2.0 * d2 + av.sum(axis=(1, 2), keepdims=True) * d3
-    alpha = np.divide(d2, denom, out=np.zeros_like(d2), where=denom != 0)
-    weights = (np.maximum(d1, 0.0) * alpha).sum(axis=(1, 2))
-    return _normalise(np.einsum("nhwc,nc->nhw", av, weights))[0]
+    return weighted_map(av, gradcam_pp_weights(av, d1, d2, d3))[0]
 
 
 def gradcam_pp_paper_reference(model: keras.Model, image: np.ndarray) -> np.ndarray:
@@ -116,10 +155,7 @@ def gradcam_pp_paper_reference(model: keras.Model, image: np.ndarray) -> np.ndar
     av = feats.numpy().astype(np.float64)
     second = second.numpy() if second is not None else np.zeros_like(av)
     third = third.numpy() if third is not None else np.zeros_like(av)
-    denom = 2.0 * second + av.sum(axis=(1, 2), keepdims=True) * third
-    alpha = np.divide(second, denom, out=np.zeros_like(second), where=denom != 0)
-    weights = (np.maximum(first.numpy(), 0.0) * alpha).sum(axis=(1, 2))
-    return _normalise(np.einsum("nhwc,nc->nhw", av, weights))[0]
+    return weighted_map(av, gradcam_pp_weights(av, first.numpy(), second, third))[0]
 
 
 def _head_from_features(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:

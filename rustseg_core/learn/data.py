@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
+from ..vocabulary import CLASS_LABELS
 
 log = logging.getLogger(__name__)
-CLASSES = ("not_corrosion", "corrosion")  # label index 0, 1
 
 
 @dataclass
@@ -26,14 +26,14 @@ class LabelledSet:
         return len(self.paths)
 
     def counts(self) -> dict[str, int]:
-        return {c: int((self.labels == i).sum()) for i, c in enumerate(CLASSES)}
+        return {c: int((self.labels == i).sum()) for i, c in enumerate(CLASS_LABELS)}
 
 
 def list_labelled(folder: str | Path) -> LabelledSet:
     """All images under ``folder/corrosion`` and ``folder/not_corrosion`` (recursive)."""
     folder = Path(folder)
     paths, labels = [], []
-    for idx, cls in enumerate(CLASSES):
+    for idx, cls in enumerate(CLASS_LABELS):
         sub = folder / cls
         if not sub.is_dir():
             raise FileNotFoundError(f"{folder} has no {cls}/ folder")
@@ -42,7 +42,7 @@ def list_labelled(folder: str | Path) -> LabelledSet:
                 paths.append(p)
                 labels.append(idx)
     if not paths:
-        raise FileNotFoundError(f"no images under {folder}/{{{','.join(CLASSES)}}}")
+        raise FileNotFoundError(f"no images under {folder}/{{{','.join(CLASS_LABELS)}}}")
     return LabelledSet(paths, np.asarray(labels, dtype=np.int32))
 
 

@@ -16,12 +16,13 @@ from typing import Callable
 
 import numpy as np
 
-from .colour import rust_probability
-from .config import RefineConfig
-from .evaluate import _resize_bool, mask_pairs, mask_scores, summarise_segmentation
-from .model import META_FILE
-from .refine import refine, rescale_mask_space
-from .segmenter import Segmenter
+from ..config import RefineConfig
+from ..pipeline.colour import colour_rule_mask
+from ..pipeline.model import META_FILE
+from ..pipeline.resize import resize_mask
+from ..pipeline.segmenter import Segmenter
+from .evaluate import mask_pairs
+from .metrics import mask_scores, summarise_segmentation
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -30,23 +31,26 @@ FUSION_GRID = {"fusion": ["linear"], "colour_weight": [0.5, 0.7, 0.85],
 
 
 class Cached:
-    """Decoded images, heatmaps and masks, computed once for the whole grid."""
+    """Decoded images and heatmaps, computed once for the whole grid (the model's part does
+    not change with refinement settings)."""
 
-    def __init__(self, segmenter: Segmenter, folder: str | Path, max_side: int):
+    def __init__(self, segmenter: Segmenter, folder: str | Path):
         self.items = []
         for p, gt in mask_pairs(folder):
-            image, _ = segmenter.decode(p)
-            prob, cam, _ = segmenter.classify_and_localise(image)
-            self.items.append((p.name, gt, rescale_mask_space(image, max_side), cam, prob))
+            image = segmenter.decode(p).image
+            ev = segmenter.evidence(image)
+            self.items.append((p.name, gt, image, ev.cam, ev.probability))
         self.threshold = segmenter.threshold
 
-    def score(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], gated: bool = False) -> float:
+    def score(self, fn: Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray],
+              gated: bool = False) -> float:
+        """Per-source mean IoU of ``fn(image, cam, gt_size) -> mask``."""
         per = {}
-        for name, gt, small, cam, prob in self.items:
-            m = fn(small, cam)
+        for name, gt, image, cam, prob in self.items:
+            m = fn(image, cam, gt.shape)
             if gated and prob <= self.threshold:
                 m = np.zeros_like(m)
-            per[name] = {"probability": prob, "scores": {"x": mask_scores(_resize_bool(m, gt.shape), gt)}}
+            per[name] = {"probability": prob, "scores": {"x": mask_scores(m, gt)}}
         return summarise_segmentation(per)["methods"]["x"]["per_source_mean"]["iou"]
 
 
@@ -57,23 +61,23 @@ def _grid(grid: dict) -> list[dict]:
 def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
     """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings."""
     base = segmenter.config.refine
-    data = Cached(segmenter, folder, base.crf.max_side)
+    data = Cached(segmenter, folder)
     colour_results = []
     for params in _grid(COLOUR_GRID):
         rule = replace(base.colour_rule, **params)
-        iou = data.score(lambda small, cam: rust_probability(small, rule) >= 0.5)
+        iou = data.score(lambda image, cam, size: resize_mask(
+            colour_rule_mask(segmenter.mask_image(image), rule), size))
         colour_results.append((iou, params))
     colour_results.sort(key=lambda r: -r[0])
     rule = replace(base.colour_rule, **colour_results[0][1])
     log(f"colour rule: best per-source IoU {colour_results[0][0]:.3f} with {colour_results[0][1]}")
-    colours = {id(item[2]): rust_probability(item[2], rule) for item in data.items}
     results = []
     for params in _grid(FUSION_GRID):
         crf = replace(base.crf, bilateral_srgb=params["bilateral_srgb"], gt_prob=params["gt_prob"])
-        cfg = replace(base, mode="standard", colour_rule=rule, crf=crf, fusion=params["fusion"],
-                      colour_weight=params["colour_weight"])
-        iou = data.score(lambda small, cam: refine(small, cam, cfg, colours[id(small)]))
-        results.append((iou, params, cfg))
+        candidate = segmenter.with_refine(mode="standard", colour_rule=rule, crf=crf,
+                                          fusion=params["fusion"], colour_weight=params["colour_weight"])
+        iou = data.score(lambda image, cam, size: candidate.mask_from_evidence(image, cam, size=size))
+        results.append((iou, params, candidate.config.refine))
         log(f"  {iou:.3f}  {params}")
     results.sort(key=lambda r: -r[0])
     log(f"fusion: best per-source IoU {results[0][0]:.3f} with {results[0][1]}")

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelSpec, preset
+from ..config import ModelSpec, preset
+from ..pipeline.model import ModelBundle, build_classifier, load_bundle, logit_model, save_bundle
+from ..tf_runtime import keras as _keras
+from ..tf_runtime import tensorflow as _tensorflow
 from .data import cached_arrays, find_splits, stratified_split
-from .model import ModelBundle, build_classifier, load_bundle, logit_model, save_bundle
 
-import keras  # noqa: E402  (model.py configured TF logging first)
-import tensorflow as tf  # noqa: E402
+tf = _tensorflow()
+keras = _keras()
 
 log = logging.getLogger(__name__)
 

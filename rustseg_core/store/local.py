@@ -1,4 +1,4 @@
-"""The opt-in store: photos people chose to keep, with RustSEG's outputs and their verdicts.
+"""The embedded store backend: a folder plus SQLite, for one host (the default).
 
 Layout under the store root (created on the first save, never before)::
 
@@ -17,7 +17,6 @@ This module knows nothing of the web layer.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import os
@@ -32,26 +31,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from PIL import Image
-
-from .imageio import ALLOWED_FORMATS  # also registers the HEIC opener
+from ..pipeline.imageio import ALLOWED_FORMATS, FORMAT_EXTENSIONS
+from ..vocabulary import CORROSION, NOT_CORROSION, OUTPUT_FILES, VERDICTS
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "store.sqlite3"
 SCHEMA_VERSION = 1
-# The model outputs a record holds, by file name; the web layer renders them.
-OUTPUT_FILES = ("image.jpg", "overlay.jpg", "heatmap.png", "mask.png")
 SUMMARY_FILE = "summary.json"
-# Answers to "was this right?": the result is right; there is rust but the result missed or
-# misplaced it; there is no rust in the photo.
-VERDICTS = ("correct", "wrong", "no_rust")
-CORROSION, NOT_CORROSION = "corrosion", "not_corrosion"
 EXPORT_CSV = "labels.csv"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
-_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp",
-               "BMP": ".bmp", "TIFF": ".tif", "HEIF": ".heic", "HEIC": ".heic"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -65,17 +55,11 @@ CREATE TABLE IF NOT EXISTS records (
     decision        TEXT NOT NULL,
     area_fraction   REAL NOT NULL,
     summary_json    TEXT NOT NULL,
-    verdict         TEXT CHECK (verdict IS NULL OR verdict IN ('correct', 'wrong', 'no_rust')),
+    verdict         TEXT CHECK (verdict IS NULL OR verdict IN (%s)),
     verdict_at      TEXT
 );
 CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
-"""
-
-
-def default_store_dir() -> Path:
-    """``$RUSTSEG_STORE_DIR`` if set, else ``var/store`` in this checkout."""
-    env = os.environ.get("RUSTSEG_STORE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "var" / "store"
+""" % ", ".join(f"'{v}'" for v in VERDICTS)
 
 
 def is_valid_id(record_id: str) -> bool:
@@ -152,16 +136,12 @@ class ExportSummary:
     csv_path: Path
 
 
-def sniff_extension(data: bytes) -> str:
-    """File extension for an image's real format (``.jpg``, ``.png``, ...), read from its bytes."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-    except Exception as e:  # Pillow raises many types for non-images
-        raise ValueError("the original is not a recognised image") from e
-    if fmt not in ALLOWED_FORMATS or fmt not in _EXTENSIONS:
+def extension_for_format(fmt: str | None) -> str:
+    """File extension (``.jpg``, ``.png``, ...) an original of this decoded format is kept
+    under; the format comes from the pipeline's decode, so the bytes are not parsed again."""
+    if fmt not in ALLOWED_FORMATS or fmt not in FORMAT_EXTENSIONS:
         raise ValueError(f"{fmt} originals are not accepted")
-    return _EXTENSIONS[fmt]
+    return FORMAT_EXTENSIONS[fmt]
 
 
 def _read_summary(folder: Path) -> dict | None:
@@ -272,15 +252,17 @@ class Store:
         return Record(**d)
 
     # -- writing -----------------------------------------------------------------------------
-    def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes]) -> Record:
-        """Keep one photo: ``original`` as received, the result ``summary`` (``Result.summary()``)
+    def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes], *,
+             image_format: str | None) -> Record:
+        """Keep one photo: ``original`` as received (of ``image_format``, as the pipeline
+        decoded it: ``Result.image_format``), the result ``summary`` (``Result.summary()``)
         and the rendered ``outputs`` named as in ``OUTPUT_FILES``. Returns the new record."""
         missing = set(OUTPUT_FILES) - set(outputs)
         extra = set(outputs) - set(OUTPUT_FILES)
         if missing or extra:
             raise ValueError(f"outputs must be exactly {OUTPUT_FILES} (missing {sorted(missing)}, "
                              f"unexpected {sorted(extra)})")
-        original_file = "original" + sniff_extension(original)
+        original_file = "original" + extension_for_format(image_format)
         summary = dict(summary)
         self._ensure()
         record_id = secrets.token_urlsafe(16)

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from scipy.special import expit
 
-from .config import ColourRule
+from ..config import ColourRule
 
 __all__ = ["ColourRule", "rust_probability", "colour_rule_mask"]
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
-
 
 def rust_probability(image: np.ndarray, rule: ColourRule = ColourRule()) -> np.ndarray:
     """Per-pixel rust-colour probability in [0, 1] for an RGB uint8 image (H, W, 3)."""
@@ -25,9 +21,9 @@ def rust_probability(image: np.ndarray, rule: ColourRule = ColourRule()) -> np.n
     hue = np.where(hue > 180.0, hue - 360.0, hue)  # (-180, 180]: reds on both sides of 0
     sat, val = hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
     k = rule.softness
-    p = _sigmoid((hue - rule.hue_low) / (k * 360 / 4)) * _sigmoid((rule.hue_high - hue) / (k * 360 / 4))
-    p *= _sigmoid((sat - rule.sat_min) / k)
-    p *= _sigmoid((val - rule.val_min) / k) * _sigmoid((rule.val_max - val) / k)
+    p = expit((hue - rule.hue_low) / (k * 360 / 4)) * expit((rule.hue_high - hue) / (k * 360 / 4))
+    p *= expit((sat - rule.sat_min) / k)
+    p *= expit((val - rule.val_min) / k) * expit((rule.val_max - val) / k)
     return p.astype(np.float32)
 
 

@@ -29,6 +29,9 @@ ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"} | (
     {"HEIF", "HEIC"} if HEIC_SUPPORTED else set())
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"} | (
     {".heic", ".heif"} if HEIC_SUPPORTED else set())
+# The file extension each accepted format is stored under.
+FORMAT_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp",
+                     "BMP": ".bmp", "TIFF": ".tif", "HEIF": ".heic", "HEIC": ".heic"}
 SUPPORTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, TIFF" + (", HEIC" if HEIC_SUPPORTED else "")
 DEFAULT_MAX_PIXELS = 50_000_000
 
@@ -61,8 +64,9 @@ class ImageTooLargeError(ImageInputError):
     status = 413
 
 
-# Messages people see (the web layer shows them as they are): say what to do, not Pillow's words.
-DAMAGED = "the image is damaged or truncated; try sending the photo again or exporting it afresh"
+# Messages people see, in the CLI and on the web: what is wrong, not Pillow's words. Each
+# interface adds its own advice (the web page: "try sending the photo again").
+DAMAGED = "the image is damaged or truncated"
 NOT_AN_IMAGE = f"not a recognised image; supported formats: {SUPPORTED_TEXT}"
 
 
@@ -142,7 +146,7 @@ def _checked(img: Image.Image, max_pixels: int) -> ImageInfo:
 
 def probe(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Check a photo from its header alone (format, pixel count; nothing is decoded), raising
-    the same :class:`ImageInputError` s as :func:`open_rgb` would. Cheap: a web layer can refuse
+    the same :class:`ImageInputError` s as :func:`decode` would. Cheap: a web layer can refuse
     a 30000×30000 "photo" of a few KB before it costs anything."""
     img = _open(source, max_pixels)
     try:
@@ -170,12 +174,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def open_rgb(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-             max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
-    """Decode ``source`` to an upright RGB Pillow image.
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo: upright RGB pixels, the original's upright size and its format."""
 
-    Returns the image (downscaled so its long side is at most ``max_side``, if given) and the
-    upright size of the original ``(width, height)``. Animated files give their first frame.
+    image: np.ndarray  # (H, W, 3) uint8, long side at most the ``max_side`` asked for
+    size: tuple[int, int]  # the original's upright (width, height)
+    format: str | None  # as Pillow names it ("JPEG", "PNG", ...); None for arrays
+
+
+def decode(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+           max_side: int | None = None) -> Photo:
+    """Decode ``source`` (path, bytes or file) to an upright RGB :class:`Photo`.
+
+    The header is checked (format, pixel count) before any pixel is decoded; the image is
+    downscaled so its long side is at most ``max_side``, if given. Animated files give
+    their first frame.
     """
     img = _open(source, max_pixels)
     try:
@@ -191,7 +205,7 @@ def open_rgb(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         if max_side and max(img.size) > max_side:
             img.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)
         upright = (info.height, info.width) if orientation in (5, 6, 7, 8) else (info.width, info.height)
-        return img, upright
+        return Photo(np.asarray(img, dtype=np.uint8), upright, info.format)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -206,12 +220,7 @@ def open_rgb(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise CorruptImageError(DAMAGED) from e
 
 
-def struct_error() -> type:
-    return struct.error
-
-
 def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                max_side: int | None = None) -> np.ndarray:
     """Decode ``source`` (path, bytes or file) to an upright RGB ``uint8`` array (H, W, 3)."""
-    img, _ = open_rgb(source, max_pixels=max_pixels, max_side=max_side)
-    return np.asarray(img, dtype=np.uint8)
+    return decode(source, max_pixels=max_pixels, max_side=max_side).image

@@ -1,0 +1,292 @@
+"""The ``rustseg`` command: train, evaluate, tune, segment, and export kept photos.
+
+This is one of the two places (with the web app) that read ``RUSTSEG_*`` variables; the
+rest of the core takes paths as arguments. TensorFlow is imported only by the commands that
+need it, after their arguments have been checked.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..store import DEFAULT_STORE_DIR
+from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS
+
+DESCRIPTION = """\
+RustSEG: does a photo of steel show corrosion, and where?
+
+Classify with a CNN trained on image-level labels, localise with Grad-CAM++, refine into a
+pixel mask with the paper's threshold and a dense CRF.
+"""
+EPILOG = "Run 'rustseg COMMAND --help' for the options of one command."
+ENV_MODEL, ENV_STORE = "RUSTSEG_MODEL", "RUSTSEG_STORE_DIR"
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after every option's help; descriptions kept as written."""
+
+
+def model_dir(arg: str | None) -> Path:
+    """``--model``, else ``$RUSTSEG_MODEL``, else the shipped model; it must exist."""
+    from ..pipeline.model_files import META_FILE, MODEL_FILE, shipped_model_dir
+
+    path = Path(arg or os.environ.get(ENV_MODEL) or shipped_model_dir())
+    missing = [f for f in (MODEL_FILE, META_FILE) if not (path / f).is_file()]
+    if missing:
+        raise UsageError(f"no RustSEG model in {path} (missing {' and '.join(missing)}); "
+                         f"pass --model DIR or set {ENV_MODEL}")
+    return path
+
+
+def load_segmenter(arg: str | None, **overrides):
+    """The segmenter for ``--model``, or a :class:`UsageError` saying why it cannot load."""
+    path = model_dir(arg)
+    from ..pipeline.segmenter import Segmenter
+
+    try:
+        return Segmenter.load(path, **overrides)
+    except Exception as e:  # a damaged or incompatible model file: say so in one line
+        raise UsageError(f"could not load the model in {path}: {type(e).__name__}: {e}") from e
+
+
+def _existing(paths: list[str], what: str) -> list[str]:
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"{what} not found: {', '.join(missing)}")
+    return paths
+
+
+def _train(args: argparse.Namespace) -> int:
+    _existing([args.data_dir], "training data")
+    if args.init_from:
+        model_dir(args.init_from)
+    from ..learn.train import TrainConfig, train
+
+    cfg = TrainConfig(preset=args.preset, input_size=args.input_size, base_width=args.base_width,
+                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                      seed=args.seed, augment=not args.no_augment, val_fraction=args.val_fraction,
+                      deterministic=args.deterministic, cache_dir=args.cache_dir,
+                      warmup_epochs=args.warmup_epochs, init_from=args.init_from)
+    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+    bundle = train(args.data_dir, args.out, cfg, command=command)
+    print(f"saved {args.out}: val accuracy {bundle.info['val_accuracy']:.3f}, "
+          f"val AUC {bundle.info['val_auc']:.3f}, {bundle.info['train_seconds']:.0f} s")
+    return 0
+
+
+def _segment(args: argparse.Namespace) -> int:
+    _existing(args.paths, "input")
+    segmenter = load_segmenter(args.model)
+    from .batch import segment_batch
+
+    rows = segment_batch(segmenter, args.paths, args.out, mode=args.mode, every=args.every,
+                         progress=not args.quiet)
+    failed = [r for r in rows if r["error"]]
+    found = sum(r.get("decision") == CORROSION for r in rows)
+    print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
+          f"results in {args.out}/results.csv")
+    for r in failed:
+        print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
+    return 0 if rows and len(failed) < len(rows) else 1
+
+
+def _dataset_export(args: argparse.Namespace) -> int:
+    from ..store import Store
+
+    store = Store(args.store or os.environ.get(ENV_STORE) or DEFAULT_STORE_DIR)
+    if not store.exists():
+        print(f"no kept photos: {store.root} has no store", file=sys.stderr)
+        return 1
+    done = store.export(args.dir, verified_only=args.verified_only)
+    print(f"exported {done.counts['corrosion']} corrosion and {done.counts['not_corrosion']} "
+          f"not_corrosion photos to {args.dir} ({done.from_user} labelled by people, "
+          f"{done.from_model} by the model; see {done.csv_path})")
+    if done.missing:
+        print(f"  {done.missing} records had no original file and were skipped", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    root = Path(args.data)
+    parts = set(args.only.split(",")) if args.only else {"classification", "segmentation", "boxes"}
+    unknown = parts - {"classification", "segmentation", "boxes"}
+    if unknown:
+        raise UsageError(f"--only: unknown part(s) {', '.join(sorted(unknown))}; "
+                         "choose from classification, segmentation, boxes")
+    folders = {"classification": args.classification or root / "classification" / "test",
+               "segmentation": args.segmentation or root / "segmentation",
+               "boxes": args.boxes or root / "boxes"}
+    _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
+    segmenter = load_segmenter(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
+    if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
+        from dataclasses import replace
+
+        crf = segmenter.config.refine.crf
+        segmenter = segmenter.with_refine(crf=replace(crf, max_side=args.crf_max_side))
+    from ..learn import evaluate as ev
+    from ..learn.metrics import format_segmentation_table
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"model": segmenter.bundle.version, "refine": repr(segmenter.config.refine)}
+    if "classification" in parts:
+        folder = folders["classification"]
+        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out)
+        print(f"classification on {folder} (n={c['n']}): accuracy {c['accuracy']:.3f}, "
+              f"ROC AUC {c['roc_auc']:.3f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
+              f"F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
+    if "segmentation" in parts:
+        folder = folders["segmentation"]
+        report["segmentation"] = both = ev.evaluate_segmentation(segmenter, folder)
+        for view in ("ungated", "gated"):
+            seg = both[view]
+            print(f"segmentation on {folder}, {view} ({seg['n_images']} images, {seg['n_sources']} "
+                  f"source photos, {seg['classified_corrosion']} classified as corrosion):")
+            print(format_segmentation_table(seg))
+    if "boxes" in parts:
+        folder = folders["boxes"]
+        report["boxes"] = b = ev.evaluate_boxes(segmenter, folder, args.peak_smoothing)
+        share = b["mask_share_inside_boxes"]
+        print(f"boxes on {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as corrosion): "
+              f"pointing game {b['pointing_game_evidence']:.3f} with the fused evidence "
+              f"(Grad-CAM++ alone {b['pointing_game_heatmap']:.3f}, colour alone "
+              f"{b['pointing_game_colour_only']:.3f}, image centre "
+              f"{b['pointing_game_centre_baseline']:.3f}), mask share inside boxes "
+              f"{'n/a' if share is None else f'{share:.3f}'}")
+    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {out}/metrics.json")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    _existing([args.segmentation], "evaluation masks")
+    target = model_dir(args.model)
+    segmenter = load_segmenter(args.model)
+    from ..learn.tuning import tune, write_refine_defaults
+
+    best, _ = tune(segmenter, args.segmentation)
+    if args.write:
+        note = f"tuned on the masks in {args.segmentation} with: rustseg " + " ".join(args.argv)
+        write_refine_defaults(target, best, note)
+        print(f"wrote refinement defaults into {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rustseg", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=HelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log what happens (INFO), including TensorFlow's own messages")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    model_help = f"model folder (default: ${ENV_MODEL}, else the shipped models/default)"
+
+    t = sub.add_parser("train", help="train the classifier on image-level labels",
+                       formatter_class=HelpFormatter,
+                       description="Train the classifier on image-level labels (corrosion/ and "
+                                   "not_corrosion/ folders) and save a self-describing model folder.")
+    t.add_argument("data_dir", help="folder with corrosion/ and not_corrosion/ (or train/ val/ of those)")
+    t.add_argument("--out", required=True, help="output model folder, e.g. models/mine")
+    t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="architecture preset")
+    t.add_argument("--input-size", type=int, help="input side in pixels (default: the preset's)")
+    t.add_argument("--base-width", type=int, help="filters of the first section (default: the preset's)")
+    t.add_argument("--epochs", type=int, default=30, help="training epochs")
+    t.add_argument("--batch-size", type=int, default=32, help="images per step")
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (warm-up + cosine)")
+    t.add_argument("--seed", type=int, default=1, help="random seed (weights, shuffling, augmentation)")
+    t.add_argument("--val-fraction", type=float, default=0.15, help="used when there is no val/ split")
+    t.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    t.add_argument("--deterministic", action="store_true", help="bit-reproducible (slower) TF ops")
+    t.add_argument("--cache-dir", help="where decoded images are cached (default: OUT/cache)")
+    t.add_argument("--warmup-epochs", type=int, default=2, help="linear learning-rate warm-up")
+    t.add_argument("--init-from", metavar="MODEL_DIR",
+                   help="fine-tune: start from this model's weights (same preset and width; "
+                        "the input size may differ)")
+    t.set_defaults(func=_train)
+
+    s = sub.add_parser("segment", help="segment images, folders (recursive) and videos",
+                       formatter_class=HelpFormatter,
+                       description="Segment photos, folders (searched recursively) and videos; "
+                                   "write NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png and "
+                                   "results.csv / results.json.")
+    s.add_argument("paths", nargs="+", help="image files, folders or video files")
+    s.add_argument("--out", required=True, help="folder for masks, overlays, heatmaps and results.csv")
+    s.add_argument("--mode", default=DEFAULT_MODE, choices=MODE_IDS, help="how the mask is refined")
+    s.add_argument("--every", type=int, default=30, help="for videos: segment every Nth frame")
+    s.add_argument("--model", help=model_help)
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=_segment)
+
+    e = sub.add_parser("evaluate", help="classification, segmentation and box metrics",
+                       formatter_class=HelpFormatter,
+                       description="Measure a model: classification metrics (the paper's Table 1), "
+                                   "masks against ground truth, and the pointing game on boxes.")
+    e.add_argument("--data", default="../shared/data", help="root holding classification/, segmentation/, boxes/")
+    e.add_argument("--classification", help="labelled folder (default: DATA/classification/test)")
+    e.add_argument("--segmentation", help="images/ + masks/ folder (default: DATA/segmentation)")
+    e.add_argument("--boxes", help="images/ + boxes.json folder (default: DATA/boxes)")
+    e.add_argument("--only", help="comma list of classification,segmentation,boxes (default: all)")
+    e.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the mirrored photo (default: the model's setting)")
+    e.add_argument("--model", help=model_help)
+    e.add_argument("--crf-max-side", type=int, help="run the CRF at this long side (default: the model's)")
+    e.add_argument("--peak-smoothing", type=float, default=0.02,
+                   help="pointing game: Gaussian sigma, as a fraction of the long side, applied "
+                        "to a map before taking its peak")
+    e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
+    e.set_defaults(func=_evaluate)
+
+    u = sub.add_parser("tune", help="choose refinement defaults on evaluation masks",
+                       formatter_class=HelpFormatter,
+                       description="Grid-search refinement settings on evaluation masks (the model "
+                                   "card reports that they were chosen there).")
+    u.add_argument("--segmentation", default="../shared/data/segmentation", help="images/ + masks/ folder")
+    u.add_argument("--model", help=model_help)
+    u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
+    u.set_defaults(func=_tune)
+
+    d = sub.add_parser("dataset", help="the opt-in store of photos people chose to keep",
+                       formatter_class=HelpFormatter)
+    dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
+    x = dsub.add_parser("export", help="write kept photos as corrosion/ and not_corrosion/ for training",
+                        formatter_class=HelpFormatter)
+    x.add_argument("dir", help="output folder (created; re-exporting updates it)")
+    x.add_argument("--store", help=f"store folder (default: ${ENV_STORE}, else {DEFAULT_STORE_DIR})")
+    x.add_argument("--verified-only", action="store_true",
+                   help="only photos whose label a person confirmed or corrected")
+    x.set_defaults(func=_dataset_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    args.argv = argv  # recorded with a trained model, so the exact command is known
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # TensorFlow's C++ lines too, if asked for
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"rustseg {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Experiment runners: classification, segmentation against masks, localisation against
+boxes. Each one drives ``Segmenter``'s public stages over a data set and hands the arrays
+to the pure functions of :mod:`.metrics`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+from ..pipeline.colour import colour_rule_mask, rust_probability
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
+from ..pipeline.refine import peak
+from ..pipeline.resize import resize_mask, upsample
+from ..pipeline.segmenter import Segmenter
+from ..vocabulary import CLASS_LABELS
+from .data import list_labelled
+from .metrics import classification_metrics, mask_scores, summarise_segmentation
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- classification
+def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 32) -> np.ndarray:
+    """Corrosion probabilities for image files, decoded and classified exactly as
+    ``segment`` does (including the mirrored-photo average when the segmenter uses it)."""
+    probs: list[np.ndarray] = []
+    for i in range(0, len(paths), batch):
+        images = [segmenter.decode(p).image for p in paths[i:i + batch]]
+        probs.append(segmenter.probabilities(images))
+    return np.concatenate(probs) if probs else np.zeros(0)
+
+
+def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: float,
+                              out_dir: Path, title: str = "") -> list[Path]:
+    """ROC curve and confusion matrix as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roc = out_dir / "roc.png"
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    RocCurveDisplay.from_predictions(labels, probs, ax=ax, name="RustSEG")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set_title(f"ROC {title}".strip())
+    fig.tight_layout()
+    fig.savefig(roc, dpi=120)
+    plt.close(fig)
+    conf = out_dir / "confusion.png"
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ConfusionMatrixDisplay.from_predictions(labels, (probs > threshold).astype(int), ax=ax,
+                                            display_labels=[c.replace("_", " ") for c in CLASS_LABELS],
+                                            colorbar=False)
+    ax.set_title(f"Confusion {title}".strip())
+    fig.tight_layout()
+    fig.savefig(conf, dpi=120)
+    plt.close(fig)
+    return [roc, conf]
+
+
+def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None) -> dict:
+    """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``."""
+    ds = list_labelled(folder)
+    probs = predict_folder(segmenter, ds.paths)
+    res = classification_metrics(ds.labels, probs, segmenter.threshold)
+    res["tta_flip"] = segmenter.tta_flip
+    if out_dir:
+        res["plots"] = [str(p) for p in save_classification_plots(
+            ds.labels, probs, segmenter.threshold, Path(out_dir), Path(folder).name)]
+    return res
+
+
+# ---------------------------------------------------------------- segmentation
+def paper_segmenter(segmenter: Segmenter) -> Segmenter:
+    """The paper's refinement on the same model: no colour evidence, CRF 25 iterations."""
+    r = segmenter.config.refine
+    return segmenter.with_refine(colour_weight=0.0, crf=replace(r.crf, iterations=25))
+
+
+def segmentation_variants(segmenter: Segmenter, image: np.ndarray, cam: np.ndarray,
+                          size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Masks at ``size`` = (height, width) from each method compared in the model card.
+
+    ``heatmap``: upsampled Grad-CAM++ after the paper's threshold; ``crf``: + dense CRF (the
+    paper's standard mode); ``advanced``: the paper's K-means mode; ``colour_rule``: no
+    learning at all; ``rustseg``: the segmenter as configured.
+    """
+    paper = paper_segmenter(segmenter)
+    rule = segmenter.config.refine.colour_rule
+    return {
+        "heatmap": resize_mask(segmenter.evidence_map(image, cam, colour=False) > 0, size),
+        "crf": paper.mask_from_evidence(image, cam, "standard", size),
+        "advanced": paper.mask_from_evidence(image, cam, "advanced", size),
+        "colour_rule": resize_mask(colour_rule_mask(segmenter.mask_image(image), rule), size),
+        "rustseg": segmenter.mask_from_evidence(image, cam, size=size),
+    }
+
+
+def mask_pairs(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
+    """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``."""
+    folder = Path(folder)
+    for img_path in sorted((folder / "images").iterdir()):
+        mask_path = folder / "masks" / (img_path.stem + ".png")
+        if img_path.suffix.lower() in IMAGE_EXTENSIONS and mask_path.is_file():
+            yield img_path, np.asarray(Image.open(mask_path).convert("L")) >= 128
+
+
+def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
+    """Per-image and per-source scores for every variant on ``images/`` + ``masks/``.
+
+    Two views of the same masks: ``ungated`` scores each method's mask as is (refinement
+    quality on photos known to show rust, the usual weakly-supervised protocol); ``gated``
+    is the product's behaviour, where a photo the classifier calls clean gets no mask from
+    the learned methods (the colour rule has no classifier and is never gated).
+    """
+    per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
+    for img_path, gt in mask_pairs(folder):
+        image = segmenter.decode(img_path).image
+        ev = segmenter.evidence(image)
+        rejected = ev.probability <= segmenter.threshold
+        ungated, gated = {}, {}
+        for name, m in segmentation_variants(segmenter, image, ev.cam, gt.shape).items():
+            ungated[name] = mask_scores(m, gt)
+            gated[name] = mask_scores(np.zeros_like(m), gt) if rejected and name != "colour_rule" \
+                else ungated[name]
+        per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
+        per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
+    return {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+
+
+# ---------------------------------------------------------------- boxes
+def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.02) -> dict:
+    """Pointing game (a map's peak inside a box) and share of the mask inside boxes.
+
+    Three maps point, each at mask resolution via :func:`peak` with ``smooth``: the evidence
+    the mask starts from (what RustSEG localises with), the Grad-CAM++ heatmap alone, and
+    the colour evidence alone; always pointing at the image centre is the baseline a map
+    must beat.
+    """
+    folder = Path(folder)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    rule = segmenter.config.refine.colour_rule
+    hits: dict[str, list[bool]] = defaultdict(list)
+    shares, shares_all, positives = [], [], 0
+    for name, bxs in sorted(boxes.items()):
+        try:
+            photo = segmenter.decode(folder / "images" / name)
+        except (ImageInputError, OSError) as e:
+            log.warning("skipping %s: %s", name, e)
+            continue
+        (w0, h0), image = photo.size, photo.image
+        ev = segmenter.evidence(image)
+        corrosion = ev.probability > segmenter.threshold
+        positives += corrosion
+        small = segmenter.mask_image(image)
+        h, w = small.shape[:2]
+        sy, sx = h / h0, w / w0
+        inside = np.zeros((h, w), bool)
+        for x0, y0, x1, y1 in bxs:
+            inside[int(y0 * sy):int(np.ceil(y1 * sy)), int(x0 * sx):int(np.ceil(x1 * sx))] = True
+        maps = {"evidence": segmenter.evidence_map(image, ev.cam),
+                "heatmap": upsample(ev.cam, (h, w)), "colour_only": rust_probability(small, rule)}
+        for key, m in maps.items():
+            hits[key].append(bool(inside[peak(m, smooth)]))
+        hits["centre_baseline"].append(bool(inside[h // 2, w // 2]))
+        m = segmenter.mask_from_evidence(image, ev.cam, size=(h, w))
+        if m.any():
+            share = float((m & inside).sum() / m.sum())
+            shares_all.append(share)
+            if corrosion:
+                shares.append(share)
+    out = {"n_images": len(hits["centre_baseline"]), "peak_smoothing": smooth}
+    out.update({f"pointing_game_{k}": float(np.mean(v)) for k, v in hits.items()})
+    out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
+                "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
+                "classified_corrosion": int(positives)})
+    return out

@@ -1,0 +1,80 @@
+"""Pure metric functions: classification (the paper's Table 1), masks, and their summaries.
+
+Arrays in, numbers out; nothing here runs a model or reads a file.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from ..vocabulary import CLASS_LABELS
+
+MASK_SCORES = ("iou", "dice", "precision", "recall")
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict:
+    """Accuracy, ROC AUC, precision, recall, F1 and the confusion matrix (the paper's Table 1)."""
+    from sklearn import metrics
+
+    pred = (probs > threshold).astype(int)
+    cm = metrics.confusion_matrix(labels, pred, labels=[0, 1])
+    return {
+        "n": int(len(labels)),
+        "accuracy": float(metrics.accuracy_score(labels, pred)),
+        "roc_auc": float(metrics.roc_auc_score(labels, probs)),
+        "precision": float(metrics.precision_score(labels, pred, zero_division=0)),
+        "recall": float(metrics.recall_score(labels, pred, zero_division=0)),
+        "f1": float(metrics.f1_score(labels, pred, zero_division=0)),
+        "confusion_matrix": {"labels": list(CLASS_LABELS), "rows_true_cols_pred": cm.tolist()},
+        "threshold": threshold,
+    }
+
+
+def mask_scores(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """IoU, Dice, pixel precision and recall of boolean masks (empty ∩ empty counts as 1)."""
+    tp = float((pred & gt).sum())
+    fp = float((pred & ~gt).sum())
+    fn = float((~pred & gt).sum())
+    union = tp + fp + fn
+    return {"iou": tp / union if union else 1.0,
+            "dice": 2 * tp / (2 * tp + fp + fn) if union else 1.0,
+            "precision": tp / (tp + fp) if tp + fp else float(not gt.any()),
+            "recall": tp / (tp + fn) if tp + fn else 1.0}
+
+
+def source_of(name: str) -> str:
+    """Augmented copies share the part of the name before the first '-'."""
+    return name.split("-")[0]
+
+
+def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -> dict:
+    """Means over images and over source photos (each source weighted once).
+
+    ``per_image`` maps a file name to ``{"probability": p, "scores": {method: mask_scores}}``.
+    """
+    methods = sorted({m for v in per_image.values() for m in v["scores"]})
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for name in per_image:
+        by_source[source_of(name)].append(name)
+    summary = {}
+    for m in methods:
+        img_mean = {k: float(np.mean([v["scores"][m][k] for v in per_image.values()]))
+                    for k in MASK_SCORES}
+        src_mean = {k: float(np.mean([np.mean([per_image[n]["scores"][m][k] for n in names])
+                                      for names in by_source.values()])) for k in MASK_SCORES}
+        summary[m] = {"per_image_mean": img_mean, "per_source_mean": src_mean}
+    return {"n_images": len(per_image), "n_sources": len(by_source), "methods": summary,
+            "classified_corrosion": int(sum(v["probability"] > threshold for v in per_image.values())),
+            "per_image": per_image}
+
+
+def format_segmentation_table(summary: dict) -> str:
+    """Markdown table of per-source means (the number the targets refer to)."""
+    lines = ["| method | IoU (per source) | Dice | precision | recall | IoU (per image) |",
+             "|---|---|---|---|---|---|"]
+    for m, s in summary["methods"].items():
+        src, img = s["per_source_mean"], s["per_image_mean"]
+        lines.append(f"| {m} | {src['iou']:.3f} | {src['dice']:.3f} | {src['precision']:.3f} | "
+                     f"{src['recall']:.3f} | {img['iou']:.3f} |")
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Pictures for people: the mask drawn over the photo, and a colour heatmap."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def contrasting(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A colour that stands out against ``colour``: its complement, or black/white for greys
+    (whose complement is another grey)."""
+    c = np.asarray(colour, float)
+    if c.max() - c.min() < 64:
+        return (0, 0, 0) if c.mean() > 127 else (255, 255, 255)
+    return tuple(int(v) for v in 255 - c)
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 40, 40),
+                 alpha: float = 0.45, outline: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Tint ``mask`` pixels of an RGB image and outline the mask so it reads on any photo.
+
+    A tint alone vanishes on a surface of its own colour (a red overlay on red paint), so
+    the mask's border is drawn in ``outline`` (default: the tint's contrasting colour) with
+    a dark line just outside it, which stands out on light and dark surfaces alike.
+    """
+    out = image.astype(np.float32)
+    c = np.asarray(colour, np.float32)
+    out[mask] = out[mask] * (1.0 - alpha) + c * alpha
+    width = max(1, max(mask.shape) // 400)
+    inner = mask & ~ndimage.binary_erosion(mask, iterations=width)
+    outer = ndimage.binary_dilation(mask, iterations=width) & ~mask
+    out[outer] = (0, 0, 0)
+    out[inner] = np.asarray(outline if outline is not None else contrasting(colour), np.float32)
+    return out.astype(np.uint8)
+
+
+def heatmap_image(heatmap: np.ndarray) -> np.ndarray:
+    """A [0, 1] heatmap → RGB uint8 with a blue → red 'jet'-like ramp."""
+    h = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)
+    r = np.clip(1.5 - np.abs(4.0 * h - 3.0), 0, 1)
+    g = np.clip(1.5 - np.abs(4.0 * h - 2.0), 0, 1)
+    b = np.clip(1.5 - np.abs(4.0 * h - 1.0), 0, 1)
+    return (np.stack([r, g, b], -1) * 255).astype(np.uint8)

@@ -1,0 +1,283 @@
+"""The whole pipeline behind one object: load the model once, then ``segment(photo)``.
+
+Each stage is public, so evaluation, tuning and benchmarks call the same code the product
+runs instead of rebuilding it::
+
+    photo = seg.decode(path)                       # decode
+    ev = seg.evidence(photo.image)                 # classify + localise
+    heat = seg.evidence_map(photo.image, ev.cam)   # the map the mask starts from
+    mask = seg.mask_from_evidence(photo.image, ev.cam, mode="advanced")   # refine
+    other = seg.with_config(refine=replace(seg.config.refine, colour_weight=0))
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.special import expit
+
+from .. import vocabulary as vocab
+from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
+from .cam import cam_from_gradients, make_forward_with_grads
+from .colour import rust_probability
+from .imageio import Photo, Source, decode
+from .model import ModelBundle, load_bundle, preprocess, shipped_model_dir
+from .overlay import heatmap_image, overlay_mask
+from .refine import dynamic_threshold, fused_evidence, refine
+from .resize import fit_within, resize_mask, upsample
+
+# Said on the result when advanced mode finds no region in a photo classified as corrosion.
+ADVANCED_FALLBACK_NOTE = ("Advanced mode kept no region of this photo (its colour clusters did "
+                          "not survive the erosion), so the standard mask is shown instead.")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the model says about a working image: the corrosion probability and the
+    Grad-CAM++ heatmap on its last conv map (small, in [0, 1])."""
+
+    probability: float
+    cam: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """Everything one photo produced.
+
+    ``image``, ``heatmap`` and ``overlay`` are at the working resolution (long side at most
+    ``SegmenterConfig.work_max_side``); ``mask`` is at the photo's original upright size,
+    or ``None`` when the classifier says there is no corrosion.
+    """
+
+    probability: float
+    is_corrosion: bool
+    threshold: float
+    mode: str
+    image: np.ndarray
+    heatmap: np.ndarray
+    mask: np.ndarray | None
+    overlay: np.ndarray
+    area_fraction: float
+    original_size: tuple[int, int]
+    model_version: str
+    timings: dict[str, float] = field(default_factory=dict)
+    image_format: str | None = None  # of the photo as received (JPEG, PNG, ...); None for arrays
+    mask_note: str | None = None  # e.g. that advanced mode fell back to the standard mask
+
+    @property
+    def decision(self) -> str:
+        return vocab.decision(self.is_corrosion)
+
+    def summary(self) -> dict:
+        """JSON-ready numbers (no arrays); the field names of the API and of ``results.csv``."""
+        return {
+            "probability": round(self.probability, 6),
+            "decision": self.decision,
+            "is_corrosion": self.is_corrosion,
+            "threshold": self.threshold,
+            "mode": self.mode,
+            "area_fraction": round(self.area_fraction, 6),
+            "width": self.original_size[0],
+            "height": self.original_size[1],
+            "model_version": self.model_version,
+            "mask_note": self.mask_note,
+            "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
+        }
+
+    def mask_png(self) -> bytes:
+        """The mask as an 8-bit PNG (0 background, 255 corrosion) at the original size."""
+        mask = self.mask if self.mask is not None else np.zeros(self.original_size[::-1], bool)
+        return _encode(Image.fromarray(mask.astype(np.uint8) * 255, "L"), "PNG")
+
+    def overlay_jpeg(self, quality: int = 90) -> bytes:
+        return _encode(Image.fromarray(self.overlay), "JPEG", quality=quality)
+
+    def heatmap_png(self) -> bytes:
+        return _encode(Image.fromarray(heatmap_image(self.heatmap)), "PNG")
+
+    def image_jpeg(self, quality: int = 90) -> bytes:
+        return _encode(Image.fromarray(self.image), "JPEG", quality=quality)
+
+    def encoded(self) -> dict[str, bytes]:
+        """Every output of ``vocabulary.OUTPUTS``, encoded once, by file name."""
+        return {o.filename: getattr(self, o.encoder)() for o in vocab.OUTPUTS.values()}
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+class Segmenter:
+    """Classify → localise (Grad-CAM++) → refine, with the model loaded once.
+
+    Thread-safe: the traced forward function is shared; the CRF and NumPy work are
+    per-call. ``segment`` accepts a path, bytes, a file object, or an RGB array.
+    """
+
+    def __init__(self, bundle: ModelBundle, config: SegmenterConfig | None = None,
+                 _forward=None, **overrides):
+        self.bundle = bundle
+        config = config or SegmenterConfig(refine=refine_from_info(bundle.info))
+        self._config = replace(config, **overrides) if overrides else config
+        if _forward is None:
+            _forward = make_forward_with_grads(bundle.model)
+            # Trace once now so the first request does not pay for it.
+            _forward(np.zeros((1, bundle.input_size, bundle.input_size, 3), np.float32))
+        self._forward = _forward
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None,
+             config: SegmenterConfig | None = None, **overrides) -> "Segmenter":
+        """Load a model folder (default: the shipped ``models/default``).
+
+        ``overrides`` replace fields of the config (e.g. ``tta_flip=True``).
+        """
+        return cls(load_bundle(model_dir or shipped_model_dir()), config, **overrides)
+
+    @property
+    def config(self) -> SegmenterConfig:
+        """The settings (read-only: use :meth:`with_config` for a variant)."""
+        return self._config
+
+    def with_config(self, **changes) -> "Segmenter":
+        """A copy with some ``SegmenterConfig`` fields replaced, sharing the loaded model and
+        its traced forward pass (cheap: no reloading, no retracing)."""
+        return Segmenter(self.bundle, replace(self._config, **changes), _forward=self._forward)
+
+    def with_refine(self, **changes) -> "Segmenter":
+        """A copy with some ``RefineConfig`` fields replaced (see :meth:`with_config`)."""
+        return self.with_config(refine=replace(self._config.refine, **changes))
+
+    @property
+    def tta_flip(self) -> bool:
+        t = self._config.tta_flip
+        return bool(self.bundle.info.get("tta_flip", False)) if t is None else t
+
+    @property
+    def threshold(self) -> float:
+        t = self._config.threshold
+        return self.bundle.threshold if t is None else t
+
+    # ------------------------------------------------------------------ stages
+    def decode(self, source: Source | np.ndarray) -> Photo:
+        """Photo → upright RGB working image (long side ≤ ``work_max_side``), original size."""
+        side = self._config.work_max_side
+        if isinstance(source, np.ndarray):
+            arr = _as_rgb_array(source)
+            h, w = arr.shape[:2]
+            return Photo(fit_within(arr, side), (w, h), None)
+        return decode(source, max_pixels=self._config.max_pixels, max_side=side)
+
+    def _batch(self, images: list[np.ndarray]) -> np.ndarray:
+        x = np.stack([preprocess(img, self.bundle.input_size) for img in images])
+        # The mirrored photos ride along in the same batch.
+        return np.concatenate([x, x[:, :, ::-1]]) if self.tta_flip else x
+
+    def _mean_logits(self, logits: np.ndarray, n: int) -> np.ndarray:
+        return (logits[:n] + logits[n:]) / 2 if self.tta_flip else logits
+
+    def probabilities(self, images: list[np.ndarray]) -> np.ndarray:
+        """Corrosion probabilities of working images, classified in one batch exactly as
+        :meth:`evidence` does (mirrored-photo averaging included), without the heatmap."""
+        logits = self.bundle.predict_logits(self._batch(images))
+        return expit(self._mean_logits(logits, len(images)))
+
+    def evidence(self, image: np.ndarray) -> Evidence:
+        """Classify and localise a working image: probability and Grad-CAM++ heatmap."""
+        t0 = time.perf_counter()
+        x = self._batch([image])
+        t1 = time.perf_counter()
+        logits, feats, grads = self._forward(x)
+        prob = float(expit(self._mean_logits(logits.numpy(), 1)[0]))
+        t2 = time.perf_counter()
+        cams = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")
+        cam = cams[0] if len(cams) == 1 else np.maximum(0.0, cams[0] + cams[1][:, ::-1]) / 2
+        t3 = time.perf_counter()
+        return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2})
+
+    def mask_image(self, image: np.ndarray) -> np.ndarray:
+        """The working image at the resolution masks are computed at (``crf.max_side``)."""
+        return fit_within(image, self._config.refine.crf.max_side)
+
+    def evidence_map(self, image: np.ndarray, cam: np.ndarray, colour: bool = True) -> np.ndarray:
+        """The per-pixel corrosion belief the mask starts from, at mask resolution: the
+        upsampled heatmap after the paper's threshold, mixed with rust-colour evidence by
+        the configured weight (``colour=False``: the heatmap's part alone)."""
+        rcfg = self._config.refine
+        small = self.mask_image(image)
+        if not colour or rcfg.colour_weight <= 0:
+            return dynamic_threshold(upsample(cam, small.shape[:2]))[0]
+        return fused_evidence(cam, small.shape[:2], rcfg, rust_probability(small, rcfg.colour_rule))
+
+    def mask_from_evidence(self, image: np.ndarray, cam: np.ndarray, mode: str | None = None,
+                           size: tuple[int, int] | None = None) -> np.ndarray:
+        """Refine a heatmap into a boolean mask with ``mode`` (default: the configured one),
+        computed at mask resolution and returned at ``size`` = (height, width) (default: the
+        image's). This is the mode as defined: an empty advanced mask stays empty."""
+        rcfg = replace(self._config.refine, mode=vocab.check_mode(mode or self._config.refine.mode))
+        small = self.mask_image(image)
+        colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
+        return resize_mask(refine(small, cam, rcfg, colour), size or image.shape[:2])
+
+    # ------------------------------------------------------------------ the whole pipeline
+    def segment(self, source: Source | np.ndarray, mode: str | None = None) -> Result:
+        """Run the whole pipeline on one photo."""
+        mode = vocab.check_mode(mode or self._config.refine.mode)
+        t_start = time.perf_counter()
+        photo = self.decode(source)
+        image, (w0, h0) = photo.image, photo.size
+        timings = {"decode": time.perf_counter() - t_start}
+        ev = self.evidence(image)
+        timings.update(ev.timings)
+        is_corrosion = ev.probability > self.threshold
+        t0 = time.perf_counter()
+        mask_full, note = None, None
+        work_mask = np.zeros(image.shape[:2], bool)
+        if is_corrosion:
+            small_mask = self.mask_from_evidence(image, ev.cam, mode, self.mask_image(image).shape[:2])
+            if mode == "advanced" and not small_mask.any():
+                small_mask = self.mask_from_evidence(image, ev.cam, "standard",
+                                                     small_mask.shape)
+                note = ADVANCED_FALLBACK_NOTE
+            work_mask = resize_mask(small_mask, image.shape[:2])
+            mask_full = resize_mask(small_mask, (h0, w0))
+        timings["refine"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        overlay = overlay_mask(image, work_mask, self._config.overlay_colour, self._config.overlay_alpha)
+        heat = upsample(ev.cam, image.shape[:2])
+        timings["render"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        area = float(mask_full.mean()) if mask_full is not None else 0.0
+        return Result(probability=ev.probability, is_corrosion=is_corrosion,
+                      threshold=self.threshold, mode=mode, image=image,
+                      heatmap=heat, mask=mask_full, overlay=overlay,
+                      area_fraction=area, original_size=photo.size,
+                      model_version=self.bundle.version, timings=timings,
+                      image_format=photo.format, mask_note=note)
+
+
+def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise ValueError("arrays must be uint8")
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, -1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {arr.shape}")
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def refine_from_info(info: dict) -> RefineConfig:
+    """Refinement defaults tuned for a model are stored in its metadata (see model card)."""
+    tuned = dict(info.get("refine", {}))
+    crf = CRFConfig(**tuned.pop("crf", {}))
+    rule = ColourRule(**tuned.pop("colour_rule", {}))
+    return RefineConfig(crf=crf, colour_rule=rule,
+                        **{k: v for k, v in tuned.items() if k in RefineConfig.__dataclass_fields__})

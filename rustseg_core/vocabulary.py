@@ -1,0 +1,120 @@
+"""The shared vocabulary: the names that cross modules and layers, each defined once.
+
+Class labels and decisions, mask modes, pipeline stages, output files and verdicts are
+spelled here and nowhere else. The pipeline produces them, the store records them, the CLI
+writes them and the web app shows them: adding an output, a mode or a stage is a change to
+this file (plus the code that computes it), not a hunt through every layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ------------------------------------------------------------------ labels and decisions
+CORROSION = "corrosion"
+NOT_CORROSION = "not_corrosion"
+# Training label index → name (0 = not corrosion, 1 = corrosion); also the folder names of
+# an image-level data set (``corrosion/``, ``not_corrosion/``).
+CLASS_LABELS = (NOT_CORROSION, CORROSION)
+
+
+def decision(is_corrosion: bool) -> str:
+    """The decision name for a classifier verdict (the same words as the class labels)."""
+    return CORROSION if is_corrosion else NOT_CORROSION
+
+
+# ------------------------------------------------------------------ mask modes
+@dataclass(frozen=True)
+class Mode:
+    """A way of turning the model's evidence into a mask."""
+
+    id: str
+    label: str  # short name for forms and tables
+    help: str  # one sentence for people
+
+
+MODES: dict[str, Mode] = {m.id: m for m in (
+    Mode("standard", "Standard — dense CRF",
+         "The paper's method: Grad-CAM++, its dynamic threshold, then a dense CRF."),
+    Mode("advanced", "Advanced — K-means + CRF",
+         "The paper's advanced mode: colour clustering and erosion before a shorter CRF; "
+         "it can help when the rust is patchy."),
+)}
+MODE_IDS = tuple(MODES)
+DEFAULT_MODE = "standard"
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` itself if it is known, else a ``ValueError`` that lists the choices."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODE_IDS)}, not {mode!r}")
+    return mode
+
+
+# ------------------------------------------------------------------ pipeline stages
+@dataclass(frozen=True)
+class Stage:
+    """A timed step of the pipeline (``Result.timings`` keys)."""
+
+    id: str
+    label: str
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("decode", "Decode photo"),
+    Stage("preprocess", "Resize for the model"),
+    Stage("classify", "Classify"),
+    Stage("localise", "Grad-CAM++"),
+    Stage("refine", "Mask"),
+    Stage("render", "Overlay"),
+)
+STAGE_IDS = tuple(s.id for s in STAGES)
+TOTAL = Stage("total", "Total")
+
+
+# ------------------------------------------------------------------ output files
+@dataclass(frozen=True)
+class Output:
+    """One rendered output of a result: its file name, MIME type and the ``Result`` method
+    that encodes it."""
+
+    key: str
+    filename: str
+    mime: str
+    encoder: str
+    description: str
+
+    @property
+    def extension(self) -> str:
+        return self.filename.rsplit(".", 1)[-1]
+
+
+OUTPUTS: dict[str, Output] = {o.key: o for o in (
+    Output("image", "image.jpg", "image/jpeg", "image_jpeg", "the photo as analysed"),
+    Output("overlay", "overlay.jpg", "image/jpeg", "overlay_jpeg", "the photo with the mask drawn on it"),
+    Output("heatmap", "heatmap.png", "image/png", "heatmap_png", "where the model saw evidence"),
+    Output("mask", "mask.png", "image/png", "mask_png", "the mask: 255 = corrosion, 0 = not"),
+)}
+OUTPUT_FILES = tuple(o.filename for o in OUTPUTS.values())
+RESULT_JSON = Output("result", "result.json", "application/json", "", "the numbers of a result")
+
+
+def output_for_file(filename: str) -> Output | None:
+    """The output (or the result JSON) stored under ``filename``; ``None`` if there is none."""
+    if filename == RESULT_JSON.filename:
+        return RESULT_JSON
+    return next((o for o in OUTPUTS.values() if o.filename == filename), None)
+
+
+def download_name(result_id: str, output: Output) -> str:
+    """``rustseg-<id>-<what>.<ext>``: files from two results never collide in a downloads folder."""
+    return f"rustseg-{result_id}-{output.key}.{output.extension}"
+
+
+# ------------------------------------------------------------------ verdicts
+# Answers to "was this right?": the result is right; there is rust but the result missed or
+# misplaced it; there is no rust in the photo.
+VERDICTS: dict[str, str] = {
+    "correct": "Correct",
+    "wrong": "Wrong — there is rust it missed or misplaced",
+    "no_rust": "No rust in this photo",
+}
