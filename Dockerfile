@@ -1,4 +1,6 @@
 # RustSEG web app, CPU only. Build: docker build -t rustseg .   Run: see README ("Docker").
+# Checked end to end (build, /healthz, API upload, kept record on the volume across a restart,
+# unprivileged user) by scripts/docker_check.sh.
 # Python 3.11: pydensecrf does not build on 3.13, and TensorFlow 2.21 supports 3.11/3.12.
 FROM python:3.11-slim-bookworm AS build
 
@@ -9,12 +11,29 @@ RUN apt-get update \
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Only the third-party dependencies live in the venv (the "-e ." line is for local set-ups);
-# the project's own code is copied in the runtime stage, so code changes rebuild in seconds.
+# First the pinned third-party dependencies (the "-e ." line is for checkouts): this slow
+# layer depends on requirements.txt only, so code edits do not reinstall TensorFlow.
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install --upgrade pip setuptools wheel \
  && grep -v '^-e ' /tmp/requirements.txt > /tmp/requirements-image.txt \
  && pip install -r /tmp/requirements-image.txt
+# Then the project itself, a regular (non-editable) install: pyproject.toml puts templates/,
+# static/ and models/default inside the installed packages and creates the `rustseg` command.
+# --no-deps: everything it needs is pinned above; a missing one fails `pip check` here.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY rustseg_core ./rustseg_core
+COPY app ./app
+COPY templates ./templates
+COPY static ./static
+COPY models ./models
+RUN pip install --no-deps . \
+ && pip check \
+ && cd / && python -c "from rustseg_core.pipeline.model_files import shipped_model_dir, is_model_dir; \
+from app import _web_files; import os; d = shipped_model_dir(); \
+assert is_model_dir(d) and '/opt/venv/' in str(d), d; \
+assert os.path.isfile(os.path.join(_web_files('templates'), 'index.html')); \
+assert os.path.isdir(os.path.join(_web_files('static'), 'css'))"
 
 FROM python:3.11-slim-bookworm
 # libgomp: OpenMP runtime for scikit-learn's K-means (OpenCV is the headless wheel: no libGL).
@@ -23,20 +42,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --uid 10001 rustseg \
  && mkdir -p /data/store && chown rustseg /data/store
+# The venv holds the dependencies and the installed project (code, templates, static files,
+# the shipped model); it stays owned by root, read-only for the app user.
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv/rustseg
-# Code stays owned by root (read-only for the app user); only /data/store is writable.
-COPY rustseg_core ./rustseg_core
-COPY app ./app
-COPY templates ./templates
-COPY static ./static
-COPY models ./models
+# Only the server's two entry files live here, owned by root too; only /data/store is writable.
 COPY wsgi.py gunicorn.conf.py ./
+# No RUSTSEG_MODEL: the shipped model is found inside the installed package. Set it (and
+# mount a folder) to serve another model.
 ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/srv/rustseg \
     PYTHONUNBUFFERED=1 \
     RUSTSEG_PRODUCTION=1 \
-    RUSTSEG_MODEL=/srv/rustseg/models/default \
     RUSTSEG_STORE_DIR=/data/store \
     TF_CPP_MIN_LOG_LEVEL=2 \
     CUDA_VISIBLE_DEVICES=""
@@ -44,6 +60,7 @@ USER rustseg
 # Kept photos live on a volume, never in the image.
 VOLUME ["/data/store"]
 EXPOSE 8000
+# Asks the port gunicorn listens on: 8000, or the one in RUSTSEG_BIND (e.g. with --network host).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
+  CMD python -c "import os,sys,urllib.request; h,_,p = os.environ.get('RUSTSEG_BIND','').rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; h = '[%s]' % h if ':' in h else h; p = p if p.isdigit() else '8000'; sys.exit(0 if urllib.request.urlopen('http://%s:%s/healthz' % (h, p), timeout=4).status == 200 else 1)"
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

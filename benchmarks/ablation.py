@@ -49,16 +49,15 @@ def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: i
     """Train one variant in a scratch folder and read its per-epoch log."""
     import csv
 
-    import keras
-
     from rustseg_core.learn.train import TrainConfig, train
+    from rustseg_core.tf_runtime import keras
 
     cfg = TrainConfig(epochs=epochs, seed=seed, cache_dir=cache_dir, **size, **overrides)
     with tempfile.TemporaryDirectory(prefix="rustseg-ablation-") as out:
         bundle = train(data, out, cfg, command=None)
         with open(Path(out) / "training_log.csv") as f:
             rows = list(csv.DictReader(f))
-    keras.backend.clear_session()
+    keras().backend.clear_session()
     aucs = [float(r["val_auc"]) for r in rows]
     best = max(range(len(aucs)), key=aucs.__getitem__)
     return {"best_epoch": best + 1, "val_auc": aucs[best],

@@ -115,7 +115,8 @@ class GunicornServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, boot_timeout: float = 300.0) -> "GunicornServer":
+    def launch(self) -> "GunicornServer":
+        """Start the master (its workers boot in the background) and return at once."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUSTSEG_")}
         env.update({"RUSTSEG_BIND": f"127.0.0.1:{self.port}", "RUSTSEG_MODEL": str(self.model),
                     "RUSTSEG_STORE_DIR": str(self.store_dir), "RUSTSEG_WORKERS": str(self.workers),
@@ -125,12 +126,28 @@ class GunicornServer:
             self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                           "wsgi:app"], cwd=REPO, env=env, stdout=log,
                                          stderr=subprocess.STDOUT)
+        return self
+
+    def start(self, boot_timeout: float = 300.0) -> "GunicornServer":
+        self.launch()
         try:
             self.wait_ready(self.workers, boot_timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_for_log(self, pattern: str, timeout: float = 300.0) -> re.Match:
+        """Wait until the server's log matches ``pattern``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.log_text())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"no {pattern!r} after {timeout:.0f} s:\n{self.log_text()[-3000:]}")
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -127,7 +127,6 @@ def _measure_isolated(cfg: Config, paths: Sequence[Path], settings: Settings) ->
                                     "settings": asdict(settings)}))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         proc = subprocess.run([sys.executable, "-m", MODULE, "--worker", str(spec), str(out)],
                               cwd=REPO, env=env)
         if proc.returncode != 0:

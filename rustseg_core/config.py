@@ -26,6 +26,8 @@ class ModelSpec:
     batch_norm: bool = True
     head: Head = "gap"
     dropout: float = 0.3
+    # True: the classifier completed into a U-Net (a per-pixel output besides the image one).
+    decoder: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

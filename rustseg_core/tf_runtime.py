@@ -24,8 +24,7 @@ def configure(threads: int | None = None, interop_threads: int | None = None,
     cores; ``interop_threads``: parallel ops. ``quiet``: no C++ info/warning lines.
     """
     env = os.environ if environ is None else environ
-    if quiet:
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if quiet else "0")
     # CPU only: this is what ships; probing for CUDA costs seconds and prints errors.
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
     if threads:

@@ -104,3 +104,27 @@ def test_api_404_and_405_are_json(client):
     resp = client.get("/api/v1/segment")
     _assert_error(resp, 405)
     assert "POST" in resp.headers["Allow"]
+
+
+def test_bad_mode_lists_the_choices(client):
+    err = _assert_error(_segment(client, photo_bytes(), mode="fancy"), 400)
+    assert "standard" in err["message"] and "advanced" in err["message"]
+
+
+@pytest.mark.parametrize("keep", ["maybe", "2", "tru"])
+def test_keep_that_is_not_a_yes_or_no_is_refused(client, store_dir, keep):
+    """keep=maybe must not silently mean "do not keep": the client asked for something."""
+    err = _assert_error(_segment(client, photo_bytes(), keep=keep), 400)
+    assert "keep" in err["message"] and "true or false" in err["message"]
+    assert not store_dir.exists()
+
+
+@pytest.mark.parametrize("keep, kept", [("true", True), ("YES", True), ("1", True), ("on", True),
+                                        ("false", False), ("0", False), ("no", False)])
+def test_keep_words(client, keep, kept):
+    resp = _segment(client, photo_bytes(), keep=keep)
+    assert resp.status_code == 200 and resp.get_json()["kept"] is kept
+
+
+def test_unknown_api_path_is_json(client):
+    _assert_error(client.get("/api/v1/nothing-here"), 404)

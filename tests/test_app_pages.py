@@ -319,3 +319,55 @@ def test_result_caption_names_the_configured_overlay_colour(client, tiny_segment
     html = post_photo(cyan.test_client(), photo_bytes()).get_data(as_text=True)
     assert "Corrosion marked in cyan" in html and "areas marked in cyan" in html
     assert "marked in red" not in html and "(outlined in red)" in html
+
+
+# -- what a new user met ---------------------------------------------------------------------
+
+def test_probability_and_threshold_never_read_the_same_when_they_differ():
+    from app.present import percent_pair
+
+    assert percent_pair(0.399885, 0.4) == ("39.99 %", "40.00 %")
+    assert percent_pair(0.3999999, 0.4)[0] != percent_pair(0.3999999, 0.4)[1]
+    assert percent_pair(0.25, 0.4) == ("25.0 %", "40.0 %")
+    assert percent_pair(0.4, 0.4) == ("40.0 %", "40.0 %")
+
+
+def test_result_page_just_below_the_threshold_is_not_self_contradictory(app):
+    from flask import render_template
+
+    from app.present import ResultView
+
+    summary = {"probability": 0.399885, "threshold": 0.4, "is_corrosion": False, "decision": "not_corrosion",
+               "area_fraction": 0.0, "mode": "standard", "width": 10, "height": 10,
+               "model_version": "x", "mask_note": None, "timings_ms": {}}
+    with app.test_request_context("/"):
+        html = render_template("result.html", view=ResultView(summary=summary, urls={}, result_id="r"))
+    text = " ".join(html.split())
+    assert "39.99 %" in text and "below the 40.00 % needed" in text
+
+
+def test_without_a_model_the_home_page_says_so_and_the_503_says_it_once(tmp_path):
+    from app import create_app
+
+    app_ = create_app({"MODEL": str(tmp_path / "no-model"), "STORE_DIR": "", "WTF_CSRF_ENABLED": False})
+    c = app_.test_client()
+    home = c.get("/").get_data(as_text=True)
+    assert "cannot be analysed on this server" in home
+    assert re.search(r"<button[^>]*data-submit[^>]*disabled", home)
+    page = c.post("/analyse", data={"photo": (io.BytesIO(photo_bytes()), "p.jpg")},
+                  content_type="multipart/form-data").get_data(as_text=True)
+    assert page.count("not loaded") == 1
+
+
+def test_kept_result_shows_the_advanced_fallback_note(tiny_segmenter, tmp_path):
+    from app import create_app
+
+    seg = tiny_segmenter.with_config(threshold=0.0).with_refine(erosion_size=161)
+    site = create_app({"TESTING": True, "SEGMENTER": seg, "STORE_DIR": str(tmp_path / "s"),
+                       "WTF_CSRF_ENABLED": False})
+    resp = site.test_client().post("/analyse", data={"photo": (io.BytesIO(photo_bytes()), "p.jpg"),
+                                                     "mode": "advanced", "keep": "y"},
+                                   content_type="multipart/form-data", follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "data-mask-note" in html and "standard mask is shown" in html
+    assert "covers <strong data-area>0 %" not in html

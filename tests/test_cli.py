@@ -1,12 +1,18 @@
 import csv
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from rustseg_core.cli import main
+from rustseg_core.cli import build_parser, main
 from tests.synthetic import rust_image
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -66,3 +72,75 @@ def test_segment_nothing_readable_fails(tiny_model_dir, tmp_path):
     bad = tmp_path / "x.png"
     bad.write_bytes(b"")
     assert main(["segment", str(bad), "--out", str(tmp_path / "o"), "--model", str(tiny_model_dir), "-q"]) == 1
+
+
+# -- what a new user meets ----------------------------------------------------------------------
+
+def _run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m rustseg_core ARGS`` as a user runs it (stdout and stderr not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "rustseg_core", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=300)
+
+
+def test_missing_model_is_one_clear_line_and_exit_2(tmp_path, capsys, photo_folder):
+    rc = main(["segment", str(photo_folder / "rust0.jpg"), "--out", str(tmp_path / "o"),
+               "--model", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and "no RustSEG model in" in err and "Traceback" not in err
+
+
+def test_missing_input_fails_before_tensorflow_and_says_it_once(tmp_path):
+    code = ("import sys; from rustseg_core.cli import main; "
+            f"rc = main(['segment', {str(tmp_path / 'nope.jpg')!r}, '--out', {str(tmp_path / 'o')!r}]); "
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was loaded'; sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("nope.jpg") == 1 and out.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_version_and_bare_command():
+    version = _run_cli("--version")
+    assert version.returncode == 0 and re.fullmatch(r"rustseg \d+\.\d+\.\d+\n", version.stdout)
+    bare = _run_cli()
+    assert bare.returncode == 2 and "Traceback" not in bare.stderr and "error:" not in bare.stderr
+    assert "segment" in bare.stdout and "rustseg COMMAND --help" in bare.stdout
+    parser = build_parser()
+    helps = [parser.format_help()] + [
+        sub.format_help() for action in parser._subparsers._group_actions
+        for sub in action.choices.values()]
+    for text in helps:
+        assert "``" not in text and ":func:" not in text  # no reST in --help
+        assert "(default: None)" not in text and "(default: False)" not in text
+    segment_help = _run_cli("segment", "--help").stdout
+    assert "(default: standard)" in segment_help and "(default: 30)" in segment_help
+    train_help = _run_cli("train", "--help").stdout
+    for default in ("(default: 30;", "(default: 32;", "(default: 0.002;", "(default: 1)", "(default: cpu)"):
+        assert default in train_help
+
+
+def test_redirected_output_has_no_terminal_codes_or_tensorflow_noise(tiny_model_dir, photo_folder, tmp_path):
+    out = _run_cli("segment", str(photo_folder), "--out", str(tmp_path / "o"), "--model", str(tiny_model_dir))
+    assert out.returncode == 0, out.stderr
+    both = out.stdout + out.stderr
+    assert "\x1b[" not in both and "\r" not in both and "\b" not in both
+    assert "oneDNN" not in both and "absl" not in both and "cpu_feature_guard" not in both
+    assert re.search(r"^\[4/4\] .*: ", out.stdout, re.M)  # one plain progress line per file
+    # A broken file is reported once, in words for the command line (not "send it again").
+    assert out.stderr.count("broken.jpg") == 1 and "sending" not in both
+
+
+def test_csv_uses_the_api_field_names(tiny_model_dir, photo_folder, tmp_path):
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    out = tmp_path / "o"
+    assert main(["segment", str(photo_folder), "--out", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
+    header = next(csv.reader(open(out / "results.csv")))
+    summary = Segmenter.load(tiny_model_dir).segment(photo_folder / "rust0.jpg").summary()
+    shared = [h for h in header if h in summary]
+    assert {"probability", "decision", "area_fraction", "width", "height", "mode"} <= set(shared)
+    assert "area_percent" not in header
+    row = next(r for r in csv.DictReader(open(out / "results.csv")) if r["file"].endswith("rust0.jpg"))
+    assert float(row["area_fraction"]) == pytest.approx(summary["area_fraction"], abs=1e-6)
+    assert row["decision"] == summary["decision"] in ("corrosion", "not_corrosion")

@@ -198,3 +198,15 @@ def test_load_script_refuses_anything_but_loopback(url):
         load_test.main(["--url", url])
     assert e.value.code == 2
     assert require_loopback("http://localhost:8000/") == "http://localhost:8000"
+
+
+def test_a_worker_without_a_model_does_not_say_ready(tmp_path):
+    """"Worker ready" means the model is loaded: load tests and operators wait for it."""
+    srv = GunicornServer(model=tmp_path / "no-model", log_path=tmp_path / "gunicorn.log", workers=1,
+                         threads=1, env={"RUSTSEG_SECRET_KEY": "no-model-test-" + "k" * 32})
+    try:
+        srv.launch().wait_for_log(r"Worker up WITHOUT a model.*no-model", timeout=120)
+        assert get_json(srv.url + "/healthz")[0] == 503
+        assert "Worker ready" not in srv.log_text()
+    finally:
+        srv.stop()

@@ -9,9 +9,9 @@ from rustseg_core.pipeline.model import build_classifier
 
 @pytest.fixture(scope="module", params=["gap", "flatten"])
 def small_random_model(request):
-    import keras
+    from rustseg_core.tf_runtime import keras
 
-    keras.utils.set_random_seed(3)
+    keras().utils.set_random_seed(3)
     spec = preset("cpu", input_size=32, base_width=2, batch_norm=False, dropout=0.0,
                   head=request.param, padding="same")
     return build_classifier(spec, seed=3)

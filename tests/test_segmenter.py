@@ -101,3 +101,52 @@ def test_flip_tta_is_symmetric(tiny_model_dir, rust_photo):
     np.testing.assert_allclose(a.cam, b.cam[:, ::-1], atol=1e-5)
     # The batch classifier gives the same probability as the stage that also localises.
     assert seg.probabilities([img])[0] == pytest.approx(a.probability, abs=1e-5)
+
+
+def test_overlay_stays_visible_on_a_surface_of_its_own_colour():
+    """A red tint vanishes on red paint: the outline must stand out against it."""
+    from rustseg_core.pipeline.overlay import contrasting, overlay_mask
+
+    red = np.zeros((120, 160, 3), np.uint8)
+    red[:] = (255, 40, 40)  # the default overlay colour itself
+    mask = np.zeros((120, 160), bool)
+    mask[30:90, 40:120] = True
+    out = overlay_mask(red, mask, colour=(255, 40, 40)).astype(int)
+    border = mask & ~np.roll(mask, 1, axis=0)  # the mask's top edge
+    distance = np.abs(out[border] - np.array([255, 40, 40])).sum(axis=1)
+    assert distance.min() >= 300  # e.g. cyan against red: clearly visible
+    outside = np.zeros_like(mask)
+    outside[29, 40:120] = True  # just outside the top edge: the dark line
+    assert out[outside].max() == 0
+    assert contrasting((128, 128, 128)) in ((0, 0, 0), (255, 255, 255))
+
+
+def test_advanced_mode_that_keeps_nothing_falls_back_and_says_so(tiny_segmenter, rust_photo):
+    """A close-up that is all rust can leave advanced mode nothing after erosion; the result
+    must not claim corrosion with a 0 % area and no word of why."""
+    img, _ = rust_photo
+    seg = tiny_segmenter.with_config(threshold=0.0).with_refine(erosion_size=161)
+    ev = seg.evidence(img)
+    assert not seg.mask_from_evidence(img, ev.cam, "advanced").any()  # the mode as defined
+    r = seg.segment(img, mode="advanced")
+    assert r.is_corrosion and r.mode == "advanced"
+    assert r.area_fraction > 0 and r.mask_note and "standard mask" in r.mask_note
+    assert r.summary()["mask_note"] == r.mask_note
+    assert seg.segment(img, mode="standard").mask_note is None
+
+
+def test_with_config_shares_the_model_and_leaves_the_original_alone(tiny_segmenter):
+    other = tiny_segmenter.with_refine(colour_weight=0.5)
+    assert other.bundle is tiny_segmenter.bundle and other._forward is tiny_segmenter._forward
+    assert other.config.refine.colour_weight == 0.5
+    assert tiny_segmenter.config.refine.colour_weight != 0.5
+    with pytest.raises(AttributeError):
+        tiny_segmenter.config = other.config  # variants are made with with_config, not by mutation
+
+
+def test_result_knows_the_format_it_was_decoded_from(tiny_segmenter, rust_photo):
+    from tests.synthetic import encode
+
+    img, _ = rust_photo
+    assert tiny_segmenter.segment(encode(img, "PNG")).image_format == "PNG"
+    assert tiny_segmenter.segment(img).image_format is None

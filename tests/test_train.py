@@ -2,14 +2,16 @@
 import csv
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from rustseg_core.cli import main
+from rustseg_core.learn.train import TrainConfig, train
 from rustseg_core.pipeline.model import load_bundle
 from rustseg_core.pipeline.segmenter import Segmenter
-from rustseg_core.learn.train import TrainConfig, train
+from rustseg_core.tf_runtime import keras as _keras
+
+keras = _keras()
 from tests.synthetic import rust_image, write_labelled_folder
 
 TINY = dict(input_size=32, base_width=4, batch_size=8)

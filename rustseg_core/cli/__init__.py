@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, tf_runtime
 from ..store import DEFAULT_STORE_DIR
 from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS
 
@@ -31,8 +31,19 @@ class UsageError(Exception):
     """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after every option's help; descriptions kept as written."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's default after its help (unless the help already says it, or there is
+    nothing to show: no value, or an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+class TopHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """The top-level help keeps its description's paragraphs as written."""
 
 
 def model_dir(arg: str | None) -> Path:
@@ -66,20 +77,44 @@ def _existing(paths: list[str], what: str) -> list[str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    _existing([args.data_dir], "training data")
+    _existing([args.data_dir, *args.masks], "training data")
     if args.init_from:
         model_dir(args.init_from)
+    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+    if args.masks:
+        return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
 
     cfg = TrainConfig(preset=args.preset, input_size=args.input_size, base_width=args.base_width,
-                      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      seed=args.seed, augment=not args.no_augment, val_fraction=args.val_fraction,
-                      deterministic=args.deterministic, cache_dir=args.cache_dir,
-                      warmup_epochs=args.warmup_epochs, init_from=args.init_from)
-    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+                      epochs=args.epochs or 30, batch_size=args.batch_size or 32,
+                      learning_rate=args.lr or 2e-3, seed=args.seed, augment=not args.no_augment,
+                      val_fraction=args.val_fraction, deterministic=args.deterministic,
+                      cache_dir=args.cache_dir, warmup_epochs=args.warmup_epochs,
+                      init_from=args.init_from)
     bundle = train(args.data_dir, args.out, cfg, command=command)
     print(f"saved {args.out}: val accuracy {bundle.info['val_accuracy']:.3f}, "
           f"val AUC {bundle.info['val_auc']:.3f}, {bundle.info['train_seconds']:.0f} s")
+    return 0
+
+
+def _train_masks(args: argparse.Namespace, command: str) -> int:
+    """The U-Net: mask folders + the image-level folder (DATA/train and DATA/val if present)."""
+    from ..learn.train_masks import MaskTrainConfig, train_masks
+
+    data = Path(args.data_dir)
+    labelled, val = (data / "train", data / "val") if (data / "train").is_dir() else (data, None)
+    defaults = MaskTrainConfig()
+    cfg = MaskTrainConfig(input_size=args.input_size or defaults.input_size, base_width=args.base_width,
+                          epochs=args.epochs or defaults.epochs,
+                          batch_size=args.batch_size or defaults.batch_size,
+                          learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
+                          augment=not args.no_augment, init_from=args.init_from,
+                          cache_dir=args.cache_dir, warmup_epochs=min(args.warmup_epochs, 1))
+    bundle = train_masks(args.masks, labelled, args.out, cfg, command=command,
+                         val_labelled_dir=val if val is not None and val.is_dir() else None)
+    i = bundle.info
+    print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
+          f"val AUC {i.get('val_auc', float('nan')):.3f}, {i['train_seconds']:.0f} s")
     return 0
 
 
@@ -183,27 +218,38 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose help shows every option's default."""
+    return sub.add_parser(name, help=summary, description=description or summary,
+                          formatter_class=HelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustseg", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=HelpFormatter)
+                                formatter_class=TopHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log what happens (INFO), including TensorFlow's own messages")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     model_help = f"model folder (default: ${ENV_MODEL}, else the shipped models/default)"
 
-    t = sub.add_parser("train", help="train the classifier on image-level labels",
-                       formatter_class=HelpFormatter,
-                       description="Train the classifier on image-level labels (corrosion/ and "
+    t = _command(sub, "train", "train the classifier on image-level labels",
+                 "Train the classifier on image-level labels (corrosion/ and "
                                    "not_corrosion/ folders) and save a self-describing model folder.")
     t.add_argument("data_dir", help="folder with corrosion/ and not_corrosion/ (or train/ val/ of those)")
     t.add_argument("--out", required=True, help="output model folder, e.g. models/mine")
     t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="architecture preset")
-    t.add_argument("--input-size", type=int, help="input side in pixels (default: the preset's)")
+    t.add_argument("--input-size", type=int,
+                   help="input side in pixels (default: the preset's; 192 crops with --masks)")
     t.add_argument("--base-width", type=int, help="filters of the first section (default: the preset's)")
-    t.add_argument("--epochs", type=int, default=30, help="training epochs")
-    t.add_argument("--batch-size", type=int, default=32, help="images per step")
-    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (warm-up + cosine)")
+    t.add_argument("--masks", action="append", default=[], metavar="DIR",
+                   help="train the U-Net (per-pixel masks) instead of the classifier: a folder "
+                        "of images/ + masks/ (repeat for several); DATA_DIR still gives the "
+                        "image-level photos (clean ones are learned as all-background)")
+    t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
+    t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
+    t.add_argument("--lr", type=float,
+                   help="peak learning rate, warm-up + cosine (default: 0.002; 0.001 with --masks)")
     t.add_argument("--seed", type=int, default=1, help="random seed (weights, shuffling, augmentation)")
     t.add_argument("--val-fraction", type=float, default=0.15, help="used when there is no val/ split")
     t.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -215,9 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the input size may differ)")
     t.set_defaults(func=_train)
 
-    s = sub.add_parser("segment", help="segment images, folders (recursive) and videos",
-                       formatter_class=HelpFormatter,
-                       description="Segment photos, folders (searched recursively) and videos; "
+    s = _command(sub, "segment", "segment images, folders (recursive) and videos",
+                 "Segment photos, folders (searched recursively) and videos; "
                                    "write NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png and "
                                    "results.csv / results.json.")
     s.add_argument("paths", nargs="+", help="image files, folders or video files")
@@ -228,9 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_segment)
 
-    e = sub.add_parser("evaluate", help="classification, segmentation and box metrics",
-                       formatter_class=HelpFormatter,
-                       description="Measure a model: classification metrics (the paper's Table 1), "
+    e = _command(sub, "evaluate", "classification, segmentation and box metrics",
+                 "Measure a model: classification metrics (the paper's Table 1), "
                                    "masks against ground truth, and the pointing game on boxes.")
     e.add_argument("--data", default="../shared/data", help="root holding classification/, segmentation/, boxes/")
     e.add_argument("--classification", help="labelled folder (default: DATA/classification/test)")
@@ -247,20 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
 
-    u = sub.add_parser("tune", help="choose refinement defaults on evaluation masks",
-                       formatter_class=HelpFormatter,
-                       description="Grid-search refinement settings on evaluation masks (the model "
+    u = _command(sub, "tune", "choose refinement defaults on evaluation masks",
+                 "Grid-search refinement settings on evaluation masks (the model "
                                    "card reports that they were chosen there).")
     u.add_argument("--segmentation", default="../shared/data/segmentation", help="images/ + masks/ folder")
     u.add_argument("--model", help=model_help)
     u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
     u.set_defaults(func=_tune)
 
-    d = sub.add_parser("dataset", help="the opt-in store of photos people chose to keep",
-                       formatter_class=HelpFormatter)
+    d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
-    x = dsub.add_parser("export", help="write kept photos as corrosion/ and not_corrosion/ for training",
-                        formatter_class=HelpFormatter)
+    x = _command(dsub, "export", "write kept photos as corrosion/ and not_corrosion/ for training")
     x.add_argument("dir", help="output folder (created; re-exporting updates it)")
     x.add_argument("--store", help=f"store folder (default: ${ENV_STORE}, else {DEFAULT_STORE_DIR})")
     x.add_argument("--verified-only", action="store_true",
@@ -279,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # recorded with a trained model, so the exact command is known
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose:  # TensorFlow's C++ lines too, if asked for
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+    tf_runtime.configure(quiet=not args.verbose)  # TensorFlow's C++ lines only with -v
     try:
         return args.func(args)
     except UsageError as e:

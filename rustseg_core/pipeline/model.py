@@ -20,17 +20,10 @@ layers = keras.layers
 FEATURES_LAYER = "last_conv"
 
 
-def build_classifier(spec: ModelSpec, seed: int | None = None) -> keras.Model:
-    """Build the classifier with two outputs: ``[logit, last_conv_activations]``.
-
-    Five sections of two 3x3 conv + ReLU, 2x2 max-pool between sections, filters doubling
-    from ``spec.base_width``; the head is flatten (paper) or global-average pooling, then one
-    linear unit (the logit; apply a sigmoid for the probability). Exposing the last
-    activations lets Grad-CAM++ run without rebuilding the model.
-    """
-    init = keras.initializers.HeUniform(seed=seed)
-    inp = keras.Input((spec.input_size, spec.input_size, 3), name="image")
-    x = inp
+def _encoder(x, spec: ModelSpec, init) -> tuple[list, object]:
+    """Five sections of two 3x3 conv + ReLU, 2x2 max-pool between sections, filters doubling
+    from ``spec.base_width``. Returns each section's last activation (the U-Net's skips)."""
+    skips = []
     for section in range(5):
         if section:
             x = layers.MaxPooling2D(2, name=f"pool{section}")(x)
@@ -42,13 +35,75 @@ def build_classifier(spec: ModelSpec, seed: int | None = None) -> keras.Model:
             if spec.batch_norm:
                 x = layers.BatchNormalization(name=f"bn{section + 1}_{j + 1}")(x)
             x = layers.ReLU(name=FEATURES_LAYER if last else f"relu{section + 1}_{j + 1}")(x)
-    features = x
-    x = layers.Flatten(name="flatten")(x) if spec.head == "flatten" else \
-        layers.GlobalAveragePooling2D(name="gap")(x)
+        skips.append(x)
+    return skips, x
+
+
+def _head(features, spec: ModelSpec, init, seed: int | None):
+    """Flatten (paper) or global-average pooling, then one linear unit: the image logit."""
+    x = layers.Flatten(name="flatten")(features) if spec.head == "flatten" else \
+        layers.GlobalAveragePooling2D(name="gap")(features)
     if spec.dropout:
         x = layers.Dropout(spec.dropout, seed=seed, name="dropout")(x)
-    logit = layers.Dense(1, kernel_initializer=init, name="logit")(x)
-    return keras.Model(inp, [logit, features], name=f"rustseg_{spec.name}")
+    return layers.Dense(1, kernel_initializer=init, name="logit")(x)
+
+
+def build_classifier(spec: ModelSpec, seed: int | None = None) -> keras.Model:
+    """Build the classifier with two outputs: ``[logit, last_conv_activations]``.
+
+    The encoder (see :func:`_encoder`), then flatten (paper) or global-average pooling and
+    one linear unit (the logit; apply a sigmoid for the probability). Exposing the last
+    activations lets Grad-CAM++ run without rebuilding the model.
+    """
+    init = keras.initializers.HeUniform(seed=seed)
+    inp = keras.Input((spec.input_size, spec.input_size, 3), name="image")
+    _, features = _encoder(inp, spec, init)
+    return keras.Model(inp, [_head(features, spec, init, seed), features], name=f"rustseg_{spec.name}")
+
+
+def build_segmenter_net(spec: ModelSpec, seed: int | None = None) -> keras.Model:
+    """The classifier completed into a U-Net: ``[image logit, last_conv, pixel logits]``.
+
+    The encoder and image head are the classifier's (same layer names, so a trained
+    classifier's weights load into it); the decoder upsamples the last map back to the input
+    size, concatenating each encoder section's activations (skip connections), and ends in
+    one linear unit per pixel. Fully convolutional: any input side divisible by 16 works
+    (the image head pools globally), so large photos can be run at a higher resolution.
+    """
+    if spec.head != "gap" or spec.padding != "same":
+        raise ValueError("the U-Net needs same padding and the global-average-pooling head")
+    init = keras.initializers.HeUniform(seed=seed)
+    inp = keras.Input((None, None, 3), name="image")
+    skips, features = _encoder(inp, spec, init)
+    x = features
+    for section in range(3, -1, -1):
+        width = spec.base_width * 2**section
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{section + 1}")(x)
+        x = layers.Concatenate(name=f"skip{section + 1}")([x, skips[section]])
+        for j in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=init,
+                              name=f"dec{section + 1}_{j + 1}")(x)
+            x = layers.BatchNormalization(name=f"dec_bn{section + 1}_{j + 1}")(x)
+            x = layers.ReLU(name=f"dec_relu{section + 1}_{j + 1}")(x)
+    pixels = layers.Conv2D(1, 1, kernel_initializer=init, name="pixel_logit")(x)
+    return keras.Model(inp, [_head(features, spec, init, seed), features, pixels],
+                       name=f"rustseg_{spec.name}_unet")
+
+
+def copy_matching_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy weights layer by layer where names and shapes match (a classifier into a U-Net);
+    returns the names copied."""
+    names = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        src = names.get(layer.name)
+        if src is None or not layer.weights:
+            continue
+        weights = src.get_weights()
+        if [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    return copied
 
 
 def logit_model(model: keras.Model) -> keras.Model:

@@ -1,0 +1,131 @@
+"""Data for the segmentation network: photos with per-pixel masks, and image-level folders.
+
+Every sample is (photo, mask, has_mask, label): mask folders give real masks (label 1: every
+photo there shows rust); ``not_corrosion`` photos are all-background masks (label 0), which
+is where red paint, red doors, bricks and autumn leaves are learned as "not rust";
+``corrosion`` photos have no mask (``has_mask`` 0) and teach through their label alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
+from .data import list_labelled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MaskSet:
+    """Decoded samples, squashed to ``size``×``size`` (as the network sees a photo)."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8
+    masks: np.ndarray  # (N, S, S) uint8, 0/1
+    has_mask: np.ndarray  # (N,) float32: 1 where ``masks`` is a real label
+    labels: np.ndarray  # (N,) float32: 1 corrosion, 0 not
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, idx: np.ndarray) -> "MaskSet":
+        return MaskSet(self.images[idx], self.masks[idx], self.has_mask[idx], self.labels[idx],
+                       [self.names[i] for i in idx])
+
+    @staticmethod
+    def concat(sets: list["MaskSet"]) -> "MaskSet":
+        sets = [s for s in sets if len(s)]
+        return MaskSet(np.concatenate([s.images for s in sets]), np.concatenate([s.masks for s in sets]),
+                       np.concatenate([s.has_mask for s in sets]), np.concatenate([s.labels for s in sets]),
+                       [n for s in sets for n in s.names])
+
+
+def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
+    """(photo, mask) paths for ``images/NAME.*`` with ``masks/NAME.png`` (the layout of
+    ``pixel/``, ``segmentation/`` and of ``rustseg dataset export``)."""
+    folder = Path(folder)
+    if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
+        raise FileNotFoundError(f"{folder} needs images/ and masks/ folders")
+    pairs = []
+    for img in sorted((folder / "images").iterdir()):
+        mask = folder / "masks" / (img.stem + ".png")
+        if img.suffix.lower() in IMAGE_EXTENSIONS and mask.is_file():
+            pairs.append((img, mask))
+    return pairs
+
+
+def _squash(img: np.ndarray, size: int, resample) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).resize((size, size), resample, reducing_gap=2.0))
+
+
+def _cached(key_parts: list[str], size: int, cache_dir: str | Path | None, build) -> MaskSet:
+    key = hashlib.sha1(("\n".join(key_parts) + f"|{size}").encode()).hexdigest()[:16]
+    cache = Path(cache_dir) / f"masks-{size}-{key}.npz" if cache_dir else None
+    if cache and cache.is_file():
+        with np.load(cache) as z:
+            return MaskSet(z["images"], z["masks"], z["has_mask"], z["labels"], list(z["names"]))
+    ms = build()
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, images=ms.images, masks=ms.masks, has_mask=ms.has_mask, labels=ms.labels,
+                 names=np.asarray(ms.names))
+        tmp.replace(cache)
+    return ms
+
+
+def load_mask_folder(folder: str | Path, size: int, cache_dir: str | Path | None = None) -> MaskSet:
+    """Every (photo, mask) pair of a mask folder, label 1."""
+    pairs = mask_pairs_in(folder)
+
+    def build() -> MaskSet:
+        imgs, masks, names = [], [], []
+        for img_path, mask_path in pairs:
+            try:
+                img = load_image(img_path, max_side=max(2 * size, 512))
+            except ImageInputError as e:
+                log.warning("skipping %s: %s", img_path, e)
+                continue
+            m = np.asarray(Image.open(mask_path).convert("L"))
+            imgs.append(_squash(img, size, Image.BILINEAR))
+            masks.append((_squash(m, size, Image.BILINEAR) >= 128).astype(np.uint8))
+            names.append(str(img_path))
+        n = len(names)
+        return MaskSet(np.stack(imgs), np.stack(masks), np.ones(n, np.float32), np.ones(n, np.float32), names)
+
+    return _cached([str(p) for p, _ in pairs], size, cache_dir, build)
+
+
+def load_labelled_folder(folder: str | Path, size: int, cache_dir: str | Path | None = None) -> MaskSet:
+    """``corrosion/`` (label 1, no mask) and ``not_corrosion/`` (label 0, empty mask)."""
+    ds = list_labelled(folder)
+
+    def build() -> MaskSet:
+        imgs, labels, names = [], [], []
+        for p, y in zip(ds.paths, ds.labels):
+            try:
+                imgs.append(_squash(load_image(p, max_side=max(2 * size, 512)), size, Image.BILINEAR))
+            except ImageInputError as e:
+                log.warning("skipping %s: %s", p, e)
+                continue
+            labels.append(float(y))
+            names.append(str(p))
+        labels_ = np.asarray(labels, np.float32)
+        n = len(names)
+        return MaskSet(np.stack(imgs), np.zeros((n, size, size), np.uint8),
+                       (labels_ == 0).astype(np.float32), labels_, names)
+
+    return _cached([str(p) for p in ds.paths], size, cache_dir, build)
+
+
+def split(ms: MaskSet, fraction: float, seed: int) -> tuple[MaskSet, MaskSet]:
+    """Hold out ``fraction`` of a set at random (validation for mask folders without one)."""
+    idx = np.random.default_rng(seed).permutation(len(ms))
+    k = int(round(len(ms) * fraction))
+    return ms.subset(np.sort(idx[k:])), ms.subset(np.sort(idx[:k]))

@@ -1,0 +1,353 @@
+"""Training the segmentation network (``rustseg train --masks ...``): the classifier's encoder
+completed into a U-Net, taught by per-pixel masks, clean photos and image-level labels.
+
+Losses, per batch: image-level BCE on the image head for every sample; per-pixel BCE + soft
+Dice where a mask is known (mask folders; clean photos as all-background); and for photos
+with only an image label, a pooled pixel loss (the mean of the top 1 % pixel logits must
+say "rust" for a corrosion photo): the mask has to find rust somewhere in every photo
+labelled corrosion, and nowhere in a clean one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..config import preset
+from ..pipeline.model import (ModelBundle, build_segmenter_net, copy_matching_weights, load_bundle,
+                              save_bundle)
+from ..tf_runtime import keras as _keras
+from ..tf_runtime import tensorflow as _tensorflow
+from .masks import MaskSet, load_labelled_folder, load_mask_folder, split
+from .metrics import mask_scores
+
+tf = _tensorflow()
+keras = _keras()
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MaskTrainConfig:
+    """Options of ``rustseg train --masks``; defaults are what the shipped U-Net used."""
+
+    input_size: int = 192  # training crops (the network is fully convolutional)
+    cache_size: int = 256  # photos are decoded once at this side; crops zoom in and out of it
+    base_width: int | None = None
+    epochs: int = 8
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    dice_weight: float = 1.0
+    pooled_weight: float = 0.5
+    image_weight: float = 1.0
+    top_fraction: float = 0.01  # pooled pixel loss: mean of the top 1 % pixel logits
+    # Share of the image-level photos seen per epoch (all mask photos are seen every epoch).
+    labelled_per_epoch: float = 0.5
+    val_fraction: float = 0.1  # of the mask photos, when no validation mask folder is given
+    seed: int = 1
+    augment: bool = True
+    init_from: str | None = None
+    cache_dir: str | None = None
+    thresholds: tuple[float, ...] = field(default=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
+
+
+# ---------------------------------------------------------------- augmentation
+def _projective(size: int, out: int, rng: tf.random.Generator) -> tf.Tensor:
+    """A random zoom (close-up and wide), rotation (±0.2 rad), shift and slight perspective,
+    as the 8 parameters of ``ImageProjectiveTransformV3`` (output → input coordinates)."""
+    zoom = tf.exp(rng.uniform([], math.log(0.7), math.log(1.6)))
+    theta = rng.uniform([], -0.2, 0.2)
+    s = (size / out) / zoom
+    a0, a1 = s * tf.cos(theta), -s * tf.sin(theta)
+    b0, b1 = s * tf.sin(theta), s * tf.cos(theta)
+    c_out = (out - 1) / 2.0
+    shift = rng.uniform([2], -0.15, 0.15) * size
+    a2 = (size - 1) / 2.0 + shift[0] - (a0 * c_out + a1 * c_out)
+    b2 = (size - 1) / 2.0 + shift[1] - (b0 * c_out + b1 * c_out)
+    persp = rng.uniform([2], -0.4, 0.4) / (out * 4)
+    return tf.stack([a0, a1, a2, b0, b1, b2, persp[0], persp[1]])
+
+
+def make_augment(cfg: MaskTrainConfig):
+    """Phone-photo augmentation of (photo, mask): geometry on both, appearance on the photo
+    (exposure, white balance, contrast, saturation, blur, noise, JPEG quality)."""
+    rng = tf.random.Generator.from_seed(cfg.seed)
+    size, out = cfg.cache_size, cfg.input_size
+
+    def aug(img, mask, has_mask, label):
+        x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
+        x = tf.raw_ops.ImageProjectiveTransformV3(
+            images=x[None], transforms=_projective(size, out, rng)[None], output_shape=[out, out],
+            interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0)[0]
+        if rng.uniform([]) < 0.5:
+            x = x[:, ::-1]
+        if rng.uniform([]) < 0.5:
+            x = x[::-1]
+        photo, m = x[..., :3], tf.cast(x[..., 3] >= 0.5, tf.float32)
+        gamma = tf.exp(rng.uniform([], math.log(0.7), math.log(1.4)))  # exposure
+        photo = tf.clip_by_value(photo, 0.0, 1.0) ** gamma
+        photo = photo * rng.uniform([3], 0.9, 1.1)  # white balance
+        photo = tf.image.adjust_contrast(photo, rng.uniform([], 0.75, 1.3))
+        photo = tf.image.adjust_saturation(photo, rng.uniform([], 0.75, 1.3))
+        photo = tf.image.adjust_brightness(photo, rng.uniform([], -0.1, 0.1))
+        photo = tf.clip_by_value(photo, 0.0, 1.0)
+        if rng.uniform([]) < 0.25:  # out of focus / motion
+            photo = tf.nn.avg_pool2d(photo[None], 3, 1, "SAME")[0]
+        if rng.uniform([]) < 0.25:  # sensor noise
+            photo = photo + rng.normal(tf.shape(photo), 0.0, rng.uniform([], 0.005, 0.04))
+        photo = tf.clip_by_value(photo, 0.0, 1.0)
+        if rng.uniform([]) < 0.3:  # messenger-app JPEG
+            photo = tf.image.adjust_jpeg_quality(photo, tf.cast(rng.uniform([], 30, 90), tf.int32))
+        return tf.reshape(photo, [out, out, 3]), tf.reshape(m, [out, out]), has_mask, label
+
+    return aug
+
+
+def plain(cfg: MaskTrainConfig):
+    def f(img, mask, has_mask, label):
+        x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
+        x = tf.image.resize(x, (cfg.input_size, cfg.input_size))
+        return x[..., :3], tf.cast(x[..., 3] >= 0.5, tf.float32), has_mask, label
+    return f
+
+
+def _dataset(ms: MaskSet, cfg: MaskTrainConfig, train: bool) -> tf.data.Dataset:
+    ds = tf.data.Dataset.from_tensor_slices((ms.images, ms.masks, ms.has_mask, ms.labels))
+    if train:
+        # Every mask photo each epoch; a random share of the image-level photos.
+        mask_photo = (ms.has_mask > 0) & (ms.labels > 0)
+        keep = tf.constant(mask_photo)
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(keep)))
+        ds = ds.shuffle(len(ms), seed=cfg.seed, reshuffle_each_iteration=True)
+        frac = cfg.labelled_per_epoch
+
+        def kept(sample, is_mask_photo):
+            return is_mask_photo | (tf.random.uniform([]) < frac)
+
+        def sample_only(sample, is_mask_photo):
+            return sample
+
+        ds = ds.filter(kept).map(sample_only)
+        fn = make_augment(cfg) if cfg.augment else plain(cfg)
+        return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE).batch(cfg.batch_size).prefetch(2)
+    return ds.map(plain(cfg), num_parallel_calls=tf.data.AUTOTUNE).batch(32).prefetch(2)
+
+
+# ---------------------------------------------------------------- losses
+def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig) -> dict:
+    """The three losses of the module docstring, each averaged over the samples it applies to."""
+    smooth = label * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+    image = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(smooth, img_logit[:, 0]))
+    pix = pix_logit[..., 0]
+    bce = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(mask, pix), axis=[1, 2])
+    p = tf.sigmoid(pix)
+    dice = 1.0 - (2.0 * tf.reduce_sum(p * mask, [1, 2]) + 1.0) / (
+        tf.reduce_sum(p, [1, 2]) + tf.reduce_sum(mask, [1, 2]) + 1.0)
+    flat = tf.reshape(pix, [tf.shape(pix)[0], -1])
+    k = tf.maximum(1, tf.cast(tf.cast(tf.shape(flat)[1], tf.float32) * cfg.top_fraction, tf.int32))
+    pooled_logit = tf.reduce_mean(tf.math.top_k(flat, k).values, axis=1)
+    pooled = tf.nn.sigmoid_cross_entropy_with_logits(label, pooled_logit)
+    no_mask = 1.0 - has_mask
+
+    def wmean(v, w):
+        return tf.reduce_sum(v * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+
+    parts = {"image": image, "pixel_bce": wmean(bce, has_mask), "dice": wmean(dice, has_mask),
+             "pooled": wmean(pooled, no_mask)}
+    parts["total"] = (cfg.image_weight * parts["image"] + parts["pixel_bce"]
+                      + cfg.dice_weight * parts["dice"] + cfg.pooled_weight * parts["pooled"])
+    return parts
+
+
+# ---------------------------------------------------------------- validation
+def predict(model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image probabilities, pixel probabilities, true masks) over a validation dataset."""
+    probs, pix, gts = [], [], []
+    for x, m, _, _ in ds:
+        img_logit, _, pix_logit = model(x, training=False)
+        probs.append(tf.sigmoid(img_logit[:, 0]).numpy())
+        pix.append(tf.sigmoid(pix_logit[..., 0]).numpy().astype(np.float16))
+        gts.append(m.numpy() > 0.5)
+    return np.concatenate(probs), np.concatenate(pix), np.concatenate(gts)
+
+
+def mean_iou(pix: np.ndarray, gts: np.ndarray, threshold: float) -> float:
+    return float(np.mean([mask_scores(p >= threshold, g)["iou"] for p, g in zip(pix, gts)]))
+
+
+def false_area(pix: np.ndarray, threshold: float) -> float:
+    """Mean share of pixels marked on photos that show no rust."""
+    return float(np.mean([(p >= threshold).mean() for p in pix])) if len(pix) else 0.0
+
+
+def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
+    """Mask threshold: best mean IoU on the validation masks; decision threshold: best
+    accuracy on the validation photos with image labels. Never the test splits."""
+    _, pix, gts = val_masks
+    ious = {t: mean_iou(pix, gts, t) for t in thresholds}
+    mask_t = max(ious, key=ious.get)
+    probs, labels = val_images
+    accs = {t: float(np.mean((probs > t) == (labels > 0.5))) for t in thresholds}
+    decision_t = max(accs, key=accs.get)
+    return {"mask_threshold": mask_t, "val_iou_by_threshold": ious,
+            "decision_threshold": decision_t, "val_accuracy_by_threshold": accs}
+
+
+# ---------------------------------------------------------------- training
+class WarmupCosine:
+    """Linear warm-up, then cosine decay to 1 % of the peak (per step)."""
+
+    def __init__(self, peak: float, warmup: int, total: int):
+        self.peak, self.warmup, self.total = peak, max(warmup, 1), max(total, 1)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return self.peak * (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(self.total - self.warmup, 1))
+        return self.peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, out_dir: str | Path,
+                cfg: MaskTrainConfig, command: str | None = None,
+                val_labelled_dir: str | Path | None = None) -> ModelBundle:
+    """Train the U-Net and write a model folder that serves every mode (its image head and
+    last conv map keep the paper's Grad-CAM++ modes working).
+
+    Interrupted runs resume from ``out_dir/last.weights.h5`` (same arguments); the epoch with
+    the best validation mask IoU is what gets saved.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    cache_dir = cfg.cache_dir or (out_dir / "cache")
+    t0 = time.time()
+    mask_sets = [load_mask_folder(d, cfg.cache_size, cache_dir) for d in mask_dirs]
+    masks_all = MaskSet.concat(mask_sets)
+    train_masks_set, val_masks_set = split(masks_all, cfg.val_fraction, cfg.seed)
+    labelled = load_labelled_folder(labelled_dir, cfg.cache_size, cache_dir) if labelled_dir else None
+    val_images = load_labelled_folder(val_labelled_dir, cfg.cache_size, cache_dir) if val_labelled_dir else None
+    train_set = MaskSet.concat([train_masks_set] + ([labelled] if labelled is not None else []))
+    log.info("decoded %d mask photos, %d labelled photos in %.0f s", len(masks_all),
+             len(labelled) if labelled is not None else 0, time.time() - t0)
+
+    init = load_bundle(cfg.init_from) if cfg.init_from else None
+    spec = init.spec if init is not None else preset("cpu", base_width=cfg.base_width)
+    spec = replace(spec, decoder=True)
+    model = build_segmenter_net(spec, seed=cfg.seed)
+    copied = copy_matching_weights(init.model, model) if init is not None else []
+    if init is not None:
+        log.info("initialised %d layers from %s", len(copied), cfg.init_from)
+
+    train_ds = _dataset(train_set, cfg, train=True)
+    val_mask_ds = _dataset(val_masks_set, cfg, train=False)
+    val_image_ds = _dataset(val_images, cfg, train=False) if val_images is not None else None
+    n_labelled = len(labelled) if labelled is not None else 0
+    steps_per_epoch = math.ceil((len(train_masks_set) + cfg.labelled_per_epoch * n_labelled) / cfg.batch_size)
+    schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps_per_epoch,
+                            cfg.epochs * steps_per_epoch)
+    lr = tf.Variable(schedule(0), trainable=False, dtype=tf.float32)
+    opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, m, has_mask, label):
+        with tf.GradientTape() as tape:
+            img_logit, _, pix_logit = model(x, training=True)
+            parts = losses(img_logit, pix_logit, m, has_mask, label, cfg)
+        grads = tape.gradient(parts["total"], model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return parts
+
+    last, best_path, state_path = out_dir / "last.weights.h5", out_dir / "best.weights.h5", out_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() and last.is_file() else {}
+    if state:
+        model.load_weights(last)
+        log.info("resuming after epoch %d", state["epoch"])
+    start, best_iou, global_step = state.get("epoch", 0), state.get("best_iou", -1.0), state.get("step", 0)
+    log_path = out_dir / "training_log.csv"
+    fields = ["epoch", "seconds", "loss", "image", "pixel_bce", "dice", "pooled", "lr",
+              "val_iou", "val_auc", "val_false_area"]
+    if not log_path.is_file() or start == 0:
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(fields)
+    t_train = time.time()
+    verbose = sys.stdout.isatty()
+    for epoch in range(start, cfg.epochs):
+        te = time.time()
+        sums: dict[str, float] = {}
+        n = 0
+        bar = keras.utils.Progbar(steps_per_epoch, verbose=1 if verbose else 0)
+        for batch in train_ds:
+            lr.assign(schedule(global_step))
+            parts = step(*batch)
+            global_step += 1
+            n += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            bar.update(n, [("loss", float(parts["total"]))])
+        means = {k: v / max(n, 1) for k, v in sums.items()}
+        _, pix, gts = predict(model, val_mask_ds)
+        val_iou = mean_iou(pix, gts, 0.5)
+        row = {"epoch": epoch + 1, "seconds": round(time.time() - te, 1), "loss": means["total"],
+               "image": means["image"], "pixel_bce": means["pixel_bce"], "dice": means["dice"],
+               "pooled": means["pooled"], "lr": float(lr.numpy()), "val_iou": val_iou,
+               "val_auc": "", "val_false_area": ""}
+        if val_image_ds is not None:
+            from sklearn.metrics import roc_auc_score
+
+            probs, vpix, _ = predict(model, val_image_ds)
+            row["val_auc"] = float(roc_auc_score(val_images.labels, probs))
+            row["val_false_area"] = false_area(vpix[val_images.labels == 0], 0.5)
+        with open(log_path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=fields).writerow(row)
+        print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+              flush=True)
+        if val_iou > best_iou:
+            best_iou = val_iou
+            model.save_weights(best_path)
+        model.save_weights(last)
+        state_path.write_text(json.dumps({"epoch": epoch + 1, "best_iou": best_iou, "step": global_step,
+                                          "seconds": time.time() - t_train + state.get("seconds", 0.0)}))
+    train_seconds = time.time() - t_train + state.get("seconds", 0.0)
+
+    model.load_weights(best_path)
+    val_masks_pred = predict(model, val_mask_ds)
+    val_image_pred = predict(model, val_image_ds) if val_image_ds is not None else None
+    chosen = choose_thresholds(val_masks_pred, (val_image_pred[0], val_images.labels) if val_image_pred
+                               else (np.ones(1), np.ones(1)), cfg.thresholds)
+    info = {
+        "version": f"unet-{time.strftime('%Y%m%d')}-s{cfg.seed}",
+        "pixel_head": True,
+        "default_mode": "learned",
+        "mask_threshold": chosen["mask_threshold"],
+        "trained_on": {"masks": [str(d) for d in mask_dirs], "image_labels": str(labelled_dir),
+                       "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None},
+        "train_counts": {"mask_photos": len(train_masks_set), "val_mask_photos": len(val_masks_set),
+                         "labelled_photos": n_labelled},
+        "command": command, "train_config": asdict(cfg), "initialised_from": cfg.init_from,
+        "initialised_layers": len(copied), "train_seconds": round(train_seconds, 1),
+        "val_mask_iou": round(mean_iou(val_masks_pred[1], val_masks_pred[2], chosen["mask_threshold"]), 4),
+        "thresholds": chosen, "parameters": int(model.count_params()),
+    }
+    if val_image_pred is not None:
+        from sklearn.metrics import roc_auc_score
+
+        info["val_auc"] = round(float(roc_auc_score(val_images.labels, val_image_pred[0])), 4)
+        info["val_false_area"] = round(false_area(val_image_pred[1][val_images.labels == 0],
+                                                  chosen["mask_threshold"]), 4)
+    if init is not None:  # the paper's modes keep the refinement tuned for the classifier
+        for key in ("refine", "refine_note"):
+            if key in init.info:
+                info[key] = init.info[key]
+    bundle = ModelBundle(model=model, spec=spec, threshold=chosen["decision_threshold"], info=info)
+    save_bundle(bundle, out_dir)
+    (out_dir / "train_summary.json").write_text(json.dumps(info, indent=2, default=str))
+    return bundle

@@ -1,0 +1,52 @@
+"""`pip install .` (not editable) gives a working `rustseg` command and web app: templates,
+static files and the shipped model travel inside the packages."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+CHECK = """
+import os, runpy, sys
+import app as app_package
+import rustseg_core
+from app import create_app
+for module in (app_package, rustseg_core):  # the installed copies, not the checkout's
+    assert module.__file__.startswith(os.environ["PYTHONPATH"]), module.__file__
+app = create_app({"STORE_DIR": ""})
+c = app.test_client()
+assert c.get("/").status_code == 200, "home page"
+assert c.get("/static/css/site.css").status_code == 200, "static files"
+health = c.get("/healthz").get_json()
+assert health["model_loaded"] and health["model_version"].startswith("cpu-"), health
+conf = runpy.run_module("app.gunicorn_conf")
+assert conf["preload_app"] is False and conf["bind"]
+print("ok", rustseg_core.__version__)
+"""
+
+
+def test_plain_pip_install_serves_pages_and_finds_the_shipped_model(tmp_path):
+    target = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                            "--no-build-isolation", "--target", str(target), str(ROOT)],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    assert (target / "rustseg_core" / "models" / "default" / "model.keras").is_file()
+    assert (target / "app" / "templates" / "result.html").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUSTSEG_")}
+    env["PYTHONPATH"] = str(target)
+    elsewhere = tmp_path / "elsewhere"  # not the checkout: nothing can come from ROOT
+    elsewhere.mkdir()
+    out = subprocess.run([sys.executable, "-c", CHECK], cwd=elsewhere, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+    assert str(ROOT) not in out.stdout
+    cli = subprocess.run([sys.executable, "-m", "rustseg_core", "--version"], cwd=elsewhere,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and cli.stdout.startswith("rustseg ")
