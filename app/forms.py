@@ -4,17 +4,38 @@ from __future__ import annotations
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import BooleanField, RadioField
-from wtforms.validators import AnyOf, InputRequired
+from wtforms import BooleanField, RadioField, ValidationError
+from wtforms.validators import InputRequired
 
 from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS, SUPPORTED_TEXT
-from rustseg_core.vocabulary import DEFAULT_MODE, MODE_IDS, MODES, VERDICTS
+from rustseg_core.vocabulary import DEFAULT_MODE, MODES, PAPER_MODES, VERDICTS
 
 from .config import FALSE_WORDS, TRUE_WORDS
+from .services import services
 
-MODE_CHOICES = [(m.id, m.label) for m in MODES.values()]
 ALLOWED_EXTENSIONS = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
-MODE_ERROR = f"mode must be one of {', '.join(MODE_IDS)}"
+
+
+def available_modes() -> tuple[tuple[str, ...], str]:
+    """(the modes the loaded model can run, its default mode): a U-Net adds ``learned``."""
+    seg = services().segmenter
+    return getattr(seg, "modes", PAPER_MODES), getattr(seg, "default_mode", DEFAULT_MODE)
+
+
+class ModeForm(FlaskForm):
+    """A form with a ``mode`` field whose choices and default follow the loaded model."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        modes, default = available_modes()
+        self.mode.choices = [(m, MODES[m].label) for m in modes]
+        if not self.mode.raw_data:  # not sent: the model's default
+            self.mode.data = default
+
+    def validate_mode(self, field) -> None:
+        ids = [m for m, _ in field.choices]
+        if field.data not in ids:
+            raise ValidationError(f"mode must be one of {', '.join(ids)}")
 
 
 class StrictBooleanField(BooleanField):
@@ -54,7 +75,7 @@ def too_large(field: FileField) -> bool:
     return size > max_upload_bytes()
 
 
-class UploadForm(FlaskForm):
+class UploadForm(ModeForm):
     """Home page: one photo, a mode and the (unticked) consent to keep it."""
 
     photo = FileField("Photo of steel", validators=[
@@ -62,7 +83,7 @@ class UploadForm(FlaskForm):
         FileAllowed(ALLOWED_EXTENSIONS, f"That file type is not supported; use {SUPPORTED_TEXT}."),
         _size_limit,
     ])
-    mode = RadioField("Mask method", choices=MODE_CHOICES, default=DEFAULT_MODE)
+    mode = RadioField("Mask method", choices=[], validate_choice=False)
     keep = BooleanField("Keep my photo to help improve RustSEG", default=False)
 
 
@@ -73,7 +94,7 @@ class FeedbackForm(FlaskForm):
                          validators=[InputRequired("Pick one of the answers.")])
 
 
-class ApiSegmentForm(FlaskForm):
+class ApiSegmentForm(ModeForm):
     """``POST /api/v1/segment``: the same checks as the page, without CSRF (no cookies)."""
 
     class Meta:
@@ -84,8 +105,7 @@ class ApiSegmentForm(FlaskForm):
         FileAllowed(ALLOWED_EXTENSIONS, f"that file type is not supported; use {SUPPORTED_TEXT}"),
         _size_limit,
     ])
-    mode = RadioField("mode", choices=MODE_CHOICES, default=DEFAULT_MODE, validate_choice=False,
-                      validators=[AnyOf(MODE_IDS, message=MODE_ERROR)])
+    mode = RadioField("mode", choices=[], validate_choice=False)
     keep = StrictBooleanField("keep", default=False)
 
 

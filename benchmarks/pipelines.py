@@ -142,7 +142,7 @@ def gradcam_cost(bundle: ModelBundle, data: bytes, reps: int) -> dict:
         return model(batch, training=False)[0]
 
     def run_fused() -> tuple[np.ndarray, np.ndarray]:
-        logit, feats, grads = fused(x)
+        logit, feats, grads, _ = fused(x)
         logit.numpy()
         return feats.numpy(), grads.numpy()
 

@@ -86,7 +86,7 @@ class ColourRule:
 class RefineConfig:
     """Heatmap → mask settings (the paper's threshold + CRF, our colour evidence)."""
 
-    mode: Literal["standard", "advanced"] = "standard"
+    mode: Literal["learned", "standard", "advanced"] = "standard"
     crf: CRFConfig = field(default_factory=CRFConfig)
     advanced_crf_iterations: int = 10
     erosion_size: int = 5
@@ -98,6 +98,9 @@ class RefineConfig:
     colour_rule: ColourRule = field(default_factory=ColourRule)
     # Pixels whose final foreground probability is above this become mask.
     mask_threshold: float = 0.5
+    # Learned mode: the U-Net's pixel probability above this is mask (chosen on validation
+    # masks when the model is trained, and stored with it).
+    learned_threshold: float = 0.5
 
 
 @dataclass(frozen=True)

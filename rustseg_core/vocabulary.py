@@ -33,6 +33,9 @@ class Mode:
 
 
 MODES: dict[str, Mode] = {m.id: m for m in (
+    Mode("learned", "Learned — U-Net mask",
+         "The U-Net's own per-pixel map, trained on close-up photos with drawn masks and on "
+         "clean photos; no colour rule."),
     Mode("standard", "Standard — dense CRF",
          "The paper's method: Grad-CAM++, its dynamic threshold, then a dense CRF."),
     Mode("advanced", "Advanced — K-means + CRF",
@@ -40,6 +43,9 @@ MODES: dict[str, Mode] = {m.id: m for m in (
          "it can help when the rust is patchy."),
 )}
 MODE_IDS = tuple(MODES)
+# The modes of the paper's method, which any model (a classifier too) can run.
+PAPER_MODES = ("standard", "advanced")
+# What a model without its own default runs (a model folder may name another, see config).
 DEFAULT_MODE = "standard"
 
 

@@ -53,3 +53,14 @@ def format_of(data: bytes) -> str | None:
             return img.format
     except Exception:
         return None
+
+
+def write_mask_folder(root, n: int = 8, size: int = 64, seed: int = 0) -> None:
+    """``root/images`` + ``root/masks`` (the layout of ``pixel/``): rust photos and their masks."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img, mask = rust_image(rng, size, rust=True)
+        Image.fromarray(img).save(root / "images" / f"m{i:03d}.jpg", quality=92)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"m{i:03d}.png")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import io
 import os
 
@@ -128,3 +129,23 @@ def test_keep_words(client, keep, kept):
 
 def test_unknown_api_path_is_json(client):
     _assert_error(client.get("/api/v1/nothing-here"), 404)
+
+
+def test_learned_mode_with_a_model_that_has_no_pixel_output(client):
+    err = _assert_error(_segment(client, photo_bytes(), mode="learned"), 400)
+    assert err["message"] == "mode must be one of standard, advanced"
+
+
+def test_unet_app_defaults_to_learned_and_offers_every_mode(tiny_unet_dir, tmp_path):
+    from app import create_app
+
+    site = create_app({"TESTING": True, "MODEL": str(tiny_unet_dir), "STORE_DIR": "",
+                       "SECRET_KEY": "test-secret"})
+    c = site.test_client()
+    body = _segment(c, photo_bytes()).get_json()
+    assert body["mode"] == "learned"
+    assert _segment(c, photo_bytes(), mode="advanced").get_json()["mode"] == "advanced"
+    home = c.get("/").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*value="learned"', home)
+    for mode in ("learned", "standard", "advanced"):
+        assert f'value="{mode}"' in home

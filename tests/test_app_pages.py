@@ -58,7 +58,7 @@ def test_not_an_image_despite_its_name_is_415_from_the_core(client):
 def test_unknown_mode_is_400(client):
     resp = post_photo(client, photo_bytes(), mode="magic")
     assert resp.status_code == 400
-    assert "Not a valid choice" in resp.get_data(as_text=True)
+    assert "mode must be one of standard, advanced" in resp.get_data(as_text=True)
 
 
 def test_post_without_csrf_token_is_rejected(client, store_dir):

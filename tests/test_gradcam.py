@@ -41,7 +41,7 @@ def test_gradcam_pp_hand_example():
 
 def test_heatmaps_are_normalised(small_random_model):
     x = np.random.default_rng(1).random((3, 32, 32, 3), np.float32)
-    logits, feats, grads = make_forward_with_grads(small_random_model)(x)
+    logits, feats, grads, _ = make_forward_with_grads(small_random_model)(x)
     for method in ("gradcam++", "gradcam"):
         cams = cam_from_gradients(feats.numpy(), grads.numpy(), method)
         assert cams.shape == (3, 2, 2)
@@ -74,7 +74,7 @@ def test_heatmap_points_at_the_rust(tiny_segmenter):
 
 def test_fused_traced_forward_matches_eager_model(small_random_model):
     x = np.random.default_rng(4).random((2, 32, 32, 3), np.float32)
-    logits, feats, _ = make_forward_with_grads(small_random_model)(x)
+    logits, feats, _, _ = make_forward_with_grads(small_random_model)(x)
     eager_logit, eager_feats = small_random_model(x, training=False)
     np.testing.assert_allclose(logits.numpy(), eager_logit.numpy()[:, 0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(feats.numpy(), eager_feats.numpy(), rtol=1e-5, atol=1e-6)

@@ -127,7 +127,7 @@ def test_advanced_mode_that_keeps_nothing_falls_back_and_says_so(tiny_segmenter,
     img, _ = rust_photo
     seg = tiny_segmenter.with_config(threshold=0.0).with_refine(erosion_size=161)
     ev = seg.evidence(img)
-    assert not seg.mask_from_evidence(img, ev.cam, "advanced").any()  # the mode as defined
+    assert not seg.mask_from_evidence(img, ev, "advanced").any()  # the mode as defined
     r = seg.segment(img, mode="advanced")
     assert r.is_corrosion and r.mode == "advanced"
     assert r.area_fraction > 0 and r.mask_note and "standard mask" in r.mask_note
@@ -150,3 +150,41 @@ def test_result_knows_the_format_it_was_decoded_from(tiny_segmenter, rust_photo)
     img, _ = rust_photo
     assert tiny_segmenter.segment(encode(img, "PNG")).image_format == "PNG"
     assert tiny_segmenter.segment(img).image_format is None
+
+
+# -- the U-Net and its learned mode -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def unet(tiny_unet_dir):
+    return Segmenter.load(tiny_unet_dir)
+
+
+def test_unet_runs_every_mode_and_defaults_to_learned(unet, rust_photo):
+    img, _ = rust_photo
+    assert unet.modes == ("learned", "standard", "advanced") and unet.default_mode == "learned"
+    ev = unet.evidence(img)
+    assert ev.pixels is not None and ev.pixels.shape == (unet.bundle.input_size,) * 2
+    assert 0.0 <= ev.pixels.min() <= ev.pixels.max() <= 1.0
+    seg = unet.with_config(threshold=0.0)  # always "corrosion", so every mode draws a mask
+    for mode in unet.modes:
+        r = seg.segment(img, mode=mode)
+        assert r.mode == mode and r.mask.shape == img.shape[:2]
+    r = seg.segment(img)
+    assert r.mode == "learned"
+    # The mask is the pixel map above the model's own threshold, and the heatmap is that map.
+    expected = seg.mask_from_evidence(r.image, ev, "learned")
+    np.testing.assert_array_equal(r.mask, expected)
+    np.testing.assert_allclose(r.heatmap, seg.evidence_map(r.image, ev, "learned"), atol=1e-6)
+    assert seg.config.refine.learned_threshold == unet.bundle.info["mask_threshold"]
+
+
+def test_classifier_only_model_refuses_learned_mode_clearly(tiny_segmenter, rust_photo):
+    img, _ = rust_photo
+    assert "learned" not in tiny_segmenter.modes
+    with pytest.raises(ValueError, match="no per-pixel output.*standard, advanced"):
+        tiny_segmenter.segment(img, mode="learned")
+
+
+def test_unet_classifies_like_its_image_head(unet, rust_photo):
+    img, _ = rust_photo
+    assert unet.probabilities([img])[0] == pytest.approx(unet.evidence(img).probability, abs=1e-5)

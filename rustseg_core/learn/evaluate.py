@@ -18,9 +18,10 @@ from ..pipeline.colour import colour_rule_mask, rust_probability
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
 from ..pipeline.refine import peak
 from ..pipeline.resize import resize_mask, upsample
-from ..pipeline.segmenter import Segmenter
+from ..pipeline.segmenter import Evidence, Segmenter
 from ..vocabulary import CLASS_LABELS
 from .data import list_labelled
+from .masks import mask_pairs_in
 from .metrics import classification_metrics, mask_scores, summarise_segmentation
 
 log = logging.getLogger(__name__)
@@ -80,38 +81,45 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
 
 
 # ---------------------------------------------------------------- segmentation
+# The variants compared side by side (model card, `rustseg evaluate`):
+VARIANTS = {
+    "learned": "the U-Net's own mask (learned mode), when the model has one",
+    "standard": "standard mode as shipped: Grad-CAM++, threshold, tuned colour evidence, CRF",
+    "paper_crf": "the paper's standard mode: Grad-CAM++, threshold, CRF, no colour",
+    "paper_advanced": "the paper's advanced mode: K-means, erosion, CRF, no colour",
+    "heatmap": "upsampled Grad-CAM++ after the paper's threshold, no CRF",
+    "colour_rule": "the colour rule alone (no learning, never gated)",
+}
+
+
 def paper_segmenter(segmenter: Segmenter) -> Segmenter:
     """The paper's refinement on the same model: no colour evidence, CRF 25 iterations."""
     r = segmenter.config.refine
     return segmenter.with_refine(colour_weight=0.0, crf=replace(r.crf, iterations=25))
 
 
-def segmentation_variants(segmenter: Segmenter, image: np.ndarray, cam: np.ndarray,
+def segmentation_variants(segmenter: Segmenter, image: np.ndarray, ev: Evidence,
                           size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Masks at ``size`` = (height, width) from each method compared in the model card.
-
-    ``heatmap``: upsampled Grad-CAM++ after the paper's threshold; ``crf``: + dense CRF (the
-    paper's standard mode); ``advanced``: the paper's K-means mode; ``colour_rule``: no
-    learning at all; ``rustseg``: the segmenter as configured.
-    """
+    """Masks at ``size`` = (height, width) from each of :data:`VARIANTS` this model can run."""
     paper = paper_segmenter(segmenter)
     rule = segmenter.config.refine.colour_rule
-    return {
-        "heatmap": resize_mask(segmenter.evidence_map(image, cam, colour=False) > 0, size),
-        "crf": paper.mask_from_evidence(image, cam, "standard", size),
-        "advanced": paper.mask_from_evidence(image, cam, "advanced", size),
+    out = {}
+    if "learned" in segmenter.modes:
+        out["learned"] = segmenter.mask_from_evidence(image, ev, "learned", size)
+    out.update({
+        "standard": segmenter.mask_from_evidence(image, ev, "standard", size),
+        "paper_crf": paper.mask_from_evidence(image, ev, "standard", size),
+        "paper_advanced": paper.mask_from_evidence(image, ev, "advanced", size),
+        "heatmap": resize_mask(segmenter.evidence_map(image, ev, "standard", colour=False) > 0, size),
         "colour_rule": resize_mask(colour_rule_mask(segmenter.mask_image(image), rule), size),
-        "rustseg": segmenter.mask_from_evidence(image, cam, size=size),
-    }
+    })
+    return out
 
 
 def mask_pairs(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
     """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``."""
-    folder = Path(folder)
-    for img_path in sorted((folder / "images").iterdir()):
-        mask_path = folder / "masks" / (img_path.stem + ".png")
-        if img_path.suffix.lower() in IMAGE_EXTENSIONS and mask_path.is_file():
-            yield img_path, np.asarray(Image.open(mask_path).convert("L")) >= 128
+    for img_path, mask_path in mask_pairs_in(folder):
+        yield img_path, np.asarray(Image.open(mask_path).convert("L")) >= 128
 
 
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
@@ -120,7 +128,8 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     Two views of the same masks: ``ungated`` scores each method's mask as is (refinement
     quality on photos known to show rust, the usual weakly-supervised protocol); ``gated``
     is the product's behaviour, where a photo the classifier calls clean gets no mask from
-    the learned methods (the colour rule has no classifier and is never gated).
+    the learned methods (the colour rule has no classifier and is never gated). Every photo
+    here shows rust, so ``share_called_clean`` is the classifier's miss rate.
     """
     per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
     for img_path, gt in mask_pairs(folder):
@@ -128,23 +137,54 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
         ev = segmenter.evidence(image)
         rejected = ev.probability <= segmenter.threshold
         ungated, gated = {}, {}
-        for name, m in segmentation_variants(segmenter, image, ev.cam, gt.shape).items():
+        for name, m in segmentation_variants(segmenter, image, ev, gt.shape).items():
             ungated[name] = mask_scores(m, gt)
             gated[name] = mask_scores(np.zeros_like(m), gt) if rejected and name != "colour_rule" \
                 else ungated[name]
         per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
         per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
-    return {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    for view in out.values():
+        view["share_called_clean"] = 1.0 - view["classified_corrosion"] / max(view["n_images"], 1)
+    return out
+
+
+def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
+    """False area on photos that show no rust (e.g. ``classification/test/not_corrosion``):
+    the mean share of each photo marked, gated as the product shows it (a photo called clean
+    is marked nowhere) and ungated (what the mask alone would mark)."""
+    paths = [p for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in IMAGE_EXTENSIONS]
+    gated: dict[str, list[float]] = defaultdict(list)
+    ungated: dict[str, list[float]] = defaultdict(list)
+    called = 0
+    for path in paths:
+        try:
+            image = segmenter.decode(path).image
+        except (ImageInputError, OSError) as e:
+            log.warning("skipping %s: %s", path, e)
+            continue
+        ev = segmenter.evidence(image)
+        corrosion = ev.probability > segmenter.threshold
+        called += corrosion
+        for name, m in segmentation_variants(segmenter, image, ev, image.shape[:2]).items():
+            area = float(m.mean())
+            ungated[name].append(area)
+            gated[name].append(area if corrosion or name == "colour_rule" else 0.0)
+    n = len(next(iter(gated.values()), []))
+    return {"n_images": n, "share_called_corrosion": called / max(n, 1),
+            "false_area_gated": {k: float(np.mean(v)) for k, v in gated.items()},
+            "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()}}
 
 
 # ---------------------------------------------------------------- boxes
 def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.02) -> dict:
     """Pointing game (a map's peak inside a box) and share of the mask inside boxes.
 
-    Three maps point, each at mask resolution via :func:`peak` with ``smooth``: the evidence
-    the mask starts from (what RustSEG localises with), the Grad-CAM++ heatmap alone, and
-    the colour evidence alone; always pointing at the image centre is the baseline a map
-    must beat.
+    Each mode's own map points, at mask resolution via :func:`peak` with ``smooth``: the
+    U-Net's pixel map (``learned``), the evidence standard mode's CRF starts from
+    (``standard``), the Grad-CAM++ heatmap alone and the colour evidence alone; always
+    pointing at the image centre is the baseline a map must beat. The mask share is of the
+    configured default mode's mask.
     """
     folder = Path(folder)
     boxes = json.loads((folder / "boxes.json").read_text())
@@ -167,12 +207,14 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
         inside = np.zeros((h, w), bool)
         for x0, y0, x1, y1 in bxs:
             inside[int(y0 * sy):int(np.ceil(y1 * sy)), int(x0 * sx):int(np.ceil(x1 * sx))] = True
-        maps = {"evidence": segmenter.evidence_map(image, ev.cam),
+        maps = {"standard": segmenter.evidence_map(image, ev, "standard"),
                 "heatmap": upsample(ev.cam, (h, w)), "colour_only": rust_probability(small, rule)}
+        if "learned" in segmenter.modes:
+            maps["learned"] = segmenter.evidence_map(image, ev, "learned")
         for key, m in maps.items():
             hits[key].append(bool(inside[peak(m, smooth)]))
         hits["centre_baseline"].append(bool(inside[h // 2, w // 2]))
-        m = segmenter.mask_from_evidence(image, ev.cam, size=(h, w))
+        m = segmenter.mask_from_evidence(image, ev, size=(h, w))
         if m.any():
             share = float((m & inside).sum() / m.sum())
             shares_all.append(share)

@@ -254,8 +254,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     steps_per_epoch = math.ceil((len(train_masks_set) + cfg.labelled_per_epoch * n_labelled) / cfg.batch_size)
     schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps_per_epoch,
                             cfg.epochs * steps_per_epoch)
-    lr = tf.Variable(schedule(0), trainable=False, dtype=tf.float32)
-    opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay)
+    opt = keras.optimizers.AdamW(learning_rate=schedule(0), weight_decay=cfg.weight_decay)
+    lr = opt.learning_rate  # a variable: set each step from the schedule
 
     @tf.function(reduce_retracing=True)
     def step(x, m, has_mask, label):

@@ -20,7 +20,7 @@ from ..config import RefineConfig
 from ..pipeline.colour import colour_rule_mask
 from ..pipeline.model import META_FILE
 from ..pipeline.resize import resize_mask
-from ..pipeline.segmenter import Segmenter
+from ..pipeline.segmenter import Evidence, Segmenter
 from .evaluate import mask_pairs
 from .metrics import mask_scores, summarise_segmentation
 
@@ -39,15 +39,15 @@ class Cached:
         for p, gt in mask_pairs(folder):
             image = segmenter.decode(p).image
             ev = segmenter.evidence(image)
-            self.items.append((p.name, gt, image, ev.cam, ev.probability))
+            self.items.append((p.name, gt, image, ev, ev.probability))
         self.threshold = segmenter.threshold
 
-    def score(self, fn: Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray],
+    def score(self, fn: Callable[[np.ndarray, Evidence, tuple[int, int]], np.ndarray],
               gated: bool = False) -> float:
-        """Per-source mean IoU of ``fn(image, cam, gt_size) -> mask``."""
+        """Per-source mean IoU of ``fn(image, evidence, gt_size) -> mask``."""
         per = {}
-        for name, gt, image, cam, prob in self.items:
-            m = fn(image, cam, gt.shape)
+        for name, gt, image, ev, prob in self.items:
+            m = fn(image, ev, gt.shape)
             if gated and prob <= self.threshold:
                 m = np.zeros_like(m)
             per[name] = {"probability": prob, "scores": {"x": mask_scores(m, gt)}}
@@ -65,7 +65,7 @@ def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = 
     colour_results = []
     for params in _grid(COLOUR_GRID):
         rule = replace(base.colour_rule, **params)
-        iou = data.score(lambda image, cam, size: resize_mask(
+        iou = data.score(lambda image, ev, size: resize_mask(
             colour_rule_mask(segmenter.mask_image(image), rule), size))
         colour_results.append((iou, params))
     colour_results.sort(key=lambda r: -r[0])
@@ -74,14 +74,14 @@ def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = 
     results = []
     for params in _grid(FUSION_GRID):
         crf = replace(base.crf, bilateral_srgb=params["bilateral_srgb"], gt_prob=params["gt_prob"])
-        candidate = segmenter.with_refine(mode="standard", colour_rule=rule, crf=crf,
-                                          fusion=params["fusion"], colour_weight=params["colour_weight"])
-        iou = data.score(lambda image, cam, size: candidate.mask_from_evidence(image, cam, size=size))
+        candidate = segmenter.with_refine(colour_rule=rule, crf=crf, fusion=params["fusion"],
+                                          colour_weight=params["colour_weight"])
+        iou = data.score(lambda image, ev, size: candidate.mask_from_evidence(image, ev, "standard", size))
         results.append((iou, params, candidate.config.refine))
         log(f"  {iou:.3f}  {params}")
     results.sort(key=lambda r: -r[0])
     log(f"fusion: best per-source IoU {results[0][0]:.3f} with {results[0][1]}")
-    return results[0][2], [(i, p) for i, p, _ in results]
+    return replace(results[0][2], mode=base.mode), [(i, p) for i, p, _ in results]
 
 
 def write_refine_defaults(model_dir: str | Path, cfg: RefineConfig, note: str) -> None:

@@ -24,22 +24,28 @@ keras = _keras()
 Method = Literal["gradcam++", "gradcam"]
 
 
-def make_forward_with_grads(model: keras.Model) -> Callable[[tf.Tensor], tuple]:
-    """A traced function: batch → (logits, last activations A, dlogit/dA) in one pass.
+def make_forward_with_grads(model: keras.Model, size: int | None = None) -> Callable[[tf.Tensor], tuple]:
+    """A traced function: batch → (logits, last activations A, dlogit/dA, pixel logits) in
+    one pass; the pixel logits are (N, H, W) for a U-Net and empty (N, 0, 0) for a plain
+    classifier.
 
     The backward pass only goes through the head, so localisation costs about as much as
-    classification. The input signature is fixed so it never retraces.
+    classification. The input signature is fixed (``size``: the model's input side, needed
+    for a fully convolutional U-Net) so it never retraces.
     """
-    size = model.inputs[0].shape[1]
+    size = size or model.inputs[0].shape[1]
+    pixel_head = len(model.outputs) > 2
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
                  reduce_retracing=True)
     def forward(x):
         with tf.GradientTape() as tape:
-            logit, feats = model(x, training=False)
+            outputs = model(x, training=False)
+            logit, feats = outputs[0], outputs[1]
             score = tf.reduce_sum(logit)  # samples are independent: per-sample gradients
         grads = tape.gradient(score, feats)
-        return logit[:, 0], feats, grads
+        pixels = outputs[2][..., 0] if pixel_head else tf.zeros([tf.shape(x)[0], 0, 0])
+        return logit[:, 0], feats, grads, pixels
 
     return forward
 
@@ -108,7 +114,7 @@ def cam_from_gradients(feats: np.ndarray, grads: np.ndarray, method: Method = "g
 
 def gradcam_pp(model: keras.Model, batch: np.ndarray, method: Method = "gradcam++") -> tuple[np.ndarray, np.ndarray]:
     """Convenience: (logits (N,), heatmaps (N, h, w)) for a preprocessed batch."""
-    logits, feats, grads = make_forward_with_grads(model)(tf.convert_to_tensor(batch, tf.float32))
+    logits, feats, grads, _ = make_forward_with_grads(model)(tf.convert_to_tensor(batch, tf.float32))
     return logits.numpy(), cam_from_gradients(feats.numpy(), grads.numpy(), method)
 
 

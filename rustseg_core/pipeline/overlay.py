@@ -40,3 +40,14 @@ def heatmap_image(heatmap: np.ndarray) -> np.ndarray:
     g = np.clip(1.5 - np.abs(4.0 * h - 2.0), 0, 1)
     b = np.clip(1.5 - np.abs(4.0 * h - 1.0), 0, 1)
     return (np.stack([r, g, b], -1) * 255).astype(np.uint8)
+
+
+def heatmap_over(image: np.ndarray, heatmap: np.ndarray, strength: float = 0.7) -> np.ndarray:
+    """A [0, 1] heatmap drawn over the photo: each pixel takes the ramp's colour in
+    proportion to its value, so weak evidence leaves the photo visible beneath."""
+    h = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)[..., None]
+    if h.shape[:2] != image.shape[:2]:
+        raise ValueError(f"heatmap {h.shape[:2]} and image {image.shape[:2]} differ in size")
+    a = strength * (0.25 + 0.75 * h)  # a faint blue tint even where there is no evidence
+    out = image.astype(np.float32) * (1.0 - a) + heatmap_image(h[..., 0]).astype(np.float32) * a
+    return out.astype(np.uint8)

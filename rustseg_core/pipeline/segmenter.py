@@ -4,9 +4,9 @@ Each stage is public, so evaluation, tuning and benchmarks call the same code th
 runs instead of rebuilding it::
 
     photo = seg.decode(path)                       # decode
-    ev = seg.evidence(photo.image)                 # classify + localise
-    heat = seg.evidence_map(photo.image, ev.cam)   # the map the mask starts from
-    mask = seg.mask_from_evidence(photo.image, ev.cam, mode="advanced")   # refine
+    ev = seg.evidence(photo.image)                 # classify + localise (+ pixel map)
+    heat = seg.evidence_map(photo.image, ev, "standard")  # the map a mode's mask starts from
+    mask = seg.mask_from_evidence(photo.image, ev, mode="advanced")   # refine
     other = seg.with_config(refine=replace(seg.config.refine, colour_weight=0))
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .cam import cam_from_gradients, make_forward_with_grads
 from .colour import rust_probability
 from .imageio import Photo, Source, decode
 from .model import ModelBundle, load_bundle, preprocess, shipped_model_dir
-from .overlay import heatmap_image, overlay_mask
+from .overlay import heatmap_over, overlay_mask
 from .refine import dynamic_threshold, fused_evidence, refine
 from .resize import fit_within, resize_mask, upsample
 
@@ -37,12 +37,14 @@ ADVANCED_FALLBACK_NOTE = ("Advanced mode kept no region of this photo (its colou
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the model says about a working image: the corrosion probability and the
-    Grad-CAM++ heatmap on its last conv map (small, in [0, 1])."""
+    """What the model says about a working image: the corrosion probability, the Grad-CAM++
+    heatmap on its last conv map (small, in [0, 1]) and, from a U-Net, its per-pixel
+    corrosion probability at the model's input size (else ``None``)."""
 
     probability: float
     cam: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    pixels: np.ndarray | None = None
 
 
 @dataclass
@@ -98,7 +100,8 @@ class Result:
         return _encode(Image.fromarray(self.overlay), "JPEG", quality=quality)
 
     def heatmap_png(self) -> bytes:
-        return _encode(Image.fromarray(heatmap_image(self.heatmap)), "PNG")
+        """The map the mask came from, drawn over the photo."""
+        return _encode(Image.fromarray(heatmap_over(self.image, self.heatmap)), "PNG")
 
     def image_jpeg(self, quality: int = 90) -> bytes:
         return _encode(Image.fromarray(self.image), "JPEG", quality=quality)
@@ -127,7 +130,7 @@ class Segmenter:
         config = config or SegmenterConfig(refine=refine_from_info(bundle.info))
         self._config = replace(config, **overrides) if overrides else config
         if _forward is None:
-            _forward = make_forward_with_grads(bundle.model)
+            _forward = make_forward_with_grads(bundle.model, bundle.input_size)
             # Trace once now so the first request does not pay for it.
             _forward(np.zeros((1, bundle.input_size, bundle.input_size, 3), np.float32))
         self._forward = _forward
@@ -165,6 +168,24 @@ class Segmenter:
         t = self._config.threshold
         return self.bundle.threshold if t is None else t
 
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The mask modes this model can run: the paper's always, ``learned`` with a U-Net."""
+        return vocab.MODE_IDS if self.bundle.spec.decoder else vocab.PAPER_MODES
+
+    @property
+    def default_mode(self) -> str:
+        return self._config.refine.mode
+
+    def check_mode(self, mode: str | None) -> str:
+        """``mode`` (default: the configured one) if this model can run it, else a
+        ``ValueError`` listing the modes it can."""
+        mode = vocab.check_mode(mode or self._config.refine.mode)
+        if mode not in self.modes:
+            raise ValueError(f"this model has no per-pixel output, so mode {mode!r} is not "
+                             f"available; choose one of {', '.join(self.modes)}")
+        return mode
+
     # ------------------------------------------------------------------ stages
     def decode(self, source: Source | np.ndarray) -> Photo:
         """Photo → upright RGB working image (long side ≤ ``work_max_side``), original size."""
@@ -194,42 +215,61 @@ class Segmenter:
         t0 = time.perf_counter()
         x = self._batch([image])
         t1 = time.perf_counter()
-        logits, feats, grads = self._forward(x)
+        logits, feats, grads, pixel_logits = self._forward(x)
         prob = float(expit(self._mean_logits(logits.numpy(), 1)[0]))
+        pixels = None
+        if pixel_logits.shape[1]:
+            p = expit(pixel_logits.numpy())
+            pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
         t2 = time.perf_counter()
         cams = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")
         cam = cams[0] if len(cams) == 1 else np.maximum(0.0, cams[0] + cams[1][:, ::-1]) / 2
         t3 = time.perf_counter()
-        return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2})
+        return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2},
+                        pixels)
 
     def mask_image(self, image: np.ndarray) -> np.ndarray:
         """The working image at the resolution masks are computed at (``crf.max_side``)."""
         return fit_within(image, self._config.refine.crf.max_side)
 
-    def evidence_map(self, image: np.ndarray, cam: np.ndarray, colour: bool = True) -> np.ndarray:
-        """The per-pixel corrosion belief the mask starts from, at mask resolution: the
-        upsampled heatmap after the paper's threshold, mixed with rust-colour evidence by
-        the configured weight (``colour=False``: the heatmap's part alone)."""
+    def evidence_map(self, image: np.ndarray, evidence: Evidence, mode: str | None = None,
+                     colour: bool = True) -> np.ndarray:
+        """The per-pixel corrosion belief a mode's mask starts from, at mask resolution.
+
+        ``learned``: the U-Net's pixel probability. The paper's modes: the upsampled
+        Grad-CAM++ heatmap after the paper's threshold, mixed with rust-colour evidence by
+        the configured weight (``colour=False``: the heatmap's part alone).
+        """
+        mode = self.check_mode(mode)
         rcfg = self._config.refine
         small = self.mask_image(image)
+        if mode == "learned":
+            return upsample(evidence.pixels, small.shape[:2])
         if not colour or rcfg.colour_weight <= 0:
-            return dynamic_threshold(upsample(cam, small.shape[:2]))[0]
-        return fused_evidence(cam, small.shape[:2], rcfg, rust_probability(small, rcfg.colour_rule))
+            return dynamic_threshold(upsample(evidence.cam, small.shape[:2]))[0]
+        return fused_evidence(evidence.cam, small.shape[:2], rcfg,
+                              rust_probability(small, rcfg.colour_rule))
 
-    def mask_from_evidence(self, image: np.ndarray, cam: np.ndarray, mode: str | None = None,
+    def mask_from_evidence(self, image: np.ndarray, evidence: Evidence, mode: str | None = None,
                            size: tuple[int, int] | None = None) -> np.ndarray:
-        """Refine a heatmap into a boolean mask with ``mode`` (default: the configured one),
-        computed at mask resolution and returned at ``size`` = (height, width) (default: the
-        image's). This is the mode as defined: an empty advanced mask stays empty."""
-        rcfg = replace(self._config.refine, mode=vocab.check_mode(mode or self._config.refine.mode))
+        """A boolean mask from ``mode`` (default: the configured one), returned at ``size`` =
+        (height, width) (default: the image's). ``learned``: the U-Net's probability above
+        its validation-chosen threshold, upsampled to ``size`` first; the paper's modes:
+        refined at mask resolution. This is the mode as defined: an empty advanced mask
+        stays empty."""
+        mode = self.check_mode(mode)
+        size = tuple(size or image.shape[:2])
+        rcfg = replace(self._config.refine, mode=mode)
+        if mode == "learned":
+            return upsample(evidence.pixels, size) > rcfg.learned_threshold
         small = self.mask_image(image)
         colour = rust_probability(small, rcfg.colour_rule) if rcfg.colour_weight > 0 else None
-        return resize_mask(refine(small, cam, rcfg, colour), size or image.shape[:2])
+        return resize_mask(refine(small, evidence.cam, rcfg, colour), size)
 
     # ------------------------------------------------------------------ the whole pipeline
     def segment(self, source: Source | np.ndarray, mode: str | None = None) -> Result:
         """Run the whole pipeline on one photo."""
-        mode = vocab.check_mode(mode or self._config.refine.mode)
+        mode = self.check_mode(mode)
         t_start = time.perf_counter()
         photo = self.decode(source)
         image, (w0, h0) = photo.image, photo.size
@@ -241,17 +281,20 @@ class Segmenter:
         mask_full, note = None, None
         work_mask = np.zeros(image.shape[:2], bool)
         if is_corrosion:
-            small_mask = self.mask_from_evidence(image, ev.cam, mode, self.mask_image(image).shape[:2])
+            # Learned masks are thresholded at the working size (thin rust survives); the
+            # paper's modes are refined at mask resolution, as the CRF is costly.
+            at = image.shape[:2] if mode == "learned" else self.mask_image(image).shape[:2]
+            small_mask = self.mask_from_evidence(image, ev, mode, at)
             if mode == "advanced" and not small_mask.any():
-                small_mask = self.mask_from_evidence(image, ev.cam, "standard",
-                                                     small_mask.shape)
+                small_mask = self.mask_from_evidence(image, ev, "standard", small_mask.shape)
                 note = ADVANCED_FALLBACK_NOTE
             work_mask = resize_mask(small_mask, image.shape[:2])
             mask_full = resize_mask(small_mask, (h0, w0))
         timings["refine"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         overlay = overlay_mask(image, work_mask, self._config.overlay_colour, self._config.overlay_alpha)
-        heat = upsample(ev.cam, image.shape[:2])
+        # The map the mask came from (for a clean photo too: it shows why nothing was marked).
+        heat = upsample(self.evidence_map(image, ev, "standard" if note else mode), image.shape[:2])
         timings["render"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         area = float(mask_full.mean()) if mask_full is not None else 0.0
@@ -279,5 +322,9 @@ def refine_from_info(info: dict) -> RefineConfig:
     tuned = dict(info.get("refine", {}))
     crf = CRFConfig(**tuned.pop("crf", {}))
     rule = ColourRule(**tuned.pop("colour_rule", {}))
+    if "default_mode" in info:  # a U-Net names its own mode and mask threshold
+        tuned["mode"] = info["default_mode"]
+    if "mask_threshold" in info:
+        tuned["learned_threshold"] = float(info["mask_threshold"])
     return RefineConfig(crf=crf, colour_rule=rule,
                         **{k: v for k, v in tuned.items() if k in RefineConfig.__dataclass_fields__})
