@@ -15,7 +15,7 @@ import numpy as np
 from ..inspection.assess import InspectionConfig, assess
 from ..inspection.report import write_reports
 from ..inspection.roi import Polygon
-from ..inspection.survey import SurveyPhoto, clean_summary, make_survey, thumbnail_jpeg
+from ..inspection.survey import SurveyPhoto, make_survey, survey_photo
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
 from ..pipeline.segmenter import Result, Segmenter
 from ..vocabulary import INSPECTION_FIELDS, OUTPUTS, PHOTO_FIELDS, STAGE_IDS, TOTAL
@@ -135,8 +135,7 @@ class ReportBuilder:
 
     def add(self, name: str, result: Result, summary: dict) -> None:
         t0 = time.perf_counter()
-        self.photos.append(SurveyPhoto(name, clean_summary(summary), thumbnail_jpeg(result.image),
-                                       thumbnail_jpeg(result.overlay)))
+        self.photos.append(survey_photo(name, result, summary))
         self.seconds += time.perf_counter() - t0
 
     def write(self, out_dir: Path) -> list[Path]:

@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -22,6 +22,9 @@ from PIL import Image
 from ..vocabulary import CLASS_LABELS, DISTRIBUTION_IDS, SEVERITY_IDS
 from .grades import severity_rank
 from .roi import RoiError, check_polygon
+
+if TYPE_CHECKING:
+    from ..pipeline.segmenter import Result
 
 THUMB_SIDE = 480
 THUMB_QUALITY = 82
@@ -100,6 +103,13 @@ def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def survey_photo(name: str, result: "Result", summary: dict) -> SurveyPhoto:
+    """A segmented photo for a survey: its checked summary and thumbnails of the photo and
+    of its overlay."""
+    return SurveyPhoto(name, clean_summary(summary), thumbnail_jpeg(result.image),
+                       thumbnail_jpeg(result.overlay))
 
 
 # ------------------------------------------------------------------ JSON in and out
