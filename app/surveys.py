@@ -24,6 +24,7 @@ from .errors import photo_problem
 from .forms import ALLOWED_EXTENSIONS, ReportForm, SurveyForm
 from .present import survey_view
 from .services import analyse
+from .views import _private
 
 surveys = Blueprint("survey", __name__, url_prefix="/survey")
 
@@ -33,11 +34,6 @@ def _survey_limits() -> None:
     limit = current_app.config["SURVEY_MAX_BYTES"]
     request.max_content_length = limit
     request.max_form_memory_size = limit
-
-
-def _private(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 @surveys.get("")
