@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -296,3 +297,20 @@ def test_plot_projection_keeps_points_in_the_box():
     assert all(30 - 1e-6 <= x <= 670 + 1e-6 and 30 - 1e-6 <= y <= 370 + 1e-6 for x, y in xy)
     assert xy[1][1] > xy[2][1]  # further south is lower
     assert project([(10.0, 20.0)], 700, 400, 30) == [(350.0, 200.0)]
+
+
+def test_pdf_is_read_by_poppler(survey, tmp_path):
+    """The hand-written PDF opens in a real reader (poppler), with the pages expected:
+    cover, one table page, and two photo sections per page."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdfinfo") or not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils not installed")
+    path = tmp_path / "r.pdf"
+    path.write_bytes(render(survey, "pdf"))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+4\b", info) and "Pier 3" in info
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "4 photos: 1 good, 0 fair, 1 poor, 2 severe" in text and "d.jpg" in text
+    assert "Stains, run-off" in text

@@ -1,8 +1,9 @@
 """Survey report files: self-contained HTML, PDF, CSV and GeoJSON, rendered in memory.
 
 The HTML embeds its images as ``data:`` URIs and plots the GPS positions as inline SVG (no
-map tiles: nothing is loaded from another site). The PDF (matplotlib) has a cover summary,
-a table and one section per photo (photo, overlay, numbers).
+map tiles: nothing is loaded from another site). The PDF has a cover summary,
+a table and one section per photo (photo, overlay, numbers), written by ``pdf`` with the
+thumbnails embedded as JPEGs.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..vocabulary import DISTRIBUTIONS, REPORT_OUTPUTS, SEVERITIES
 from .grades import CAVEATS
+from .pdf import Document, fit
 from .survey import Survey, SurveyPhoto
 
 CSV_FIELDS = ("number", "name", "severity", "astm_d610_grade", "iso4628_ri", "rust_distribution",
@@ -27,8 +28,6 @@ CSV_FIELDS = ("number", "name", "severity", "astm_d610_grade", "iso4628_ri", "ru
               "roi_fraction")
 TABLE_HEADINGS = ("#", "Photo", "Severity", "D610", "Ri", "Distribution", "Rust area",
                   "Probability", "Taken", "GPS")
-A4 = (8.27, 11.69)  # inches, portrait
-TABLE_ROWS_PER_PAGE = 32
 SECTIONS_PER_PAGE = 2
 
 
@@ -46,7 +45,7 @@ def distribution_label(distribution: str | None, suggested: bool = False) -> str
     """"Spot (S)" etc.; "—" when nothing was marked."""
     if not distribution:
         return "—"
-    return DISTRIBUTIONS[distribution].label + (" (suggested from the mask)" if suggested else "")
+    return DISTRIBUTIONS[distribution].label + (", suggested" if suggested else "")
 
 
 def gps_text(summary: dict) -> str:
@@ -205,119 +204,116 @@ def report_html(survey: Survey) -> bytes:
 
 
 # ------------------------------------------------------------------ PDF
-def _array(jpeg: bytes | None) -> np.ndarray | None:
-    if jpeg is None:
-        return None
-    with Image.open(io.BytesIO(jpeg)) as img:
-        return np.asarray(img.convert("RGB"))
+MARGIN = 50.0
+TABLE_COLUMNS = ((18, "right"), (100, "left"), (42, "left"), (26, "right"), (24, "left"),
+                 (60, "left"), (44, "right"), (40, "right"), (82, "left"), (111, "left"))
+PDF_HEADINGS = ("#", "Photo", "Severity", "D610", "Ri", "Distribution", "Area", "Prob.", "Taken", "GPS")
+TABLE_ROW = 16.0
 
 
-def _cover(fig, survey: Survey) -> None:
-    fig.text(0.08, 0.93, survey.title, fontsize=22, weight="bold")
-    fig.text(0.08, 0.9, f"Created {survey.created.replace('T', ' ')}", fontsize=10, color="#556")
-    t = survey.totals()
-    fig.text(0.08, 0.86, totals_text(survey), fontsize=12)
-    ax = fig.add_axes((0.2, 0.66, 0.7, 0.16))
-    names = [s.label for s in SEVERITIES.values()]
-    counts = [t[k] for k in SEVERITIES]
-    ax.barh(names[::-1], counts[::-1], color=[s.colour for s in SEVERITIES.values()][::-1])
-    for y, c in enumerate(counts[::-1]):
-        ax.text(c, y, f" {c}", va="center", fontsize=10)
-    ax.set_xlim(0, max(counts + [1]) * 1.15)
-    ax.set_xlabel("photos")
-    ax.spines[["top", "right"]].set_visible(False)
-    caveats = "\n".join(textwrap.fill("• " + c, 95, subsequent_indent="  ") for c in CAVEATS)
-    fig.text(0.08, 0.6, "Caveats", fontsize=12, weight="bold")
-    fig.text(0.08, 0.585, caveats, fontsize=8.5, va="top", linespacing=1.4)
-    located = survey.located()
-    if located:
-        ax = fig.add_axes((0.12, 0.08, 0.8, 0.34))
-        lat = np.array([p.summary["latitude"] for _, p in located])
-        lon = np.array([p.summary["longitude"] for _, p in located])
-        ax.scatter(lon, lat, c=[SEVERITIES[p.severity].colour for _, p in located], s=45,
-                   edgecolors="white", zorder=2)
-        for (i, _), x, y in zip(located, lon, lat):
-            ax.annotate(str(i), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
-        ax.set_aspect(1 / max(math.cos(math.radians(float(lat.mean()))), 1e-3), adjustable="datalim")
-        ax.set_xlabel("longitude (°)")
-        ax.set_ylabel("latitude (°)")
-        ax.set_title(f"Locations of the {len(located)} photos with GPS (numbers as in the table)", fontsize=10)
-        ax.ticklabel_format(useOffset=False)
-        ax.grid(alpha=0.3)
-    else:
-        fig.text(0.08, 0.4, "No photo in this survey has a usable GPS position in its EXIF.", fontsize=10)
-
-
-def _table(fig, survey: Survey, start: int, rows: list[tuple[str, ...]]) -> None:
-    fig.text(0.05, 0.95, f"Photos, worst first ({start}–{start + len(rows) - 1} of "
-                         f"{len(survey.photos)})", fontsize=13, weight="bold")
-    ax = fig.add_axes((0.03, 0.04, 0.94, 0.89))
-    ax.axis("off")
-    cells = [[c if len(c) <= 26 else c[:25] + "…" for c in r] for r in rows]
-    table = ax.table(cellText=cells, colLabels=TABLE_HEADINGS, loc="upper center", cellLoc="left",
-                     colWidths=(0.04, 0.2, 0.07, 0.05, 0.05, 0.1, 0.08, 0.08, 0.14, 0.19))
-    table.auto_set_font_size(False)
-    table.set_fontsize(6.5)
-    table.scale(1, 1.35)
-    for r, row in enumerate(rows, 1):
-        sev = survey.photos[int(row[0]) - 1].severity
-        cell = table[r, 2]
-        cell.set_facecolor(SEVERITIES[sev].colour)
-        cell.get_text().set_color("white")
-
-
-def _section(fig, i: int, p: SurveyPhoto, top: float, height: float = 0.27) -> None:
+def _facts(p: SurveyPhoto) -> list[tuple[str, str]]:
     s = p.summary
-    fig.text(0.06, top - 0.02, f"#{i}  {p.name}", fontsize=12, weight="bold")
+    return [("Severity", SEVERITIES[p.severity].label), ("ASTM D610 grade", str(s["astm_d610_grade"])),
+            ("ISO 4628-3", f"Ri {s['iso4628_ri']}"),
+            ("Distribution", distribution_label(s.get("rust_distribution"), suggested=True)),
+            ("Rust area", area_text(s)), ("Corrosion probability", f"{100 * s['probability']:.1f} %"),
+            ("Taken", (s.get("capture_time") or "not recorded").replace("T", " ")), ("GPS", gps_text(s))]
+
+
+def _cover(doc: Document, survey: Survey) -> None:
+    page = doc.page()
+    page.text(MARGIN, 80, fit(survey.title, 495, 22), 22, bold=True)
+    page.text(MARGIN, 100, f"Created {survey.created.replace('T', ' ')}", 10, colour="#556677")
+    page.text(MARGIN, 126, totals_text(survey), 12)
+    t = survey.totals()
+    top = max([t[k] for k in SEVERITIES] + [1])
+    for k, (sid, sev) in enumerate(SEVERITIES.items()):
+        y = 145 + 24 * k
+        page.text(MARGIN, y + 12, sev.label, 10, bold=True)
+        width = 360 * t[sid] / top
+        if width:
+            page.rect(MARGIN + 60, y, width, 16, fill=sev.colour)
+        page.text(MARGIN + 66 + width, y + 12, str(t[sid]), 10)
+    page.text(MARGIN, 265, "Read the grades with these caveats", 12, bold=True)
+    y = 283
+    for caveat in CAVEATS:
+        for k, line in enumerate(textwrap.wrap(caveat, 112)):
+            page.text(MARGIN + (10 if k else 0), y, ("" if k else "• ") + line, 9)
+            y += 12.5
+    located = survey.located()
+    top_y = max(y + 25, 400)
+    if not located:
+        page.text(MARGIN, top_y, "No photo in this survey has a usable GPS position in its EXIF.", 10)
+        return
+    page.text(MARGIN, top_y, f"Locations of the {len(located)} photos with GPS (numbers as in the "
+                             "table; north up, same scale both ways)", 10, bold=True)
+    box_h = min(330.0, 790 - top_y - 30)
+    page.rect(MARGIN, top_y + 10, 495, box_h, fill="#f7f9fb", stroke="#ccccdd")
+    xy = project([(p.summary["latitude"], p.summary["longitude"]) for _, p in located], 495, box_h, 24)
+    for (i, p), (x, yy) in zip(located, xy):
+        page.circle(MARGIN + x, top_y + 10 + yy, 4.5, fill=SEVERITIES[p.severity].colour)
+        page.text(MARGIN + x + 6, top_y + 10 + yy + 3, str(i), 7)
+    lats = [p.summary["latitude"] for _, p in located]
+    lons = [p.summary["longitude"] for _, p in located]
+    page.text(MARGIN, top_y + box_h + 24, f"latitude {min(lats):.5f} … {max(lats):.5f}, longitude "
+                                          f"{min(lons):.5f} … {max(lons):.5f}", 8, colour="#556677")
+
+
+def _table_pages(doc: Document, survey: Survey) -> None:
+    rows = [table_row(i, p) for i, p in enumerate(survey.photos, 1)]
+    per_page = int((842 - 100 - 40) // TABLE_ROW)
+    for start in range(0, len(rows), per_page):
+        page = doc.page()
+        chunk = rows[start:start + per_page]
+        page.text(24, 60, f"Photos, worst first ({start + 1}–{start + len(chunk)} of {len(rows)})", 13, bold=True)
+        y = 76.0
+        page.rect(24, y, 547, TABLE_ROW, fill="#e9edf0")
+        for cells, is_head in [(PDF_HEADINGS, True)] + [(r, False) for r in chunk]:
+            x = 24.0
+            for (width, align), cell in zip(TABLE_COLUMNS, cells):
+                text = fit(cell, width - 4, 7)
+                colour = "#1d2430"
+                if not is_head and cell == SEVERITIES[survey.photos[int(cells[0]) - 1].severity].label:
+                    page.rect(x + 1, y + 2, width - 2, TABLE_ROW - 4,
+                              fill=SEVERITIES[survey.photos[int(cells[0]) - 1].severity].colour)
+                    colour = "#ffffff"
+                tx = x + width - 3 if align == "right" else x + 3
+                page.text(tx, y + 11, text, 7, bold=is_head, colour=colour, align=align)
+                x += width
+            y += TABLE_ROW
+            page.line(24, y, 571, y, colour="#dde2e6")
+
+
+def _section(doc: Document, page, i: int, p: SurveyPhoto, top: float) -> None:
+    sev = SEVERITIES[p.severity]
+    page.text(MARGIN, top + 20, fit(f"#{i}  {p.name}", 400, 13), 13, bold=True)
+    page.rect(545 - 64, top + 6, 64, 19, fill=sev.colour)
+    page.text(545 - 32, top + 19.5, sev.label, 10, bold=True, colour="#ffffff", align="centre")
     for k, (jpeg, caption) in enumerate(((p.image_jpeg, "Photo"), (p.overlay_jpeg, "Overlay"))):
-        arr = _array(jpeg)
-        if arr is None:
+        if jpeg is None:
             continue
-        ax = fig.add_axes((0.06 + k * 0.45, top - 0.05 - height, 0.42, height))
-        ax.axis("off")
-        ax.imshow(arr, interpolation="none")
-        fig.text(0.27 + k * 0.45, top - 0.045, caption, fontsize=8, color="#556", ha="center")
-    lines = [("Severity", SEVERITIES[p.severity].label), ("ASTM D610 grade", str(s["astm_d610_grade"])),
-             ("ISO 4628-3", f"Ri {s['iso4628_ri']}"),
-             ("Distribution", distribution_label(s.get("rust_distribution"), suggested=True)),
-             ("Rust area", area_text(s)), ("Corrosion probability", f"{100 * s['probability']:.1f} %"),
-             ("Taken", (s.get("capture_time") or "not recorded").replace("T", " ")), ("GPS", gps_text(s))]
-    y = top - 0.07 - height
-    for col in range(2):  # two columns of label: value, one text per column part
-        part = lines[4 * col:4 * col + 4]
-        x = 0.06 + col * 0.45
-        fig.text(x, y, "\n".join(label + ":" for label, _ in part), fontsize=8.5, color="#556",
-                 va="top", linespacing=1.6)
-        fig.text(x + 0.16, y, "\n".join(value for _, value in part), fontsize=8.5, va="top",
-                 linespacing=1.6)
-    fig.text(0.94, top - 0.02, SEVERITIES[p.severity].label, fontsize=11, ha="right",
-             weight="bold", color="white", bbox={"boxstyle": "round", "fc": SEVERITIES[p.severity].colour,
-                                                 "ec": "none"})
+        x = MARGIN + k * 252
+        page.text(x + 121, top + 42, caption, 8, colour="#556677", align="centre")
+        doc.image(page, jpeg, x, top + 48, 243, 182)
+    for k, (label, value) in enumerate(_facts(p)):
+        col, row = divmod(k, 4)
+        x, y = MARGIN + col * 252, top + 252 + 14 * row
+        page.text(x, y, label + ":", 8.5, colour="#556677")
+        page.text(x + 92, y, fit(value, 158, 8.5), 8.5, bold=label == "Severity",
+                  colour=sev.colour if label == "Severity" else "#1d2430")
+
 
 def report_pdf(survey: Survey) -> bytes:
-    """Cover summary, the table, then one section per photo (two to a page)."""
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
-
-    buf = io.BytesIO()
-    with PdfPages(buf, metadata={"Title": survey.title, "Creator": "RustSEG"}) as pdf:
-        def page(draw, *args) -> None:
-            fig = Figure(figsize=A4)
-            draw(fig, *args)
-            pdf.savefig(fig)
-
-        page(_cover, survey)
-        rows = [table_row(i, p) for i, p in enumerate(survey.photos, 1)]
-        for start in range(0, len(rows), TABLE_ROWS_PER_PAGE):
-            page(_table, survey, start + 1, rows[start:start + TABLE_ROWS_PER_PAGE])
-
-        def sections(fig, first: int) -> None:
-            for k, i in enumerate(range(first, min(first + SECTIONS_PER_PAGE, len(survey.photos) + 1))):
-                _section(fig, i, survey.photos[i - 1], 0.97 - k * 0.49)
-
-        for first in range(1, len(survey.photos) + 1, SECTIONS_PER_PAGE):
-            page(sections, first)
-    return buf.getvalue()
+    """Cover summary (totals, caveats, locations), the table, then one section per photo
+    (photo, overlay, numbers), two to an A4 page. The thumbnails are embedded as JPEGs."""
+    doc = Document(survey.title)
+    _cover(doc, survey)
+    _table_pages(doc, survey)
+    for first in range(0, len(survey.photos), SECTIONS_PER_PAGE):
+        page = doc.page()
+        for k, p in enumerate(survey.photos[first:first + SECTIONS_PER_PAGE]):
+            _section(doc, page, first + k + 1, p, 30 + k * 400)
+    return bytes(doc)
 
 
 # ------------------------------------------------------------------ all files
