@@ -169,6 +169,12 @@ class Segmenter:
         return self.bundle.threshold if t is None else t
 
     @property
+    def learned_side(self) -> int:
+        """The side learned mode's pixel map is computed at (see ``SegmenterConfig``)."""
+        side = self._config.learned_side or self.bundle.info.get("learned_side")
+        return int(side or self.bundle.input_size)
+
+    @property
     def modes(self) -> tuple[str, ...]:
         """The mask modes this model can run: the paper's always, ``learned`` with a U-Net."""
         return vocab.MODE_IDS if self.bundle.spec.decoder else vocab.PAPER_MODES
@@ -219,6 +225,12 @@ class Segmenter:
         prob = float(expit(self._mean_logits(logits.numpy(), 1)[0]))
         pixels = None
         if pixel_logits.shape[1]:
+            side = self.learned_side
+            if side != self.bundle.input_size:  # the pixel map at its own resolution
+                xs = preprocess(image, side)[None]
+                if self.tta_flip:
+                    xs = np.concatenate([xs, xs[:, :, ::-1]])
+                pixel_logits = self.bundle.model(xs, training=False)[2][..., 0]
             p = expit(pixel_logits.numpy())
             pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
         t2 = time.perf_counter()
