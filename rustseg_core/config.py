@@ -117,3 +117,6 @@ class SegmenterConfig:
     threshold: float | None = None  # None → the model's own decision threshold
     # Average the logit (and heatmap) with the mirrored photo; None → the model's setting.
     tta_flip: bool | None = None
+    # Learned mode: the side the U-Net's pixel map is computed at (a second pass when it
+    # differs from the model's input size; larger keeps thinner rust). None → the model's.
+    learned_side: int | None = None

@@ -117,3 +117,34 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
     assert cfg.colour_rule.sat_min == 0.15  # 0.9 would miss the synthetic rust
     meta = json.loads((model / "rustseg.json").read_text())
     assert "tuned on the masks" in meta["info"]["refine_note"]
+
+
+def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path):
+    import shutil
+
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import write_mask_folder
+
+    model = tmp_path / "unet"
+    shutil.copytree(tiny_unet_dir, model)
+    info = json.loads((model / "rustseg.json").read_text())["info"]
+    assert info["val_mask_photos"]  # recorded by training
+    masks = tmp_path / "pixel"
+    write_mask_folder(masks, n=24, size=64, seed=1)  # the same names as the training data
+    assert main(["tune", "--learned", "--masks", str(masks), "--model", str(model), "--write"]) == 0
+    meta = json.loads((model / "rustseg.json").read_text())["info"]
+    assert meta["learned_side"] in (192, 256, 320) and 0.3 <= meta["mask_threshold"] <= 0.7
+    assert "held-out" in meta["learned_note"]
+    seg = Segmenter.load(model)
+    assert seg.learned_side == meta["learned_side"]
+    assert seg.config.refine.learned_threshold == meta["mask_threshold"]
+    # A folder without any of the model's validation photos is refused, not silently used.
+    other = tmp_path / "other"
+    write_mask_folder(other, n=2, size=64, seed=5)
+    for f in (other / "images").iterdir():
+        f.rename(f.with_name("x" + f.name))
+    for f in (other / "masks").iterdir():
+        f.rename(f.with_name("x" + f.name))
+    with pytest.raises(ValueError, match="no validation mask photos"):
+        from rustseg_core.learn.tuning import tune_learned
+        tune_learned(seg, other, set(info["val_mask_photos"]), log=lambda s: None)

@@ -188,3 +188,12 @@ def test_classifier_only_model_refuses_learned_mode_clearly(tiny_segmenter, rust
 def test_unet_classifies_like_its_image_head(unet, rust_photo):
     img, _ = rust_photo
     assert unet.probabilities([img])[0] == pytest.approx(unet.evidence(img).probability, abs=1e-5)
+
+
+def test_learned_side_computes_the_pixel_map_at_another_resolution(unet, rust_photo):
+    img, _ = rust_photo
+    big = unet.with_config(learned_side=64, threshold=0.0)
+    ev = big.evidence(img)
+    assert ev.pixels.shape == (64, 64)
+    assert ev.probability == pytest.approx(unet.evidence(img).probability, abs=1e-5)  # same classifier pass
+    assert big.segment(img).mask.shape == img.shape[:2]

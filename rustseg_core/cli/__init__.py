@@ -240,6 +240,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    if args.learned:
+        return _tune_learned(args)
     _existing([args.segmentation], "evaluation masks")
     target = model_dir(args.model)
     segmenter = load_segmenter(args.model)
@@ -257,6 +259,29 @@ def _command(sub, name: str, summary: str, description: str | None = None) -> ar
     """A subcommand whose help shows every option's default."""
     return sub.add_parser(name, help=summary, description=description or summary,
                           formatter_class=HelpFormatter)
+
+
+def _tune_learned(args: argparse.Namespace) -> int:
+    """Learned mode's side and threshold, on the model's own held-out mask photos."""
+    if not args.masks:
+        raise UsageError("--learned needs --masks DIR: the mask folder the model was trained from")
+    _existing([args.masks], "mask folder")
+    target = model_dir(args.model)
+    segmenter = load_segmenter(args.model)
+    if "learned" not in segmenter.modes:
+        raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
+    names = set(segmenter.bundle.info.get("val_mask_photos", []))
+    if not names:
+        raise UsageError(f"the model in {target} does not list its validation mask photos")
+    from ..learn.tuning import tune_learned, write_learned_defaults
+
+    side, threshold, _ = tune_learned(segmenter, args.masks, names)
+    if args.write:
+        note = (f"chosen on the model's {len(names)} held-out photos of {args.masks} with: rustseg "
+                + " ".join(args.argv))
+        write_learned_defaults(target, side, threshold, note)
+        print(f"wrote learned_side {side} and mask threshold {threshold} into {target}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--segmentation", default="../shared/data/segmentation", help="images/ + masks/ folder")
     u.add_argument("--model", help=model_help)
     u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
+    u.add_argument("--learned", action="store_true",
+                   help="instead: choose learned mode's pixel-map side and mask threshold on the "
+                        "U-Net's own held-out photos of --masks")
+    u.add_argument("--masks", metavar="DIR", help="with --learned: the mask folder the U-Net was trained from")
     u.set_defaults(func=_tune)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")

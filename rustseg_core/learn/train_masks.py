@@ -332,6 +332,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
                        "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None},
         "train_counts": {"mask_photos": len(train_masks_set), "val_mask_photos": len(val_masks_set),
                          "labelled_photos": n_labelled},
+        # The held-out mask photos: `rustseg tune --learned` chooses its settings on these.
+        "val_mask_photos": sorted(Path(n).name for n in val_masks_set.names),
         "command": command, "train_config": asdict(cfg), "initialised_from": cfg.init_from,
         "initialised_layers": len(copied), "train_seconds": round(train_seconds, 1),
         "val_mask_iou": round(mean_iou(val_masks_pred[1], val_masks_pred[2], chosen["mask_threshold"]), 4),

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import RefineConfig
 from ..pipeline.colour import colour_rule_mask
 from ..pipeline.model import META_FILE
-from ..pipeline.resize import resize_mask
+from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from .evaluate import mask_pairs
 from .metrics import mask_scores, summarise_segmentation
@@ -82,6 +82,45 @@ def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = 
     results.sort(key=lambda r: -r[0])
     log(f"fusion: best per-source IoU {results[0][0]:.3f} with {results[0][1]}")
     return replace(results[0][2], mode=base.mode), [(i, p) for i, p, _ in results]
+
+
+def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
+                 sides: tuple[int, ...] = (192, 256, 320),
+                 thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+                 log: Callable[[str], None] = print) -> tuple[int, float, dict]:
+    """Learned mode's pixel-map side and mask threshold: the pair with the best mean IoU on
+    the mask photos of ``folder`` named in ``names`` (a model's held-out validation photos;
+    never a test split). Returns (side, threshold, {(side, threshold): IoU})."""
+    pairs = [(p, gt) for p, gt in mask_pairs(folder) if names is None or p.name in names]
+    if not pairs:
+        raise ValueError(f"no validation mask photos of this model in {folder}")
+    table: dict[tuple[int, float], float] = {}
+    for side in sides:
+        seg = segmenter.with_config(learned_side=side)
+        ious: dict[float, list[float]] = {t: [] for t in thresholds}
+        for path, gt in pairs:
+            image = seg.decode(path).image
+            prob = upsample(seg.evidence(image).pixels, gt.shape)
+            for t in thresholds:
+                ious[t].append(mask_scores(prob > t, gt)["iou"])
+        for t in thresholds:
+            table[(side, t)] = float(np.mean(ious[t]))
+            log(f"  side {side}, threshold {t}: mean IoU {table[(side, t)]:.3f}")
+    side, t = max(table, key=table.get)
+    log(f"learned mode: best mean IoU {table[(side, t)]:.3f} at side {side}, threshold {t} "
+        f"({len(pairs)} validation photos)")
+    return side, t, table
+
+
+def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str) -> None:
+    """Store learned mode's side and mask threshold in the model's metadata."""
+    path = Path(model_dir) / META_FILE
+    meta = json.loads(path.read_text())
+    meta.setdefault("info", {}).update(learned_side=int(side), mask_threshold=float(threshold),
+                                       learned_note=note)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    tmp.replace(path)
 
 
 def write_refine_defaults(model_dir: str | Path, cfg: RefineConfig, note: str) -> None:

@@ -153,7 +153,7 @@ def gradcam_pp_paper_reference(model: keras.Model, image: np.ndarray) -> np.ndar
     with tf.GradientTape() as t1:
         with tf.GradientTape() as t2:
             with tf.GradientTape() as t3:
-                logit, feats = model(x, training=False)
+                logit, feats = model(x, training=False)[:2]
                 score = tf.sigmoid(logit)[:, 0]
             first = t3.gradient(score, feats)
         second = t2.gradient(first, feats)
