@@ -101,7 +101,8 @@ def analyse(original: bytes, mode: str, roi: "Polygon | None" = None) -> tuple["
     memory or the model's time."""
     from rustseg_core.inspection.assess import assess
 
-    return assess(segmenter().segment(original, mode=mode), original, roi)
+    return assess(segmenter().segment(original, mode=mode), original, roi,
+                  current_app.config["INSPECTION"])
 
 
 def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:

@@ -64,6 +64,15 @@ def test_severity_default_and_configured_cutoffs():
         SeverityCutoffs(good=5, fair=3, poor=16)
 
 
+def test_cutoffs_from_text():
+    from rustseg_core.inspection.grades import parse_cutoffs
+
+    assert parse_cutoffs("0.1, 1,10") == SeverityCutoffs(0.1, 1, 10)
+    for bad in ("1,2", "a,b,c", "3,2,1", "0,1,101", ""):
+        with pytest.raises(ValueError):
+            parse_cutoffs(bad)
+
+
 def test_percent_from_pixel_counts_lands_on_the_boundary():
     """One rusted pixel in 10 000 is exactly 0.01 %, grade 10; two are grade 9."""
     mask = np.zeros((100, 100), bool)

@@ -228,7 +228,28 @@ def test_cli_report_and_roi(tiny_model_dir, tmp_path):
     assert not mask[:, 80:].any()
 
 
+def test_severity_cutoffs_are_configurable(tiny_segmenter, tiny_model_dir, tmp_path):
+    from app import create_app
+
+    strict = create_app({"TESTING": True, "SEGMENTER": tiny_segmenter, "STORE_DIR": "",
+                         "SECRET_KEY": "t", "SEVERITY_CUTOFFS": "0,0.0001,0.0002"})
+    body = _api(strict.test_client(), photo_bytes()).get_json()
+    assert body["area_fraction"] > 0 and body["severity"] == "severe"
+    with pytest.raises(RuntimeError, match="SEVERITY_CUTOFFS"):
+        create_app({"TESTING": True, "SEGMENTER": tiny_segmenter, "STORE_DIR": "", "SECRET_KEY": "t",
+                    "SEVERITY_CUTOFFS": "3,2,1"})
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(photo_bytes())
+    assert main(["segment", str(src), "--out", str(tmp_path / "o"), "--model", str(tiny_model_dir), "-q",
+                 "--severity-cutoffs", "0,0.0001,0.0002"]) == 0
+    assert next(csv.DictReader(open(tmp_path / "o" / "results.csv")))["severity"] == "severe"
+
+
 def test_cli_bad_roi_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["segment", str(tmp_path), "--out", str(tmp_path / "o"), "--roi", "[[0,0]]"])
     assert e.value.code == 2 and "at least 3 points" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["segment", str(tmp_path), "--out", str(tmp_path / "o"), "--severity-cutoffs", "1,2"])
+    assert e.value.code == 2 and "GOOD,FAIR,POOR" in capsys.readouterr().err

@@ -79,6 +79,16 @@ def _roi_arg(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _cutoffs_arg(text: str):
+    """``--severity-cutoffs``: three rising area percentages (argparse reports a bad one)."""
+    from ..inspection.grades import parse_cutoffs
+
+    try:
+        return parse_cutoffs(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _existing(paths: list[str], what: str) -> list[str]:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
@@ -133,9 +143,12 @@ def _segment(args: argparse.Namespace) -> int:
     segmenter = load_segmenter(args.model)
     from .batch import ReportBuilder, segment_batch
 
+    from ..inspection.assess import InspectionConfig
+
     report = ReportBuilder() if args.report else None
     rows = segment_batch(segmenter, args.paths, args.out, mode=args.mode, every=args.every,
-                         progress=not args.quiet, roi=args.roi, report=report)
+                         progress=not args.quiet, roi=args.roi, report=report,
+                         inspection=InspectionConfig(severity=args.severity_cutoffs))
     failed = [r for r in rows if r["error"]]
     found = sum(r.get("decision") == CORROSION for r in rows)
     print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
@@ -333,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region of interest graded in every photo: a polygon in normalised "
                         "coordinates, e.g. '[[0.1,0.1],[0.9,0.1],[0.9,0.9],[0.1,0.9]]' "
                         "(default: the whole photo)")
+    s.add_argument("--severity-cutoffs", type=_cutoffs_arg, default="0.3,3,16", metavar="GOOD,FAIR,POOR",
+                   help="largest area %% rusted that is still good, fair and poor (above: severe)")
     s.add_argument("--report", action="store_true",
                    help="also write a survey report: report.html, report.pdf, report.csv, report.geojson")
     s.add_argument("--model", help=model_help)

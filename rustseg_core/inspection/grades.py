@@ -72,6 +72,17 @@ class SeverityCutoffs:
                              f"{(self.good, self.fair, self.poor)}")
 
 
+def parse_cutoffs(text: str) -> SeverityCutoffs:
+    """``"0.3,3,16"`` (good, fair and poor limits in area %) → ``SeverityCutoffs``; a
+    ``ValueError`` saying what is wrong otherwise."""
+    try:
+        good, fair, poor = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"severity cut-offs are three area percentages GOOD,FAIR,POOR such as "
+                         f"0.3,3,16, not {text!r}") from None
+    return SeverityCutoffs(good, fair, poor)
+
+
 def severity(percent: float, cutoffs: SeverityCutoffs = SeverityCutoffs()) -> str:
     """``good``, ``fair``, ``poor`` or ``severe`` for ``percent`` of the area rusted."""
     p = _check_percent(percent)
