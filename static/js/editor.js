@@ -21,7 +21,7 @@
 
   var photo = new Image();
   var mask = document.createElement("canvas");  // white = corrosion, transparent = not
-  var maskCtx = mask.getContext("2d");
+  var maskCtx = mask.getContext("2d", { willReadFrequently: true });
   var tint = document.createElement("canvas");
   var tintCtx = tint.getContext("2d");
   var tool = "paint";
@@ -197,9 +197,15 @@
     fullSizePng().then(function (blob) {
       var body = new FormData(form);  // carries the CSRF token
       body.set("mask", blob, "mask.png");
-      return fetch(form.action, { method: "POST", body: body, credentials: "same-origin" });
+      // Not following the redirect: the page it leads to says "saved" once, to this tab.
+      return fetch(form.action, { method: "POST", body: body, credentials: "same-origin",
+                                  redirect: "manual" });
     }).then(function (resp) {
-      if (resp.ok) { window.location.assign(resp.url); return null; }
+      if (resp.type === "opaqueredirect") {
+        window.location.hash = "mask-editor";
+        window.location.reload();
+        return null;
+      }
       return resp.text().then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var message = doc.querySelector("[data-mask-error], .error-page p");
@@ -215,6 +221,7 @@
     canvas.width = mask.width = tint.width = img.naturalWidth;
     canvas.height = mask.height = tint.height = img.naturalHeight;
     root.querySelector("[data-mask-upload]").hidden = true;
+    form.querySelector("input[type=file]").required = false;  // the drawing is the mask now
     root.querySelector("[data-editor-tools]").hidden = false;
     root.querySelector("[data-editor-stage]").hidden = false;
     return load(root.getAttribute("data-current-mask"));
@@ -224,5 +231,6 @@
   }).catch(function () {
     showError("The editor could not load the photo; you can still upload a mask.");
     root.querySelector("[data-mask-upload]").hidden = false;
+    form.querySelector("input[type=file]").required = true;
   });
 })();
