@@ -16,7 +16,7 @@
   var saveError = root.querySelector("[data-save-error]");
   var fullWidth = parseInt(root.getAttribute("data-width"), 10);
   var fullHeight = parseInt(root.getAttribute("data-height"), 10);
-  var TINT = "rgba(255, 64, 0, 0.5)";
+  var TINT = "rgba(0, 190, 255, 0.5)";  // cyan: stands out on rust, which is orange
   var UNDO_LIMIT = 30;
 
   var photo = new Image();
