@@ -179,3 +179,26 @@ def test_editor_tools_with_a_mouse(browser, server, photos):
     reset = _stored_mask(store_dir, record_id) > 0
     assert np.mean(model != reset) < 0.01  # the model's mask again (up to the canvas's scaling)
     assert [c.version for c in s.corrections(record_id)] == [1, 2]
+
+
+def test_without_javascript_a_mask_file_can_be_sent(browser, server, photos, tmp_path):
+    base, store_dir = server
+    ctx, page = _new_page(browser, "phone", js=False)
+    try:
+        page.goto(base + "/")
+        page.set_input_files("#photo", str(photos["rusty"]))
+        page.check("input[name=keep]")
+        page.get_by_role("button", name="Analyse photo").click()
+        page.wait_for_url("**/r/*")
+        record_id = page.url.rsplit("/", 1)[-1]
+        assert page.locator("[data-editor-stage]").is_hidden()  # no canvas without the script
+        wanted = np.zeros((960, 1280), np.uint8)
+        wanted[100:300, 200:700] = 255
+        Image.fromarray(wanted).save(tmp_path / "mask.png")
+        page.set_input_files("#mask-file", str(tmp_path / "mask.png"))
+        page.get_by_role("button", name="Save corrected mask").click()
+        page.locator("[data-mask-saved='1']").wait_for()
+        _no_horizontal_scroll(page)
+    finally:
+        ctx.close()
+    assert np.array_equal(_stored_mask(store_dir, record_id), wanted)
