@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import ndimage
+from scipy import ndimage, signal
 
 BRUSHES_CSS = (60, 30, 16, 8, 4)  # brush sizes (CSS px) a person would pick on the slider
 LEVELS = (0.5, 0.7, 0.8, 0.9)  # IoU levels reported
@@ -70,25 +70,32 @@ def apply_stroke(mask: np.ndarray, stroke: Stroke, width_px: float) -> np.ndarra
     return (mask | hit) if stroke.tool == "paint" else (mask & ~hit)
 
 
-def _segment_safe(safe: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> bool:
+def _segment_safe(centres: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> bool:
     n = int(max(abs(a[0] - b[0]), abs(a[1] - b[1]))) + 1
     xs = np.linspace(a[0], b[0], n).round().astype(int)
     ys = np.linspace(a[1], b[1], n).round().astype(int)
-    return bool(safe[ys, xs].all())
+    return bool(centres[ys, xs].all())
 
 
-def plan_component(comp: np.ndarray, safe: np.ndarray, r: int, tool: str, size_css: int) -> list[Stroke]:
-    """Zigzag strokes of radius ``r`` over ``comp`` with centres where the whole brush stays
-    in ``safe``; the pen lifts when the path would leave that area."""
+def safe_centres(safe: np.ndarray, r: int) -> np.ndarray:
+    """Where a brush of radius ``r`` falls at least ``SAFE_SHARE`` inside ``safe``."""
     disk = _disk(r).astype(np.float32)
-    inside = ndimage.convolve(safe.astype(np.float32), disk / disk.sum(), mode="nearest")
-    centres = inside >= SAFE_SHARE
-    reach = ndimage.binary_dilation(comp, _disk(r))
-    useful = centres & reach
+    padded = np.pad(safe.astype(np.float32), r, mode="edge")
+    inside = signal.fftconvolve(padded, disk / disk.sum(), mode="valid")
+    return inside >= SAFE_SHARE - 1e-4
+
+
+def plan_component(comp_distance: np.ndarray, centres: np.ndarray, r: int, tool: str,
+                   size_css: int) -> list[Stroke]:
+    """Zigzag strokes of radius ``r`` over a wrong region (``comp_distance``: each pixel's
+    distance to it) through ``centres`` (where the brush is right, :func:`safe_centres`);
+    the pen lifts when the path would leave them."""
+    useful = centres & (comp_distance <= r)
+    comp_shape = comp_distance.shape
     step = max(1, r)
     strokes: list[Stroke] = []
     current: list[tuple[int, int]] = []
-    for row_i, y in enumerate(range(step // 2, comp.shape[0], step)):
+    for row_i, y in enumerate(range(step // 2, comp_shape[0], step)):
         xs = np.flatnonzero(useful[y, :])
         if xs.size == 0:
             continue
@@ -117,26 +124,29 @@ def plan(start: np.ndarray, truth: np.ndarray, css_to_px: float, target: float =
     curve = [iou(mask, truth)]
     min_gain = max(4, int(0.0005 * mask.size))
     given_up = np.zeros_like(mask)  # slivers thinner than the smallest brush
+    radius = {size: max(1, int(size * css_to_px / 2)) for size in BRUSHES_CSS}
+    centres = {(tool, size): safe_centres(truth if tool == "paint" else ~truth, r)
+               for tool in ("paint", "erase") for size, r in radius.items()}
     while curve[-1] < target and len(strokes) < max_strokes:
         best = None
-        for tool, wrong, safe in (("paint", truth & ~mask & ~given_up, truth),
-                                  ("erase", mask & ~truth & ~given_up, ~truth)):
+        for tool, wrong in (("paint", truth & ~mask & ~given_up), ("erase", mask & ~truth & ~given_up)):
             labels, n = ndimage.label(wrong)
             if not n:
                 continue
             sizes = ndimage.sum(wrong, labels, range(1, n + 1))
             k = int(np.argmax(sizes)) + 1
             if best is None or sizes[k - 1] > best[0]:
-                best = (sizes[k - 1], tool, labels == k, safe)
+                best = (sizes[k - 1], tool, labels == k)
         if best is None or best[0] < min_gain:
             break
-        area, tool, comp, safe = best
+        area, tool, comp = best
+        distance = ndimage.distance_transform_edt(~comp)
         chosen: list[Stroke] = []
         wrong_now = int((mask != truth).sum())
         best_rate = 0.0
         for size_css in BRUSHES_CSS:  # the brush that fixes the most pixels per stroke
             width = size_css * css_to_px
-            trial = plan_component(comp, safe, max(1, int(width / 2)), tool, size_css)
+            trial = plan_component(distance, centres[tool, size_css], radius[size_css], tool, size_css)
             if not trial:
                 continue
             after = mask
