@@ -1,8 +1,10 @@
 """Pictures for people: the mask drawn over the photo, and a colour heatmap."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy import ndimage
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def contrasting(colour: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -26,8 +28,11 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, in
     c = np.asarray(colour, np.float32)
     out[mask] = out[mask] * (1.0 - alpha) + c * alpha
     width = max(1, max(mask.shape) // 400)
-    inner = mask & ~ndimage.binary_erosion(mask, iterations=width)
-    outer = ndimage.binary_dilation(mask, iterations=width) & ~mask
+    m = mask.astype(np.uint8)
+    # Outside the photo counts as "not mask", so a mask touching the border is outlined there too.
+    inner = mask & ~cv2.erode(m, _CROSS, iterations=width, borderType=cv2.BORDER_CONSTANT,
+                              borderValue=0).astype(bool)
+    outer = cv2.dilate(m, _CROSS, iterations=width).astype(bool) & ~mask
     out[outer] = (0, 0, 0)
     out[inner] = np.asarray(outline if outline is not None else contrasting(colour), np.float32)
     return out.astype(np.uint8)

@@ -28,7 +28,7 @@ from .imageio import Photo, Source, decode
 from .model import ModelBundle, load_bundle, preprocess, shipped_model_dir
 from .overlay import heatmap_over, overlay_mask
 from .refine import dynamic_threshold, fused_evidence, refine
-from .resize import fit_within, resize_mask, upsample
+from .resize import fit_within, fitted_size, resize_mask, upsample
 
 # Said on the result when advanced mode finds no region in a photo classified as corrosion.
 ADVANCED_FALLBACK_NOTE = ("Advanced mode kept no region of this photo (its colour clusters did "
@@ -244,6 +244,10 @@ class Segmenter:
         """The working image at the resolution masks are computed at (``crf.max_side``)."""
         return fit_within(image, self._config.refine.crf.max_side)
 
+    def mask_size(self, image: np.ndarray) -> tuple[int, int]:
+        """(height, width) of :meth:`mask_image`, without resizing the image."""
+        return fitted_size(image.shape, self._config.refine.crf.max_side)
+
     def evidence_map(self, image: np.ndarray, evidence: Evidence, mode: str | None = None,
                      colour: bool = True) -> np.ndarray:
         """The per-pixel corrosion belief a mode's mask starts from, at mask resolution.
@@ -254,9 +258,9 @@ class Segmenter:
         """
         mode = self.check_mode(mode)
         rcfg = self._config.refine
-        small = self.mask_image(image)
         if mode == "learned":
-            return upsample(evidence.pixels, small.shape[:2])
+            return upsample(evidence.pixels, self.mask_size(image))
+        small = self.mask_image(image)
         if not colour or rcfg.colour_weight <= 0:
             return dynamic_threshold(upsample(evidence.cam, small.shape[:2]))[0]
         return fused_evidence(evidence.cam, small.shape[:2], rcfg,
@@ -295,7 +299,7 @@ class Segmenter:
         if is_corrosion:
             # Learned masks are thresholded at the working size (thin rust survives); the
             # paper's modes are refined at mask resolution, as the CRF is costly.
-            at = image.shape[:2] if mode == "learned" else self.mask_image(image).shape[:2]
+            at = image.shape[:2] if mode == "learned" else self.mask_size(image)
             small_mask = self.mask_from_evidence(image, ev, mode, at)
             if mode == "advanced" and not small_mask.any():
                 small_mask = self.mask_from_evidence(image, ev, "standard", small_mask.shape)
@@ -306,7 +310,8 @@ class Segmenter:
         t0 = time.perf_counter()
         overlay = overlay_mask(image, work_mask, self._config.overlay_colour, self._config.overlay_alpha)
         # The map the mask came from (for a clean photo too: it shows why nothing was marked).
-        heat = upsample(self.evidence_map(image, ev, "standard" if note else mode), image.shape[:2])
+        heat = (upsample(ev.pixels, image.shape[:2]) if mode == "learned"
+                else upsample(self.evidence_map(image, ev, "standard" if note else mode), image.shape[:2]))
         timings["render"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         area = float(mask_full.mean()) if mask_full is not None else 0.0
