@@ -14,9 +14,10 @@ into ``items/`` (atomic), and only then is the row inserted: a crash can leave a
 folder (removed by :meth:`Store.sweep`) but never a row without its files.
 
 Corrected masks follow the same rule: the PNG is written and fsynced in ``staging/``, then,
-inside the transaction that numbers the new version, hard-linked to its final name (a link
-never replaces an existing file, so no version can overwrite another) and only then is the
-row inserted. The model's own ``mask.png`` is never touched.
+inside the transaction that numbers the new version (one past the highest row, so never
+the name of a saved version), hard-linked to its final name and only then is the row
+inserted. A file already under that name has no row: a crash left it, and it is replaced.
+The model's own ``mask.png`` is never touched.
 
 This module knows nothing of the web layer.
 """
