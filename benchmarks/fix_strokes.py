@@ -112,7 +112,17 @@ def plan_component(comp_distance: np.ndarray, centres: np.ndarray, r: int, tool:
             current.append(p)
     if current:
         strokes.append(Stroke(tool, size_css, [(float(x), float(yy)) for x, yy in current]))
-    return strokes
+    return [Stroke(s.tool, s.size_css, _corners(s.points)) for s in strokes]
+
+
+def _corners(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The same path with the points inside straight runs along a row dropped (the browser
+    gets one pointer move per segment, not per pixel)."""
+    kept = points[:1]
+    for prev, p, nxt in zip(points, points[1:], points[2:]):
+        if not (prev[1] == p[1] == nxt[1] and (p[0] - prev[0]) * (nxt[0] - p[0]) > 0):
+            kept.append(p)
+    return kept + points[1:][-1:]
 
 
 def plan(start: np.ndarray, truth: np.ndarray, css_to_px: float, target: float = 0.95,
