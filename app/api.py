@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import ImageInputError
 from rustseg_core.store import MaskInputError, Record
 from rustseg_core.vocabulary import OUTPUTS
@@ -74,7 +75,7 @@ def _image(e: ImageInputError) -> Response:
 
 @api.post("/segment")
 def segment() -> Response:
-    """Multipart ``image`` (+ optional ``mode``, ``keep``, ``include``) → result JSON."""
+    """Multipart ``image`` (+ optional ``mode``, ``keep``, ``include``, ``roi``) → result JSON."""
     form = ApiSegmentForm()
     if not form.validate():
         status = upload_error_status(form.image)
@@ -85,8 +86,11 @@ def segment() -> Response:
     if unknown:
         return json_error(400, f"unknown include {sorted(unknown)}; choose from {sorted(EXTRA_IMAGES)}")
     original = form.image.data.read()
-    result = analyse(original, form.mode.data)  # ImageInputError → _image
-    rendered = render_result(result)
+    try:
+        result, summary = analyse(original, form.mode.data, form.polygon)  # ImageInputError → _image
+    except RoiError as e:  # a region that covers no pixel of this photo
+        return json_error(400, str(e), fields={"roi": [str(e)]})
+    rendered = render_result(result, summary)
     body = dict(rendered.summary)
     body["mask_png_base64"] = _b64(rendered.files[OUTPUTS["mask"].filename])
     for key in sorted(include):

@@ -10,6 +10,8 @@ from typing import Any, Mapping
 
 from flask import Config as FlaskConfig
 
+from rustseg_core.inspection.assess import InspectionConfig
+from rustseg_core.inspection.grades import parse_cutoffs
 from rustseg_core.pipeline.imageio import DEFAULT_MAX_PIXELS
 from rustseg_core.store import DEFAULT_STORE_DIR
 
@@ -37,6 +39,11 @@ class Config:
     # Relative paths are relative to the server's working directory.
     STORE_DIR: str = DEFAULT_STORE_DIR
     MAX_UPLOAD_MB = 20
+    # Largest survey request: several photos posted at once without the script, or the
+    # API's answers (thumbnails included) sent back by the survey page's script.
+    SURVEY_MAX_MB = 60
+    # Severity cut-offs: the largest area % rusted that is still good, fair and poor.
+    SEVERITY_CUTOFFS = "0.3,3,16"
     # Largest photo in pixels (width × height), checked from the header before decoding:
     # a 30000×30000 PNG of a few KB is refused with 413 without costing 2.7 GB of RAM.
     MAX_PIXELS = DEFAULT_MAX_PIXELS
@@ -119,6 +126,11 @@ def finalise(app_config: FlaskConfig) -> None:
     app_config["MAX_UPLOAD_BYTES"] = upload
     app_config["MAX_CONTENT_LENGTH"] = upload + int(app_config["REQUEST_OVERHEAD_BYTES"])
     app_config["MAX_PIXELS"] = int(app_config["MAX_PIXELS"])
+    app_config["SURVEY_MAX_BYTES"] = int(float(app_config["SURVEY_MAX_MB"]) * 1024 * 1024)
+    try:
+        app_config["INSPECTION"] = InspectionConfig(severity=parse_cutoffs(app_config["SEVERITY_CUTOFFS"]))
+    except ValueError as e:
+        raise RuntimeError(f"RUSTSEG_SEVERITY_CUTOFFS: {e}") from None
     for name in BOOLEAN_SETTINGS:
         if name in app_config:
             app_config[name] = parse_bool(app_config[name], name)

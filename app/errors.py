@@ -64,7 +64,8 @@ def register(app: Flask) -> None:
         if api.serves(request.path):
             return api.http_error(e)
         if e.code == 413:
-            mb = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            limit = "SURVEY_MAX_BYTES" if request.path.startswith("/survey") else "MAX_UPLOAD_BYTES"
+            mb = current_app.config[limit] // (1024 * 1024)
             return _page(413, f"The upload is larger than the {mb} MB limit.")
         resp = _page(e.code or 500, None if e.code in NO_DETAIL else e.description)
         if e.code == 405 and e.valid_methods:

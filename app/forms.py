@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import BooleanField, RadioField, ValidationError
+from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
+from wtforms import BooleanField, HiddenField, RadioField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
+from rustseg_core.inspection.roi import RoiError, parse_roi
 from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS, SUPPORTED_TEXT
-from rustseg_core.vocabulary import DEFAULT_MODE, MODES, PAPER_MODES, VERDICTS
+from rustseg_core.vocabulary import DEFAULT_MODE, MODES, PAPER_MODES, REPORT_OUTPUTS, VERDICTS
 
 from .config import FALSE_WORDS, TRUE_WORDS
 from .services import services
@@ -36,6 +37,19 @@ class ModeForm(FlaskForm):
         ids = [m for m, _ in field.choices]
         if field.data not in ids:
             raise ValidationError(f"mode must be one of {', '.join(ids)}")
+
+
+class RoiMixin:
+    """A ``roi`` field: a polygon in normalised coordinates as JSON text (empty: the whole
+    photo); ``form.polygon`` is the parsed polygon after validation."""
+
+    polygon = None
+
+    def validate_roi(self, field) -> None:
+        try:
+            self.polygon = parse_roi(field.data)
+        except RoiError as e:
+            raise ValidationError(str(e)) from None
 
 
 class StrictBooleanField(BooleanField):
@@ -75,7 +89,7 @@ def too_large(field: FileField) -> bool:
     return size > max_upload_bytes()
 
 
-class UploadForm(ModeForm):
+class UploadForm(RoiMixin, ModeForm):
     """Home page: one photo, a mode and the (unticked) consent to keep it."""
 
     photo = FileField("Photo of steel", validators=[
@@ -85,6 +99,40 @@ class UploadForm(ModeForm):
     ])
     mode = RadioField("Mask method", choices=[], validate_choice=False)
     keep = BooleanField("Keep my photo to help improve RustSEG", default=False)
+    roi = HiddenField("Region of interest")
+
+
+class SurveyForm(ModeForm):
+    """Survey page: several photos (analysed here, without the script) or, from the script,
+    the API's answers for each photo as ``survey`` JSON; either way nothing is stored."""
+
+    photos = MultipleFileField("Photos of the structure")
+    mode = RadioField("Mask method", choices=[], validate_choice=False)
+    title = StringField("Survey name", default="")
+    survey = HiddenField()
+
+    def validate_title(self, field) -> None:
+        if len(field.data or "") > 120:
+            raise ValidationError("The survey name is longer than 120 characters.")
+
+    def uploads(self) -> list:
+        """The photos actually sent (a browser sends one empty part for no choice)."""
+        return [f for f in (self.photos.data or []) if getattr(f, "filename", "")]
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not self.survey.data and not self.uploads():
+            self.photos.errors = ["Choose at least one photo."]
+            return False
+        return ok
+
+
+class ReportForm(FlaskForm):
+    """A survey page's download buttons: the survey as JSON and the file wanted."""
+
+    survey = HiddenField(validators=[InputRequired("The survey is missing; start it again.")])
+    format = RadioField("format", choices=[(k, o.filename) for k, o in REPORT_OUTPUTS.items()],
+                        validators=[InputRequired("Choose a report format.")])
 
 
 class FeedbackForm(FlaskForm):
@@ -104,7 +152,7 @@ class MaskForm(FlaskForm):
     ])
 
 
-class ApiSegmentForm(ModeForm):
+class ApiSegmentForm(RoiMixin, ModeForm):
     """``POST /api/v1/segment``: the same checks as the page, without CSRF (no cookies)."""
 
     class Meta:
@@ -117,6 +165,7 @@ class ApiSegmentForm(ModeForm):
     ])
     mode = RadioField("mode", choices=[], validate_choice=False)
     keep = StrictBooleanField("keep", default=False)
+    roi = StringField("roi")
 
 
 def upload_error_status(field: FileField) -> int:

@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from rustseg_core.inspection.report import distribution_label, gps_text, locations_svg
 from rustseg_core.store import Record
-from rustseg_core.vocabulary import (MODES, OUTPUTS, RESULT_JSON, STAGES, TOTAL, Output,
-                                     download_name)
+from rustseg_core.vocabulary import (DISTRIBUTIONS, MODES, OUTPUTS, RESULT_JSON, SEVERITIES,
+                                     STAGES, TOTAL, Distribution, Output, Severity, download_name)
 
 if TYPE_CHECKING:
+    from rustseg_core.inspection.survey import Survey
     from rustseg_core.pipeline.segmenter import Result
 
 # Hue (degrees) below which a colour gets the name, for captions such as "marked in red".
@@ -46,9 +48,11 @@ class Rendered:
     image_format: str | None = None
 
 
-def render_result(result: "Result") -> Rendered:
-    """Encode each output once; the page, the API and the store all reuse the bytes."""
-    return Rendered(summary=result.summary(), files=result.encoded(), image_format=result.image_format)
+def render_result(result: "Result", summary: dict | None = None) -> Rendered:
+    """Encode each output once; the page, the API and the store all reuse the bytes.
+    ``summary`` (default: the result's own) is what the inspection added to it."""
+    return Rendered(summary=summary if summary is not None else result.summary(),
+                    files=result.encoded(), image_format=result.image_format)
 
 
 def data_uri(data: bytes, mime: str) -> str:
@@ -116,6 +120,25 @@ class ResultView:
     def mask_note(self) -> str | None:
         return self.summary.get("mask_note")
 
+    @property
+    def severity(self) -> Severity | None:
+        """The severity class (``None`` for a result kept before grades existed)."""
+        return SEVERITIES.get(self.summary.get("severity"))
+
+    @property
+    def distribution(self) -> Distribution | None:
+        return DISTRIBUTIONS.get(self.summary.get("rust_distribution"))
+
+    @property
+    def roi_pct(self) -> str | None:
+        """The drawn region's share of the photo, or ``None`` for the whole photo."""
+        return None if self.summary.get("roi") is None else percent(self.summary.get("roi_fraction", 1.0))
+
+    @property
+    def gps(self) -> str | None:
+        lat, lon = self.summary.get("latitude"), self.summary.get("longitude")
+        return None if lat is None or lon is None else gps_text(self.summary)
+
     def download(self, key: str) -> str:
         """The file name a download of output ``key`` is saved under."""
         return download_name(self.result_id, RESULT_JSON if key == RESULT_JSON.key else OUTPUTS[key])
@@ -143,3 +166,48 @@ def stored_view(record: Record, url_for_file: Callable[[str], str]) -> ResultVie
     urls = {o.key: url_for_file(o.filename) for o in VIEW_OUTPUTS}
     return ResultView(summary=record.summary, urls=urls, result_id=record.id, record=record,
                       stages=_stages(record.summary))
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    """One photo of the survey page, worst first."""
+
+    number: int
+    name: str
+    severity: Severity
+    summary: dict
+    overlay_uri: str | None
+    probability_pct: str
+    area_pct: str
+    distribution: str
+    taken: str | None
+    gps: str | None
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    """What survey_result.html shows: totals, locations plot, rows and skipped photos."""
+
+    title: str
+    created: str
+    photos: int
+    totals: list[tuple[Severity, int]]
+    rows: list[SurveyRow]
+    skipped: list[tuple[str, str]]
+    locations_svg: str  # inline SVG from the core (escaped there), empty without GPS
+
+
+def survey_view(survey: "Survey") -> SurveyView:
+    """The survey page's view of a core ``Survey`` (images as data: URIs: nothing is stored)."""
+    totals = survey.totals()
+    rows = [SurveyRow(number=i, name=p.name, severity=SEVERITIES[p.severity], summary=p.summary,
+                      overlay_uri=data_uri(p.overlay_jpeg, "image/jpeg") if p.overlay_jpeg else None,
+                      probability_pct=percent(p.summary["probability"]),
+                      area_pct=percent(p.summary["area_fraction"], 2),
+                      distribution=distribution_label(p.summary.get("rust_distribution")),
+                      taken=(p.summary.get("capture_time") or "").replace("T", " ") or None,
+                      gps=gps_text(p.summary) if p.has_gps else None)
+            for i, p in enumerate(survey.photos, 1)]
+    return SurveyView(title=survey.title, created=survey.created.replace("T", " "),
+                      photos=totals["photos"], totals=[(s, totals[k]) for k, s in SEVERITIES.items()],
+                      rows=rows, skipped=list(survey.skipped), locations_svg=locations_svg(survey))

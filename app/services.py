@@ -13,6 +13,7 @@ from rustseg_core.pipeline.model_files import shipped_model_dir
 from rustseg_core.store import Correction, Record, Store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
+    from rustseg_core.inspection.roi import Polygon
     from rustseg_core.pipeline.segmenter import Result, Segmenter
 
     from .present import Rendered
@@ -92,11 +93,16 @@ def store() -> Store | None:
     return services().store
 
 
-def analyse(original: bytes, mode: str) -> "Result":
-    """Segment an upload, decoding it once. The segmenter checks the header against
-    ``MAX_PIXELS`` before decoding, so an oversized or unreadable photo is refused
-    (``ImageInputError``) before it costs memory or the model's time."""
-    return segmenter().segment(original, mode=mode)
+def analyse(original: bytes, mode: str, roi: "Polygon | None" = None) -> tuple["Result", dict]:
+    """Segment an upload, decoding it once, and grade it inside ``roi``: the result (mask and
+    overlay within the region) and its summary with grades, severity and the photo's EXIF
+    time and place. The segmenter checks the header against ``MAX_PIXELS`` before decoding,
+    so an oversized or unreadable photo is refused (``ImageInputError``) before it costs
+    memory or the model's time."""
+    from rustseg_core.inspection.assess import assess
+
+    return assess(segmenter().segment(original, mode=mode), original, roi,
+                  current_app.config["INSPECTION"])
 
 
 def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:

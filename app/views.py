@@ -7,10 +7,13 @@ from flask import (Blueprint, Flask, Response, abort, flash, make_response, redi
                    render_template, send_file, url_for)
 from werkzeug.datastructures import FileStorage
 
+from rustseg_core.inspection.grades import CAVEATS
+from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, ImageInputError
 from rustseg_core.pipeline.overlay import contrasting
 from rustseg_core.store import MaskInputError
-from rustseg_core.vocabulary import MODES, RESULT_JSON, VERDICTS, download_name, output_for_file
+from rustseg_core.vocabulary import (MODES, RESULT_JSON, SEVERITIES, VERDICTS, download_name,
+                                     output_for_file)
 
 from .errors import photo_problem
 from .forms import ALLOWED_EXTENSIONS, FeedbackForm, MaskForm, UploadForm, upload_error_status
@@ -37,7 +40,9 @@ def register_template_helpers(app: Flask) -> None:
                 "max_upload_bytes": app.config["MAX_UPLOAD_BYTES"],
                 "supported_formats": SUPPORTED_TEXT,
                 "accept_extensions": ",".join("." + e for e in ALLOWED_EXTENSIONS),
-                "verdict_labels": VERDICTS}
+                "verdict_labels": VERDICTS,
+                "caveats": CAVEATS,
+                "severities": SEVERITIES}
 
 
 def _overlay_colour_name(outline: bool = False) -> str | None:
@@ -77,11 +82,14 @@ def analyse() -> Response:
     upload: FileStorage = form.photo.data
     original = upload.read()
     try:
-        result = analyse_photo(original, form.mode.data)
+        result, summary = analyse_photo(original, form.mode.data, form.polygon)
     except ImageInputError as e:
         form.photo.errors = [photo_problem(e)]
         return make_response(render_template("index.html", form=form), e.status)
-    rendered = render_result(result)
+    except RoiError as e:  # a region that covers no pixel of this photo
+        form.roi.errors = [str(e)]
+        return make_response(render_template("index.html", form=form), 400)
+    rendered = render_result(result, summary)
     view = inline_view(rendered)
     if form.keep.data and store() is not None:
         record = keep_upload(original, rendered)

@@ -140,3 +140,58 @@ MASK_MASKS_DIR = "masks"
 MASK_MANIFEST = "masks.csv"
 # Written by ``rustseg train --masks`` into the model folder: every mask photo it used.
 TRAINING_MANIFEST = "training_manifest.csv"
+
+
+# ------------------------------------------------------------------ inspection
+@dataclass(frozen=True)
+class Severity:
+    """A severity class of an inspection result, worst last; ``colour`` marks it on pages,
+    reports and plots."""
+
+    id: str
+    label: str
+    colour: str  # CSS hex colour
+
+
+SEVERITIES: dict[str, Severity] = {s.id: s for s in (
+    Severity("good", "Good", "#2e7d32"),
+    Severity("fair", "Fair", "#b08900"),
+    Severity("poor", "Poor", "#d35400"),
+    Severity("severe", "Severe", "#b71c1c"),
+)}
+SEVERITY_IDS = tuple(SEVERITIES)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """An ASTM D610 rust distribution type."""
+
+    id: str
+    label: str
+    help: str
+
+
+DISTRIBUTIONS: dict[str, Distribution] = {d.id: d for d in (
+    Distribution("spot", "Spot (S)", "the rust is concentrated in a few localised areas"),
+    Distribution("general", "General (G)", "rust spots of various sizes spread over the surface"),
+    Distribution("pinpoint", "Pinpoint (P)", "the rust is many very small, separate specks"),
+)}
+DISTRIBUTION_IDS = tuple(DISTRIBUTIONS)
+
+# The inspection fields a result's summary gains (API, results.csv/json, store, pages):
+# grades, severity, distribution type and the region of interest they were measured in.
+INSPECTION_FIELDS = ("astm_d610_grade", "iso4628_ri", "severity", "rust_distribution", "roi",
+                     "roi_fraction")
+# What a photo's EXIF says about where and when it was taken (None when it does not say).
+PHOTO_FIELDS = ("capture_time", "latitude", "longitude")
+
+# The files of a survey report (``rustseg segment --report`` and the web survey page);
+# ``encoder`` names the function of ``rustseg_core.inspection.report`` that renders it.
+REPORT_OUTPUTS: dict[str, Output] = {o.key: o for o in (
+    Output("html", "report.html", "text/html", "report_html", "a self-contained HTML report"),
+    Output("pdf", "report.pdf", "application/pdf", "report_pdf",
+           "cover summary, table and one section per photo"),
+    Output("csv", "report.csv", "text/csv", "report_csv", "one row per photo"),
+    Output("geojson", "report.geojson", "application/geo+json", "report_geojson",
+           "the photos with GPS as points"),
+)}

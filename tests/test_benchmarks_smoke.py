@@ -78,3 +78,15 @@ def test_ablation_runs_and_resumes(tmp_path, capsys):
     assert ablation.main(args + ["--only", "recipe", "flatten_head"]) == 0
     second = json.loads(out.read_text())["variants"]
     assert second["recipe"] == first["recipe"] and "flatten_head" in second
+
+
+def test_report_overhead_measures_both_parts(tiny_model_dir, tmp_path):
+    from benchmarks import report_overhead
+
+    photos = report_overhead.synthetic_survey(tmp_path / "photos", 3, size=(96, 72))
+    r = report_overhead.run(photos, str(tiny_model_dir), tmp_path / "out", None)
+    assert r["segmented"] == 3 and r["report_s"] > 0 and r["segmentation_s"] > 0
+    assert r["ratio"] == r["report_s"] / r["segmentation_s"]
+    assert set(r["report_bytes"]) == {"report.html", "report.pdf", "report.csv", "report.geojson"}
+    r.update(machine=report_overhead.machine_info(), command="x")
+    assert "Report / segmentation" in report_overhead.render(r)

@@ -22,6 +22,7 @@ for module in (app_package, rustseg_core):  # the installed copies, not the chec
 app = create_app({"STORE_DIR": ""})
 c = app.test_client()
 assert c.get("/").status_code == 200, "home page"
+assert c.get("/survey").status_code == 200, "survey page (rustseg_core.inspection installed)"
 assert c.get("/static/css/site.css").status_code == 200, "static files"
 health = c.get("/healthz").get_json()
 assert health["model_loaded"] and health["model_version"].startswith("cpu-"), health

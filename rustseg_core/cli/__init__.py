@@ -69,6 +69,26 @@ def load_segmenter(arg: str | None, **overrides):
         raise UsageError(f"could not load the model in {path}: {type(e).__name__}: {e}") from e
 
 
+def _roi_arg(text: str):
+    """``--roi``: a polygon in normalised coordinates (argparse reports a bad one in a line)."""
+    from ..inspection.roi import RoiError, parse_roi
+
+    try:
+        return parse_roi(text)
+    except RoiError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _cutoffs_arg(text: str):
+    """``--severity-cutoffs``: three rising area percentages (argparse reports a bad one)."""
+    from ..inspection.grades import parse_cutoffs
+
+    try:
+        return parse_cutoffs(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _existing(paths: list[str], what: str) -> list[str]:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
@@ -121,14 +141,19 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
 def _segment(args: argparse.Namespace) -> int:
     _existing(args.paths, "input")
     segmenter = load_segmenter(args.model)
-    from .batch import segment_batch
+    from .batch import ReportBuilder, segment_batch
 
+    from ..inspection.assess import InspectionConfig
+
+    report = ReportBuilder() if args.report else None
     rows = segment_batch(segmenter, args.paths, args.out, mode=args.mode, every=args.every,
-                         progress=not args.quiet)
+                         progress=not args.quiet, roi=args.roi, report=report,
+                         inspection=InspectionConfig(severity=args.severity_cutoffs))
     failed = [r for r in rows if r["error"]]
     found = sum(r.get("decision") == CORROSION for r in rows)
     print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
-          f"results in {args.out}/results.csv")
+          f"results in {args.out}/results.csv" + (" and report.html/.pdf/.csv/.geojson" if report
+                                                   and report.photos else ""))
     for r in failed:
         print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
     return 0 if rows and len(failed) < len(rows) else 1
@@ -320,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="folder for masks, overlays, heatmaps and results.csv")
     s.add_argument("--mode", default=DEFAULT_MODE, choices=MODE_IDS, help="how the mask is refined")
     s.add_argument("--every", type=int, default=30, help="for videos: segment every Nth frame")
+    s.add_argument("--roi", type=_roi_arg, metavar="JSON",
+                   help="region of interest graded in every photo: a polygon in normalised "
+                        "coordinates, e.g. '[[0.1,0.1],[0.9,0.1],[0.9,0.9],[0.1,0.9]]' "
+                        "(default: the whole photo)")
+    s.add_argument("--severity-cutoffs", type=_cutoffs_arg, default="0.3,3,16", metavar="GOOD,FAIR,POOR",
+                   help="largest area %% rusted that is still good, fair and poor (above: severe)")
+    s.add_argument("--report", action="store_true",
+                   help="also write a survey report: report.html, report.pdf, report.csv, report.geojson")
     s.add_argument("--model", help=model_help)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_segment)

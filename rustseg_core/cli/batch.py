@@ -5,21 +5,26 @@ import csv
 import json
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from ..inspection.assess import InspectionConfig, assess
+from ..inspection.report import write_reports
+from ..inspection.roi import Polygon
+from ..inspection.survey import SurveyPhoto, make_survey, survey_photo
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
 from ..pipeline.segmenter import Result, Segmenter
-from ..vocabulary import OUTPUTS, STAGE_IDS, TOTAL
+from ..vocabulary import INSPECTION_FIELDS, OUTPUTS, PHOTO_FIELDS, STAGE_IDS, TOTAL
 
 log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
 # The summary's own field names (as in the API's JSON), then one column per timed stage.
 SUMMARY_FIELDS = ["probability", "decision", "area_fraction", "width", "height", "mode",
-                  "model_version", "mask_note"]
+                  "model_version", "mask_note", *INSPECTION_FIELDS, *PHOTO_FIELDS]
 TIMING_FIELDS = [f"{s}_ms" for s in (TOTAL.id, *STAGE_IDS)]
 CSV_FIELDS = ["file", "frame", *SUMMARY_FIELDS, *TIMING_FIELDS, "error"]
 # Per-image files: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
@@ -87,11 +92,10 @@ def write_outputs(result: Result, out_dir: Path, name: str) -> None:
         (out_dir / f"{name}_{out.key}.{out.extension}").write_bytes(getattr(result, out.encoder)())
 
 
-def _row(item: Item, result: Result | None, error: str = "") -> dict:
+def _row(item: Item, summary: dict | None, error: str = "") -> dict:
     row = {"file": str(item.path), "frame": "" if item.frame is None else item.frame, "error": error}
-    if result is not None:
-        summary = result.summary()
-        row.update({k: summary[k] for k in SUMMARY_FIELDS})
+    if summary is not None:
+        row.update({k: summary.get(k) for k in SUMMARY_FIELDS})
         row["mask_note"] = row["mask_note"] or ""
         row.update({f"{k}_ms": v for k, v in summary["timings_ms"].items() if f"{k}_ms" in TIMING_FIELDS})
     return row
@@ -118,11 +122,45 @@ class Progress:
             print(f"[{done}/{self.total}] {path}: {what}", flush=True)
 
 
+class ReportBuilder:
+    """Collects each segmented photo's thumbnails and numbers for the survey report, and
+    writes report.html/.pdf/.csv/.geojson; ``seconds`` is the time it took (the report's
+    cost on top of the segmentation, see ``benchmarks/report_overhead.py``)."""
+
+    def __init__(self, title: str = "RustSEG survey"):
+        self.title = title
+        self.photos: list[SurveyPhoto] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.seconds = 0.0
+
+    def add(self, name: str, result: Result, summary: dict) -> None:
+        t0 = time.perf_counter()
+        self.photos.append(survey_photo(name, result, summary))
+        self.seconds += time.perf_counter() - t0
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """The report files (none when no photo was segmented)."""
+        if not self.photos:
+            return []
+        t0 = time.perf_counter()
+        paths = write_reports(make_survey(self.photos, self.title, self.skipped), out_dir)
+        self.seconds += time.perf_counter() - t0
+        return paths
+
+
+def _label(item: Item) -> str:
+    return item.path.name if item.frame is None else f"{item.path.name} frame {item.frame}"
+
+
 def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
-                  mode: str = "standard", every: int = 30, progress: bool = True) -> list[dict]:
+                  mode: str = "standard", every: int = 30, progress: bool = True,
+                  roi: Polygon | None = None, report: ReportBuilder | None = None,
+                  inspection: InspectionConfig = InspectionConfig()) -> list[dict]:
     """Segment everything in ``inputs`` into ``out_dir``; returns one summary row per item.
 
-    Unreadable files and frames are recorded with their error and skipped.
+    Grades are measured inside ``roi`` (normalised polygon; the whole photo without one).
+    With ``report``, the survey report is written beside results.csv. Unreadable files and
+    frames are recorded with their error and skipped.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,13 +182,20 @@ def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str |
         for item in items:
             try:
                 result = segmenter.segment(item.array if item.array is not None else item.path, mode=mode)
+                result, summary = assess(result, item.path if item.array is None else None, roi, inspection)
                 write_outputs(result, out_dir, item.name)
-                rows.append(_row(item, result))
-            except (ImageInputError, OSError) as e:
+                rows.append(_row(item, summary))
+                if report is not None:
+                    report.add(_label(item), result, summary)
+            except (ImageInputError, OSError, ValueError) as e:  # ValueError: an ROI too small
                 log.info("skipped %s: %s", item.path, e)
                 rows.append(_row(item, None, str(e)))
+                if report is not None:
+                    report.skipped.append((_label(item), str(e)))
         bar.update(i + 1, path, rows)
     write_summary(rows, out_dir)
+    if report is not None:
+        report.write(out_dir)
     return rows
 
 
@@ -159,5 +204,5 @@ def write_summary(rows: list[dict], out_dir: Path) -> None:
     with open(out_dir / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, restval="")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
     (out_dir / "results.json").write_text(json.dumps(rows, indent=2))

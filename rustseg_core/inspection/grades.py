@@ -1,0 +1,127 @@
+"""Rust grades from the corroded-area percentage, the D610 distribution type and severity.
+
+ASTM D610 / SSPC-VIS 2 grade a painted steel surface 10 (no rust) … 0 by the percentage of
+the area rusted; each grade is "at most" its limit (10 ≤ 0.01 %, 9 ≤ 0.03 %, …, 1 ≤ 50 %,
+0 > 50 %). ISO 4628-3 gives Ri 0 … 5 nominal areas (0, 0.05, 0.5, 1, 8, 40–50 %) rather
+than ranges; a measured percentage gets the lowest Ri whose nominal area it does not exceed
+(Ri 0 only for no rust at all, Ri 5 above 8 %): the same "at most" reading as D610, which
+never grades a surface better than measured.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..vocabulary import SEVERITY_IDS
+
+# (grade, largest area % it allows), best grade first; above the last limit the grade is 0.
+ASTM_D610: tuple[tuple[int, float], ...] = (
+    (10, 0.01), (9, 0.03), (8, 0.1), (7, 0.3), (6, 1.0), (5, 3.0), (4, 10.0), (3, 16.0),
+    (2, 33.0), (1, 50.0))
+# (Ri, nominal area %) of ISO 4628-3; Ri 5's nominal area is 40–50 %.
+ISO_4628_3_NOMINAL: tuple[tuple[int, float], ...] = ((0, 0.0), (1, 0.05), (2, 0.5), (3, 1.0), (4, 8.0))
+ISO_4628_3_TOP = 5
+
+# Said wherever a grade is shown.
+CAVEATS: tuple[str, ...] = (
+    "ASTM D610 and ISO 4628-3 grade a defined area of coated steel: the grade means "
+    "something only for the surface being assessed, so draw the region of interest around "
+    "it (sky, water and background otherwise count as clean steel).",
+    "Stains, run-off, shadows and rust-coloured paint are not rust, but a photo can make them "
+    "look like it: confirm the grade on the surface before acting on it.",
+    "The area is measured in the photo's pixels, so surfaces seen at an angle are not "
+    "weighted by their true size.",
+)
+
+
+def _check_percent(percent: float) -> float:
+    p = float(percent)
+    if not math.isfinite(p) or not 0.0 <= p <= 100.0:
+        raise ValueError(f"an area percentage must be between 0 and 100, not {percent!r}")
+    return p
+
+
+def astm_d610_grade(percent: float) -> int:
+    """ASTM D610 / SSPC-VIS 2 grade (10 … 0) for ``percent`` of the area rusted."""
+    p = _check_percent(percent)
+    return next((grade for grade, limit in ASTM_D610 if p <= limit), 0)
+
+
+def iso4628_ri(percent: float) -> int:
+    """ISO 4628-3 degree of rusting Ri (0 … 5): the lowest Ri whose nominal area is at least
+    ``percent`` (see the module docstring)."""
+    p = _check_percent(percent)
+    return next((ri for ri, nominal in ISO_4628_3_NOMINAL if p <= nominal), ISO_4628_3_TOP)
+
+
+@dataclass(frozen=True)
+class SeverityCutoffs:
+    """Largest area % (inclusive) of each severity class but the last: by default good is
+    D610 grade 7 or better, fair 5–6, poor 3–4, severe 2 or worse."""
+
+    good: float = 0.3
+    fair: float = 3.0
+    poor: float = 16.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.good < self.fair < self.poor <= 100:
+            raise ValueError("severity cut-offs must rise within 0–100 %, got "
+                             f"{(self.good, self.fair, self.poor)}")
+
+
+def parse_cutoffs(text: str) -> SeverityCutoffs:
+    """``"0.3,3,16"`` (good, fair and poor limits in area %) → ``SeverityCutoffs``; a
+    ``ValueError`` saying what is wrong otherwise."""
+    try:
+        good, fair, poor = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"severity cut-offs are three area percentages GOOD,FAIR,POOR such as "
+                         f"0.3,3,16, not {text!r}") from None
+    return SeverityCutoffs(good, fair, poor)
+
+
+def severity(percent: float, cutoffs: SeverityCutoffs = SeverityCutoffs()) -> str:
+    """``good``, ``fair``, ``poor`` or ``severe`` for ``percent`` of the area rusted."""
+    p = _check_percent(percent)
+    limits = (cutoffs.good, cutoffs.fair, cutoffs.poor)
+    return next((sid for sid, limit in zip(SEVERITY_IDS, limits) if p <= limit), SEVERITY_IDS[-1])
+
+
+def severity_rank(severity_id: str) -> int:
+    """0 for good … 3 for severe (for sorting worst first)."""
+    return SEVERITY_IDS.index(severity_id)
+
+
+@dataclass(frozen=True)
+class DistributionRule:
+    """How connected components of the mask suggest a D610 distribution type.
+
+    Pinpoint: at least ``pinpoint_min_spots`` spots whose median size is at most
+    ``pinpoint_spot_percent`` of the assessed area. Spot: at most ``spot_max_spots`` spots, or
+    one spot holding at least ``spot_largest_share`` of the rust. Otherwise general.
+    """
+
+    pinpoint_min_spots: int = 20
+    pinpoint_spot_percent: float = 0.01
+    spot_max_spots: int = 5
+    spot_largest_share: float = 0.8
+
+
+def distribution_type(mask: np.ndarray, assessed_pixels: int | None = None,
+                      rule: DistributionRule = DistributionRule()) -> str | None:
+    """The suggested D610 distribution (``spot``, ``general``, ``pinpoint``) of a boolean
+    mask, or ``None`` when it marks nothing. ``assessed_pixels`` is the size of the area
+    graded (default: the whole mask)."""
+    labels, n = ndimage.label(np.asarray(mask, bool), structure=np.ones((3, 3), bool))
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    total = assessed_pixels or labels.size
+    if n >= rule.pinpoint_min_spots and 100.0 * np.median(sizes) / total <= rule.pinpoint_spot_percent:
+        return "pinpoint"
+    if n <= rule.spot_max_spots or sizes.max() >= rule.spot_largest_share * sizes.sum():
+        return "spot"
+    return "general"
