@@ -1,20 +1,26 @@
-"""JSON API: ``POST /api/v1/segment`` and ``GET /healthz``, with its own JSON errors."""
+"""JSON API: ``POST /api/v1/segment``, ``GET``/``PUT /api/v1/results/<id>/mask`` and
+``GET /healthz``, with its own JSON errors.
+
+The API takes no cookies and is CSRF-exempt: the only key to a kept result is its
+unguessable id (128 random bits), exactly as for its page.
+"""
 from __future__ import annotations
 
 import base64
 import logging
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import ImageInputError
+from rustseg_core.store import MaskInputError, Record
 from rustseg_core.vocabulary import OUTPUTS
 
 from .forms import ApiSegmentForm, upload_error_status
 from .present import render_result
-from .services import analyse, keep_upload, services, store
+from .services import analyse, keep_upload, save_correction, services, store
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -99,6 +105,61 @@ def segment() -> Response:
             body.update(kept=True, id=rec.id,
                         result_url=url_for("web.record", record_id=rec.id, _external=True))
     resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@api.errorhandler(MaskInputError)
+def _mask(e: MaskInputError) -> Response:
+    return json_error(e.status, str(e))
+
+
+class _NoRecord(Exception):
+    """A mask request for a result that is not kept here (answered 404)."""
+
+
+@api.errorhandler(_NoRecord)
+def _no_record(e: _NoRecord) -> Response:
+    return json_error(404, str(e))
+
+
+def _kept(record_id: str) -> Record:
+    """The kept record with this id, else a 404 that says whether the server keeps photos."""
+    s = store()
+    if s is None:
+        raise _NoRecord("this server keeps no photos (its store is disabled), so it has no results to correct")
+    rec = s.get(record_id)
+    if rec is None:
+        raise _NoRecord("there is no kept result with this id")
+    return rec
+
+
+@api.get("/results/<record_id>/mask")
+def get_mask(record_id: str) -> Response:
+    """The current mask of a kept result: its latest correction, else the model's mask."""
+    rec = _kept(record_id)
+    latest = store().latest_correction(rec.id)
+    resp = send_file(store().current_mask_path(rec), mimetype="image/png", max_age=0)
+    resp.headers["X-RustSEG-Mask-Version"] = str(latest.version if latest else 0)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@api.put("/results/<record_id>/mask")
+def put_mask(record_id: str) -> Response:
+    """Body: a PNG the size of the photo (255 or any non-zero = corrosion) → a new version
+    of the result's corrected mask; earlier versions and the model's mask are kept."""
+    rec = _kept(record_id)
+    if request.mimetype.startswith("multipart/") or request.mimetype == "application/x-www-form-urlencoded":
+        return json_error(415, "send the mask PNG itself as the request body (Content-Type: image/png)")
+    saved = save_correction(rec, request.get_data(cache=False))  # MaskInputError → _mask
+    if saved is None:
+        return json_error(503, "the mask could not be saved this time; nothing was changed")
+    url = url_for("api.get_mask", record_id=rec.id)
+    resp = jsonify({"id": rec.id, "version": saved.version, "created_at": saved.created_at,
+                    "area_fraction": saved.area_fraction, "source": saved.source, "mask_url": url})
+    resp.status_code = 201
+    resp.headers["Location"] = url
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -142,6 +142,16 @@ class FeedbackForm(FlaskForm):
                          validators=[InputRequired("Pick one of the answers.")])
 
 
+class MaskForm(FlaskForm):
+    """A corrected mask for a kept result: the editor's PNG, or one chosen by hand (the form
+    works without JavaScript). Size and content are checked by the store."""
+
+    mask = FileField("Corrected mask (PNG)", validators=[
+        FileRequired("Draw the mask or choose a PNG of it."),
+        FileAllowed(["png"], "The mask must be a PNG."),
+    ])
+
+
 class ApiSegmentForm(RoiMixin, ModeForm):
     """``POST /api/v1/segment``: the same checks as the page, without CSRF (no cookies)."""
 

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from rustseg_core.pipeline.model_files import shipped_model_dir
-from rustseg_core.store import Record, Store
+from rustseg_core.store import Correction, Record, Store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
     from rustseg_core.inspection.roi import Polygon
@@ -116,4 +116,14 @@ def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
                             image_format=rendered.image_format)
     except (OSError, sqlite3.Error):
         log.exception("could not keep a photo")
+        return None
+
+
+def save_correction(record: Record, png: bytes) -> Correction | None:
+    """Store a corrected mask for a kept record; ``None`` if the store failed (logged). The
+    store checks the PNG (``MaskInputError`` with a 4xx status: the caller's problem)."""
+    try:
+        return store().save_correction(record.id, png)
+    except (OSError, sqlite3.Error):
+        log.exception("could not save a corrected mask")
         return None

@@ -11,17 +11,19 @@ from rustseg_core.inspection.grades import CAVEATS
 from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, ImageInputError
 from rustseg_core.pipeline.overlay import contrasting
+from rustseg_core.store import MaskInputError
 from rustseg_core.vocabulary import (MODES, RESULT_JSON, SEVERITIES, VERDICTS, download_name,
                                      output_for_file)
 
 from .errors import photo_problem
-from .forms import ALLOWED_EXTENSIONS, FeedbackForm, UploadForm, upload_error_status
+from .forms import ALLOWED_EXTENSIONS, FeedbackForm, MaskForm, UploadForm, upload_error_status
 from .present import colour_name, inline_view, render_result, result_json, stored_view
 from .services import analyse as analyse_photo
-from .services import keep_upload, services, store
+from .services import keep_upload, save_correction, services, store
 
 web = Blueprint("web", __name__)
 KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
+MASK_FAILED = "We could not save your mask this time; nothing was changed. Please try again."
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -107,13 +109,20 @@ def _record_or_404(record_id: str):
     return s, record
 
 
+def _record_page(s, rec, status: int = 200, feedback: FeedbackForm | None = None,
+                 mask_form: MaskForm | None = None) -> Response:
+    """A kept result's page: the result, "was this right?" and the mask editor."""
+    view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name))
+    html = render_template("result.html", view=view, feedback=feedback or FeedbackForm(),
+                           mask_form=mask_form or MaskForm(), corrections=s.corrections(rec.id))
+    return _private(make_response(html, status))
+
+
 @web.get("/r/<record_id>")
 def record(record_id: str) -> Response:
-    """A kept result, with the "was this right?" form."""
+    """A kept result, with the "was this right?" form and the mask editor."""
     s, rec = _record_or_404(record_id)
-    view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name))
-    html = render_template("result.html", view=view, feedback=FeedbackForm())
-    return _private(make_response(html))
+    return _record_page(s, rec)
 
 
 @web.post("/r/<record_id>/feedback")
@@ -121,11 +130,30 @@ def feedback(record_id: str) -> Response:
     s, rec = _record_or_404(record_id)
     form = FeedbackForm()
     if not form.validate_on_submit():
-        view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name))
-        return _private(make_response(render_template("result.html", view=view, feedback=form), 400))
+        return _record_page(s, rec, 400, feedback=form)
     s.set_verdict(rec.id, form.verdict.data)
     flash("saved", "feedback")
     return redirect(url_for("web.record", record_id=rec.id, _anchor="feedback"), 303)
+
+
+@web.post("/r/<record_id>/mask")
+def mask(record_id: str) -> Response:
+    """Save a corrected mask (the editor posts its PNG here; without JavaScript, a chosen
+    file). Each save is a new version; the model's mask and earlier versions stay."""
+    s, rec = _record_or_404(record_id)
+    form = MaskForm()
+    if not form.validate_on_submit():
+        return _record_page(s, rec, 400, mask_form=form)
+    try:
+        saved = save_correction(rec, form.mask.data.read())
+    except MaskInputError as e:
+        form.mask.errors = [str(e)[0].upper() + str(e)[1:] + "."]
+        return _record_page(s, rec, e.status, mask_form=form)
+    if saved is None:
+        form.mask.errors = [MASK_FAILED]
+        return _record_page(s, rec, 503, mask_form=form)
+    flash(str(saved.version), "mask")
+    return redirect(url_for("web.record", record_id=rec.id, _anchor="mask-editor"), 303)
 
 
 @web.get("/r/<record_id>/<name>")

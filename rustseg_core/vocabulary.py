@@ -124,6 +124,22 @@ VERDICTS: dict[str, str] = {
     "wrong": "Wrong — there is rust it missed or misplaced",
     "no_rust": "No rust in this photo",
 }
+# The verdict that means "the mask is empty": answering it stores an empty corrected mask.
+NO_RUST = "no_rust"
+
+
+# ------------------------------------------------------------------ corrected masks
+# How a corrected mask came to be: drawn in the editor or sent to the API, or implied by
+# the "no rust" verdict (an empty mask).
+CORRECTION_SOURCES = ("drawn", NO_RUST)
+# A mask data set: ``images/NAME.*`` with ``masks/NAME.png`` (the layout of ../shared/data/pixel,
+# written by ``rustseg dataset export`` from corrected masks).
+MASK_IMAGES_DIR = "images"
+MASK_MASKS_DIR = "masks"
+# Written by the export next to images/ and masks/: one row per pair, naming its store record.
+MASK_MANIFEST = "masks.csv"
+# Written by ``rustseg train --masks`` into the model folder: every mask photo it used.
+TRAINING_MANIFEST = "training_manifest.csv"
 
 
 # ------------------------------------------------------------------ inspection

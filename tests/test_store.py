@@ -251,8 +251,12 @@ def test_cli_dataset_export(tmp_path, capsys):
     out = tmp_path / "export"
     assert cli_main(["dataset", "export", str(out), "--store", str(tmp_path / "store"),
                      "--verified-only"]) == 0
-    assert "1 corrosion and 1 not_corrosion" in capsys.readouterr().out
-    assert sorted(p.name for p in out.rglob("*.*") if p.suffix != ".csv") == sorted(
+    said = capsys.readouterr().out
+    assert "1 corrosion and 1 not_corrosion" in said
+    assert sorted(p.name for p in out.glob("*corrosion/*.*")) == sorted(
         [ids["user_missed"] + ".jpg", ids["user_no_rust"] + ".jpg"])
+    # "No rust in this photo" is an empty mask: exported as an images/ + masks/ pair.
+    assert "exported 1 corrected masks as images/ + masks/ pairs" in said
+    assert [p.name for p in out.glob("masks/*")] == [ids["user_no_rust"] + ".png"]
     assert cli_main(["dataset", "export", str(tmp_path / "x"), "--store", str(tmp_path / "nothing")]) == 1
     assert not (tmp_path / "nothing").exists()

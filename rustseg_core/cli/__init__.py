@@ -170,6 +170,9 @@ def _dataset_export(args: argparse.Namespace) -> int:
     print(f"exported {done.counts['corrosion']} corrosion and {done.counts['not_corrosion']} "
           f"not_corrosion photos to {args.dir} ({done.from_user} labelled by people, "
           f"{done.from_model} by the model; see {done.csv_path})")
+    if done.mask_pairs:
+        print(f"exported {done.mask_pairs} corrected masks as images/ + masks/ pairs, ready for "
+              f"'rustseg train DATA --masks {args.dir}' (see {done.manifest_path})")
     if done.missing:
         print(f"  {done.missing} records had no original file and were skipped", file=sys.stderr)
     return 0
@@ -391,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
-    x = _command(dsub, "export", "write kept photos as corrosion/ and not_corrosion/ for training")
+    x = _command(dsub, "export", "write kept photos as corrosion/ and not_corrosion/ for training, "
+                 "and corrected masks as images/ + masks/ pairs")
     x.add_argument("dir", help="output folder (created; re-exporting updates it)")
     x.add_argument("--store", help=f"store folder (default: ${ENV_STORE}, else {DEFAULT_STORE_DIR})")
     x.add_argument("--verified-only", action="store_true",

@@ -27,6 +27,7 @@ from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .masks import MaskSet, load_labelled_folder, load_mask_folder, split
 from .metrics import mask_scores
+from .store_data import store_provenance, write_training_manifest
 
 tf = _tensorflow()
 keras = _keras()
@@ -338,6 +339,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         "initialised_layers": len(copied), "train_seconds": round(train_seconds, 1),
         "val_mask_iou": round(mean_iou(val_masks_pred[1], val_masks_pred[2], chosen["mask_threshold"]), 4),
         "thresholds": chosen, "parameters": int(model.count_params()),
+        # Mask photos that came from the opt-in store (an export's masks.csv names them).
+        **store_provenance(mask_dirs, train_masks_set.names, val_masks_set.names),
     }
     if val_image_pred is not None:
         from sklearn.metrics import roc_auc_score
@@ -352,4 +355,5 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     bundle = ModelBundle(model=model, spec=spec, threshold=chosen["decision_threshold"], info=info)
     save_bundle(bundle, out_dir)
     (out_dir / "train_summary.json").write_text(json.dumps(info, indent=2, default=str))
+    write_training_manifest(out_dir, mask_dirs, train_masks_set.names, val_masks_set.names)
     return bundle

@@ -5,12 +5,19 @@ Layout under the store root (created on the first save, never before)::
     store.sqlite3                  one row per kept photo (WAL mode: several workers write)
     items/<id>/original.<ext>      the upload exactly as received (EXIF included)
     items/<id>/image.jpg ...       the model's outputs (see ``OUTPUT_FILES``) + summary.json
+    items/<id>/corrections/v0001.png  corrected masks, one file per version (never overwritten)
     staging/                       half-written records; only ever left behind by a crash
 
 Ids are random server-generated tokens, and files are named by role, never by the user's
 file name. A record's files are written and fsynced in ``staging/``, the folder is renamed
 into ``items/`` (atomic), and only then is the row inserted: a crash can leave an orphan
 folder (removed by :meth:`Store.sweep`) but never a row without its files.
+
+Corrected masks follow the same rule: the PNG is written and fsynced in ``staging/``, then,
+inside the transaction that numbers the new version (one past the highest row, so never
+the name of a saved version), hard-linked to its final name and only then is the row
+inserted. A file already under that name has no row: a crash left it, and it is replaced.
+The model's own ``mask.png`` is never touched.
 
 This module knows nothing of the web layer.
 """
@@ -32,14 +39,17 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..pipeline.imageio import ALLOWED_FORMATS, FORMAT_EXTENSIONS
-from ..vocabulary import CORROSION, NOT_CORROSION, OUTPUT_FILES, VERDICTS
+from ..vocabulary import (CORRECTION_SOURCES, CORROSION, MASK_IMAGES_DIR, MASK_MANIFEST,
+                          MASK_MASKS_DIR, NO_RUST, NOT_CORROSION, OUTPUT_FILES, VERDICTS)
+from .mask_file import empty_mask_png, mask_png, read_mask_png
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "store.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: corrections (a v1 store gains the table on its next write)
 SUMMARY_FILE = "summary.json"
 EXPORT_CSV = "labels.csv"
+CORRECTIONS_DIR = "corrections"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
 
@@ -59,7 +69,17 @@ CREATE TABLE IF NOT EXISTS records (
     verdict_at      TEXT
 );
 CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
-""" % ", ".join(f"'{v}'" for v in VERDICTS)
+CREATE TABLE IF NOT EXISTS corrections (
+    record_id       TEXT NOT NULL REFERENCES records (id),
+    version         INTEGER NOT NULL CHECK (version >= 1),
+    created_at      TEXT NOT NULL,
+    mask_file       TEXT NOT NULL,
+    mask_bytes      INTEGER NOT NULL,
+    source          TEXT NOT NULL CHECK (source IN (%s)),
+    area_fraction   REAL NOT NULL,
+    PRIMARY KEY (record_id, version)
+);
+""" % (", ".join(f"'{v}'" for v in VERDICTS), ", ".join(f"'{v}'" for v in CORRECTION_SOURCES))
 
 
 def is_valid_id(record_id: str) -> bool:
@@ -102,9 +122,27 @@ class Record:
             return (CORROSION if self.is_corrosion else NOT_CORROSION), "user"
         if self.verdict == "wrong":
             return CORROSION, "user"
-        if self.verdict == "no_rust":
+        if self.verdict == NO_RUST:
             return NOT_CORROSION, "user"
         return (CORROSION if self.is_corrosion else NOT_CORROSION), "model"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One version of a record's corrected mask (``items/<id>/corrections/<mask_file>``)."""
+
+    record_id: str
+    version: int  # 1, 2, ...: the highest is the current mask
+    created_at: str
+    mask_file: str
+    mask_bytes: int
+    source: str  # one of CORRECTION_SOURCES: drawn, or no_rust (an empty mask)
+    area_fraction: float
+
+
+def correction_file(version: int) -> str:
+    """``v0001.png``: the file name of a correction version (sorts by version)."""
+    return f"v{version:04d}.png"
 
 
 @dataclass(frozen=True)
@@ -119,6 +157,8 @@ class StoreCheck:
     incomplete: tuple[str, ...]  # ids with a row or an items/ folder but a missing or bad file
     orphans: tuple[str, ...]  # complete items/ folders without a row
     staging: tuple[str, ...]  # folders left in staging/
+    # correction files without a row (``<id>/corrections/v0002.png``): a save cut short
+    stray_corrections: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -134,6 +174,8 @@ class ExportSummary:
     from_model: int
     missing: int
     csv_path: Path
+    mask_pairs: int = 0  # images/ + masks/ pairs written from corrected masks
+    manifest_path: Path | None = None
 
 
 def extension_for_format(fmt: str | None) -> str:
@@ -157,6 +199,35 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    """Delete a leftover folder or file (staging holds both)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _photo_size(record: Record) -> tuple[int, int]:
+    """(width, height) of the photo as analysed upright: the size of every mask of it."""
+    return int(record.summary["width"]), int(record.summary["height"])
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    """Copy via a hidden temporary file and a rename: ``dest`` is never seen half-written."""
+    tmp = dest.parent / f".{dest.name}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _write_csv_atomic(path: Path, fields: list[str], rows: list[dict]) -> None:
+    tmp = path.parent / f".{path.name}.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -309,7 +380,55 @@ class Store:
                 raise KeyError(record_id)
         record = self.get(record_id)
         assert record is not None
+        latest = self.latest_correction(record_id)
+        if verdict == NO_RUST and (latest is None or latest.source != NO_RUST):
+            # "No rust in this photo" is a mask too: an empty one, stored as a new version.
+            self._add_correction(record, empty_mask_png(_photo_size(record)), 0.0, NO_RUST)
         return record
+
+    def save_correction(self, record_id: str, data: bytes, source: str = "drawn") -> Correction:
+        """Store ``data``, a PNG the size of the photo, as the next version of the record's
+        corrected mask (re-encoded: 8-bit, 0/255). Earlier versions and the model's own mask
+        stay. ``KeyError`` for an unknown id; :class:`~.mask_file.MaskInputError` (with an
+        HTTP status) for bytes that are not such a mask."""
+        if source not in CORRECTION_SOURCES:
+            raise ValueError(f"source must be one of {CORRECTION_SOURCES}, not {source!r}")
+        record = self.get(record_id)
+        if record is None:
+            raise KeyError(record_id)
+        mask = read_mask_png(data, _photo_size(record))
+        return self._add_correction(record, mask_png(mask), float(mask.mean()), source)
+
+    def _add_correction(self, record: Record, png: bytes, area: float, source: str) -> Correction:
+        """Write ``png`` as the record's next correction version: fsynced in staging/, then
+        linked to its final name and its row inserted, both under the write lock."""
+        self._ensure()
+        folder = self.items_dir / record.id / CORRECTIONS_DIR
+        if not folder.is_dir():
+            folder.mkdir(exist_ok=True)
+            _fsync_dir(folder.parent)
+        staged = self.staging_dir / f"{record.id}.{secrets.token_hex(8)}.png"
+        try:
+            _write_synced(staged, png)
+            with self._transaction() as con:  # BEGIN IMMEDIATE: one writer numbers versions
+                version = con.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM corrections"
+                                      " WHERE record_id = ?", (record.id,)).fetchone()[0]
+                final = folder / correction_file(version)
+                # Under the lock, a file with this name and no row can only be what a crash
+                # left between link and commit: it is no version of anything.
+                final.unlink(missing_ok=True)
+                os.link(staged, final)
+                try:
+                    _fsync_dir(folder)
+                    row = (record.id, version, _now(), final.name, len(png), source, area)
+                    con.execute("INSERT INTO corrections (record_id, version, created_at, mask_file,"
+                                " mask_bytes, source, area_fraction) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                except BaseException:
+                    final.unlink(missing_ok=True)
+                    raise
+        finally:
+            staged.unlink(missing_ok=True)
+        return Correction(*row)
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, record_id: str) -> Record | None:
@@ -336,6 +455,40 @@ class Store:
             raise KeyError(name)
         return self.items_dir / record.id / name
 
+    def _correction_rows(self, where: str = "", args: tuple = ()) -> list[Correction]:
+        """Corrections matching ``where``, by record and version; none in a store made
+        before corrections existed (its table appears with the next write)."""
+        if not self.exists():
+            return []
+        with closing(self._connect()) as con:
+            try:
+                rows = con.execute(f"SELECT * FROM corrections {where} ORDER BY record_id, version",
+                                   args).fetchall()
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return []
+                raise
+        return [Correction(**dict(r)) for r in rows]
+
+    def corrections(self, record_id: str) -> list[Correction]:
+        """Every corrected mask of a record, oldest version first."""
+        if not is_valid_id(record_id):
+            return []
+        return self._correction_rows("WHERE record_id = ?", (record_id,))
+
+    def latest_correction(self, record_id: str) -> Correction | None:
+        """The record's current corrected mask, or ``None`` when nobody corrected it."""
+        found = self.corrections(record_id)
+        return found[-1] if found else None
+
+    def correction_path(self, correction: Correction) -> Path:
+        return self.items_dir / correction.record_id / CORRECTIONS_DIR / correction.mask_file
+
+    def current_mask_path(self, record: Record) -> Path:
+        """The latest corrected mask of a record, else the model's own ``mask.png``."""
+        latest = self.latest_correction(record.id)
+        return self.correction_path(latest) if latest else self.file_path(record, "mask.png")
+
     # -- maintenance -------------------------------------------------------------------------
     def check(self) -> StoreCheck:
         """Verify the store: each row's folder holds the original (of the recorded size), every
@@ -350,8 +503,17 @@ class Store:
         for name in sorted(folders - set(rows)):
             (orphans if self._folder_whole(self.items_dir / name) else incomplete).append(name)
         staging = sorted(d.name for d in self.staging_dir.iterdir()) if self.staging_dir.is_dir() else []
-        return StoreCheck(rows=len(rows), incomplete=tuple(sorted(incomplete)),
-                          orphans=tuple(orphans), staging=tuple(staging))
+        known = set()
+        for c in self._correction_rows():
+            known.add(f"{c.record_id}/{CORRECTIONS_DIR}/{c.mask_file}")
+            path = self.correction_path(c)
+            if not path.is_file() or path.stat().st_size != c.mask_bytes:
+                incomplete.append(c.record_id)
+        stray = sorted(f"{p.parent.parent.name}/{CORRECTIONS_DIR}/{p.name}"
+                       for rid in rows for p in (self.items_dir / rid / CORRECTIONS_DIR).glob("*"))
+        return StoreCheck(rows=len(rows), incomplete=tuple(sorted(set(incomplete))),
+                          orphans=tuple(orphans), staging=tuple(staging),
+                          stray_corrections=tuple(p for p in stray if p not in known))
 
     def _files_whole(self, rec: Record) -> bool:
         folder = self.items_dir / rec.id
@@ -387,13 +549,24 @@ class Store:
                 except FileNotFoundError:  # a save in progress just moved it to items/
                     continue
                 if stale:
-                    shutil.rmtree(d, ignore_errors=True)
+                    _remove(d)
                     removed += 1
+        for stray in self.check().stray_corrections:  # linked, but the row never committed
+            path = self.items_dir / stray
+            try:
+                if path.stat().st_mtime < cutoff:
+                    _remove(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
         return removed
 
     def export(self, dest: str | Path, verified_only: bool = False) -> ExportSummary:
         """Copy kept originals into ``dest/corrosion`` and ``dest/not_corrosion`` (ready for
-        ``rustseg train``) and write ``dest/labels.csv`` saying where each label came from."""
+        ``rustseg train``) and write ``dest/labels.csv`` saying where each label came from;
+        and, for every record with a corrected mask, the original as ``dest/images/<id>.<ext>``
+        with its latest correction as ``dest/masks/<id>.png`` (the layout of
+        ``../shared/data/pixel``, for ``rustseg train --masks``), listed in ``dest/masks.csv``."""
         dest = Path(dest)
         for label in (CORROSION, NOT_CORROSION):
             (dest / label).mkdir(parents=True, exist_ok=True)
@@ -401,22 +574,22 @@ class Store:
         sources = {"user": 0, "model": 0}
         missing = 0
         rows = []
+        kept: list[Record] = []
         for rec in self.records():
-            label, source = rec.label()
-            if verified_only and source != "user":
-                continue
             src = self.file_path(rec, "original")
             if not src.is_file():
                 log.warning("record %s has no original at %s; skipped", rec.id, src)
                 missing += 1
                 continue
+            kept.append(rec)
+            label, source = rec.label()
+            if verified_only and source != "user":
+                continue
             name = rec.id + Path(rec.original_file).suffix
             # A re-export may move a photo to the other class after new feedback.
             other = NOT_CORROSION if label == CORROSION else CORROSION
             (dest / other / name).unlink(missing_ok=True)
-            tmp = dest / label / f".{name}.tmp"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest / label / name)
+            _copy_atomic(src, dest / label / name)
             counts[label] += 1
             sources[source] += 1
             rows.append({"file": f"{label}/{name}", "id": rec.id, "label": label,
@@ -426,13 +599,40 @@ class Store:
                          "model_version": rec.model_version, "mode": rec.mode,
                          "created_at": rec.created_at})
         csv_path = dest / EXPORT_CSV
-        tmp = dest / f".{EXPORT_CSV}.tmp"
         fields = ["file", "id", "label", "label_source", "verdict", "model_decision", "probability",
                   "area_fraction", "model_version", "mode", "created_at"]
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, csv_path)
+        _write_csv_atomic(csv_path, fields, rows)
+        pairs, manifest = self._export_masks(dest, kept)
         return ExportSummary(counts=counts, from_user=sources["user"], from_model=sources["model"],
-                             missing=missing, csv_path=csv_path)
+                             missing=missing, csv_path=csv_path, mask_pairs=pairs,
+                             manifest_path=manifest)
+
+    def _export_masks(self, dest: Path, records: list[Record]) -> tuple[int, Path | None]:
+        """``images/`` + ``masks/`` pairs from the latest correction of each record (every
+        correction is a person's work, so ``--verified-only`` keeps them all) and their
+        manifest. Nothing is written when nobody corrected a mask."""
+        latest = {c.record_id: c for c in self._correction_rows()}  # ordered: the last wins
+        rows = []
+        for rec in records:
+            c = latest.get(rec.id)
+            mask = self.correction_path(c) if c else None
+            if mask is None or not mask.is_file():
+                continue
+            images, masks = dest / MASK_IMAGES_DIR, dest / MASK_MASKS_DIR
+            images.mkdir(parents=True, exist_ok=True)
+            masks.mkdir(parents=True, exist_ok=True)
+            image_name = rec.id + Path(rec.original_file).suffix
+            _copy_atomic(self.file_path(rec, "original"), images / image_name)
+            _copy_atomic(mask, masks / f"{rec.id}.png")
+            rows.append({"image": f"{MASK_IMAGES_DIR}/{image_name}",
+                         "mask": f"{MASK_MASKS_DIR}/{rec.id}.png", "id": rec.id,
+                         "model_version": rec.model_version, "verdict": rec.verdict or "",
+                         "corrected_at": c.created_at, "correction_version": c.version,
+                         "correction_source": c.source, "mask_area": f"{c.area_fraction:.6f}",
+                         "model_decision": rec.decision, "mode": rec.mode,
+                         "created_at": rec.created_at})
+        if not rows:
+            return 0, None
+        manifest = dest / MASK_MANIFEST
+        _write_csv_atomic(manifest, list(rows[0]), rows)
+        return len(rows), manifest
