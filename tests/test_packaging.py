@@ -25,7 +25,7 @@ assert c.get("/").status_code == 200, "home page"
 assert c.get("/survey").status_code == 200, "survey page (rustseg_core.inspection installed)"
 assert c.get("/static/css/site.css").status_code == 200, "static files"
 health = c.get("/healthz").get_json()
-assert health["model_loaded"] and health["model_version"].startswith("cpu-"), health
+assert health["model_loaded"] and health["model_version"].startswith("unet-"), health
 conf = runpy.run_module("app.gunicorn_conf")
 assert conf["preload_app"] is False and conf["bind"]
 print("ok", rustseg_core.__version__)

@@ -22,6 +22,7 @@ from scipy.special import expit
 
 from .. import vocabulary as vocab
 from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
+from ..tf_runtime import tensorflow
 from .cam import cam_from_gradients, make_forward_with_grads
 from .colour import rust_probability
 from .imageio import Photo, Source, decode
@@ -125,7 +126,7 @@ class Segmenter:
     """
 
     def __init__(self, bundle: ModelBundle, config: SegmenterConfig | None = None,
-                 _forward=None, **overrides):
+                 _forward=None, _pixel_passes: dict | None = None, **overrides):
         self.bundle = bundle
         config = config or SegmenterConfig(refine=refine_from_info(bundle.info))
         self._config = replace(config, **overrides) if overrides else config
@@ -134,6 +135,8 @@ class Segmenter:
             # Trace once now so the first request does not pay for it.
             _forward(np.zeros((1, bundle.input_size, bundle.input_size, 3), np.float32))
         self._forward = _forward
+        # Traced pixel-map passes at other sides (learned_side), shared by with_config copies.
+        self._pixel_passes = {} if _pixel_passes is None else _pixel_passes
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None,
@@ -152,7 +155,8 @@ class Segmenter:
     def with_config(self, **changes) -> "Segmenter":
         """A copy with some ``SegmenterConfig`` fields replaced, sharing the loaded model and
         its traced forward pass (cheap: no reloading, no retracing)."""
-        return Segmenter(self.bundle, replace(self._config, **changes), _forward=self._forward)
+        return Segmenter(self.bundle, replace(self._config, **changes), _forward=self._forward,
+                         _pixel_passes=self._pixel_passes)
 
     def with_refine(self, **changes) -> "Segmenter":
         """A copy with some ``RefineConfig`` fields replaced (see :meth:`with_config`)."""
@@ -230,7 +234,7 @@ class Segmenter:
                 xs = preprocess(image, side)[None]
                 if self.tta_flip:
                     xs = np.concatenate([xs, xs[:, :, ::-1]])
-                pixel_logits = self.bundle.model(xs, training=False)[2][..., 0]
+                pixel_logits = self._pixel_pass(side)(xs)
             p = expit(pixel_logits.numpy())
             pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
         t2 = time.perf_counter()
@@ -239,6 +243,21 @@ class Segmenter:
         t3 = time.perf_counter()
         return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2},
                         pixels)
+
+    def _pixel_pass(self, side: int):
+        """The U-Net's pixel logits at ``side``, traced once per side (an eager call of the
+        whole network costs several times the traced one)."""
+        if side not in self._pixel_passes:
+            tf = tensorflow()
+            model = self.bundle.model
+
+            @tf.function(input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32)])
+            def pixels(x):
+                return model(x, training=False)[2][..., 0]
+
+            pixels(np.zeros((1, side, side, 3), np.float32))
+            self._pixel_passes[side] = pixels
+        return self._pixel_passes[side]
 
     def mask_image(self, image: np.ndarray) -> np.ndarray:
         """The working image at the resolution masks are computed at (``crf.max_side``)."""
