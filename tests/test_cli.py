@@ -114,7 +114,7 @@ def test_help_version_and_bare_command():
         assert "``" not in text and ":func:" not in text  # no reST in --help
         assert "(default: None)" not in text and "(default: False)" not in text
     segment_help = _run_cli("segment", "--help").stdout
-    assert "(default: standard)" in segment_help and "(default: 30)" in segment_help
+    assert "(default: the model's own" in segment_help and "(default: 30)" in segment_help
     train_help = _run_cli("train", "--help").stdout
     for default in ("(default: 30;", "(default: 32;", "(default: 0.002;", "(default: 1)", "(default: cpu)"):
         assert default in train_help
@@ -144,3 +144,15 @@ def test_csv_uses_the_api_field_names(tiny_model_dir, photo_folder, tmp_path):
     row = next(r for r in csv.DictReader(open(out / "results.csv")) if r["file"].endswith("rust0.jpg"))
     assert float(row["area_fraction"]) == pytest.approx(summary["area_fraction"], abs=1e-6)
     assert row["decision"] == summary["decision"] in ("corrosion", "not_corrosion")
+
+
+def test_segment_uses_the_models_own_mode_and_refuses_one_it_lacks(tiny_unet_dir, tiny_model_dir,
+                                                                   photo_folder, tmp_path, capsys):
+    out = tmp_path / "u"
+    assert main(["segment", str(photo_folder / "rust0.jpg"), "--out", str(out),
+                 "--model", str(tiny_unet_dir), "-q"]) == 0
+    assert next(csv.DictReader(open(out / "results.csv")))["mode"] == "learned"
+    rc = main(["segment", str(photo_folder / "rust0.jpg"), "--out", str(tmp_path / "c"),
+               "--model", str(tiny_model_dir), "--mode", "learned", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no per-pixel output" in err and "Traceback" not in err

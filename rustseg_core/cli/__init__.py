@@ -141,6 +141,10 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
 def _segment(args: argparse.Namespace) -> int:
     _existing(args.paths, "input")
     segmenter = load_segmenter(args.model)
+    try:
+        args.mode = segmenter.check_mode(args.mode)
+    except ValueError as e:  # e.g. learned mode with a classifier-only model
+        raise UsageError(str(e)) from e
     from .batch import ReportBuilder, segment_batch
 
     from ..inspection.assess import InspectionConfig
@@ -343,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "results.csv / results.json.")
     s.add_argument("paths", nargs="+", help="image files, folders or video files")
     s.add_argument("--out", required=True, help="folder for masks, overlays, heatmaps and results.csv")
-    s.add_argument("--mode", default=DEFAULT_MODE, choices=MODE_IDS, help="how the mask is refined")
+    s.add_argument("--mode", choices=MODE_IDS,
+                   help="how the mask is refined (default: the model's own: learned for a U-Net, "
+                        f"else {DEFAULT_MODE})")
     s.add_argument("--every", type=int, default=30, help="for videos: segment every Nth frame")
     s.add_argument("--roi", type=_roi_arg, metavar="JSON",
                    help="region of interest graded in every photo: a polygon in normalised "

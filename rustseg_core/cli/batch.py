@@ -153,7 +153,7 @@ def _label(item: Item) -> str:
 
 
 def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
-                  mode: str = "standard", every: int = 30, progress: bool = True,
+                  mode: str | None = None, every: int = 30, progress: bool = True,
                   roi: Polygon | None = None, report: ReportBuilder | None = None,
                   inspection: InspectionConfig = InspectionConfig()) -> list[dict]:
     """Segment everything in ``inputs`` into ``out_dir``; returns one summary row per item.
