@@ -27,6 +27,7 @@ from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .masks import MaskSet, load_labelled_folder, load_mask_folder, split
 from .metrics import mask_scores
+from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
 
 tf = _tensorflow()
@@ -204,19 +205,6 @@ def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
 
 
 # ---------------------------------------------------------------- training
-class WarmupCosine:
-    """Linear warm-up, then cosine decay to 1 % of the peak (per step)."""
-
-    def __init__(self, peak: float, warmup: int, total: int):
-        self.peak, self.warmup, self.total = peak, max(warmup, 1), max(total, 1)
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup:
-            return self.peak * (step + 1) / self.warmup
-        progress = min(1.0, (step - self.warmup) / max(self.total - self.warmup, 1))
-        return self.peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, out_dir: str | Path,
                 cfg: MaskTrainConfig, command: str | None = None,
                 val_labelled_dir: str | Path | None = None) -> ModelBundle:
@@ -255,7 +243,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     steps_per_epoch = math.ceil((len(train_masks_set) + cfg.labelled_per_epoch * n_labelled) / cfg.batch_size)
     schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps_per_epoch,
                             cfg.epochs * steps_per_epoch)
-    opt = keras.optimizers.AdamW(learning_rate=schedule(0), weight_decay=cfg.weight_decay)
+    opt = keras.optimizers.AdamW(learning_rate=float(schedule(0)), weight_decay=cfg.weight_decay)
     lr = opt.learning_rate  # a variable: set each step from the schedule
 
     @tf.function(reduce_retracing=True)
