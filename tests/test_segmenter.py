@@ -197,3 +197,10 @@ def test_learned_side_computes_the_pixel_map_at_another_resolution(unet, rust_ph
     assert ev.pixels.shape == (64, 64)
     assert ev.probability == pytest.approx(unet.evidence(img).probability, abs=1e-5)  # same classifier pass
     assert big.segment(img).mask.shape == img.shape[:2]
+
+
+def test_the_papers_modes_skip_the_pixel_map(unet, rust_photo):
+    img, _ = rust_photo
+    assert unet.evidence(img, pixel_map=False).pixels is None
+    r = unet.with_config(threshold=0.0).segment(img, mode="standard")
+    assert r.mode == "standard" and r.mask is not None

@@ -220,15 +220,17 @@ class Segmenter:
         logits = self.bundle.predict_logits(self._batch(images))
         return expit(self._mean_logits(logits, len(images)))
 
-    def evidence(self, image: np.ndarray) -> Evidence:
-        """Classify and localise a working image: probability and Grad-CAM++ heatmap."""
+    def evidence(self, image: np.ndarray, pixel_map: bool = True) -> Evidence:
+        """Classify and localise a working image: probability, Grad-CAM++ heatmap and, from a
+        U-Net, the pixel map (``pixel_map=False`` skips it: the paper's modes do not use it,
+        and at a ``learned_side`` other than the input size it costs a second pass)."""
         t0 = time.perf_counter()
         x = self._batch([image])
         t1 = time.perf_counter()
         logits, feats, grads, pixel_logits = self._forward(x)
         prob = float(expit(self._mean_logits(logits.numpy(), 1)[0]))
         pixels = None
-        if pixel_logits.shape[1]:
+        if pixel_map and pixel_logits.shape[1]:
             side = self.learned_side
             if side != self.bundle.input_size:  # the pixel map at its own resolution
                 xs = preprocess(image, side)[None]
@@ -309,7 +311,7 @@ class Segmenter:
         photo = self.decode(source)
         image, (w0, h0) = photo.image, photo.size
         timings = {"decode": time.perf_counter() - t_start}
-        ev = self.evidence(image)
+        ev = self.evidence(image, pixel_map=mode == "learned")
         timings.update(ev.timings)
         is_corrosion = ev.probability > self.threshold
         t0 = time.perf_counter()
