@@ -101,8 +101,7 @@ def analyse(original: bytes, mode: str, roi: "Polygon | None" = None) -> tuple["
     memory or the model's time."""
     from rustseg_core.inspection.assess import assess
 
-    return assess(segmenter().segment(original, mode=mode), original, roi,
-                  current_app.config["INSPECTION"])
+    return assess(segmenter().segment(original, mode=mode), roi, current_app.config["INSPECTION"])
 
 
 def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:

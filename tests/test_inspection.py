@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, TiffImagePlugin
 
 from rustseg_core.inspection.assess import grade_mask
-from rustseg_core.inspection.exif import dms_to_degrees, parse_exif_time, read_photo_info
+from rustseg_core.inspection.exif import PhotoInfo, dms_to_degrees, info_from_exif, parse_exif_time
+from rustseg_core.pipeline.imageio import ImageInputError, decode
 from rustseg_core.inspection.grades import (ASTM_D610, CAVEATS, SeverityCutoffs, astm_d610_grade,
                                             distribution_type, iso4628_ri, severity)
 from rustseg_core.inspection.report import locations_svg, project, render, write_reports
@@ -152,6 +153,16 @@ def test_empty_roi_is_the_whole_photo():
 
 
 # ------------------------------------------------------------------ EXIF
+def read_photo_info(data: bytes) -> PhotoInfo:
+    """What the product reads: the EXIF block of the pipeline's decode (a refused photo has
+    no time or place)."""
+    try:
+        photo = decode(data)
+    except ImageInputError:
+        return PhotoInfo()
+    return info_from_exif(photo.exif) if photo.exif is not None else PhotoInfo()
+
+
 def _jpeg_with(gps: dict | None = None, when: str | None = None, size=(64, 48)) -> bytes:
     exif = Image.Exif()
     if gps is not None:

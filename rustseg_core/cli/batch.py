@@ -182,7 +182,7 @@ def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str |
         for item in items:
             try:
                 result = segmenter.segment(item.array if item.array is not None else item.path, mode=mode)
-                result, summary = assess(result, item.path if item.array is None else None, roi, inspection)
+                result, summary = assess(result, roi, inspection)
                 write_outputs(result, out_dir, item.name)
                 rows.append(_row(item, summary))
                 if report is not None:

@@ -3,12 +3,11 @@ region of interest, merged with the photo's capture time and position into one s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .exif import read_photo_info
+from .exif import PhotoInfo, info_from_exif
 from .grades import (DistributionRule, SeverityCutoffs, astm_d610_grade, distribution_type,
                      iso4628_ri, severity)
 from .roi import Polygon, within_roi
@@ -66,13 +65,14 @@ def inspect(result: "Result", roi: Polygon | None = None,
     found = grade_mask(result.mask, assessed, config)
     return result, replace(found, roi=roi, roi_fraction=assessed / (w * h))
 
-def assess(result: "Result", source: bytes | str | Path | None = None, roi: Polygon | None = None,
+
+def assess(result: "Result", roi: Polygon | None = None,
            config: InspectionConfig = InspectionConfig()) -> tuple["Result", dict]:
     """``(result within roi, summary)``: the result's summary with the inspection fields and,
-    when the encoded photo ``source`` is given, its capture time and GPS position."""
+    for an encoded photo, its capture time and GPS position (from the EXIF the pipeline's
+    decode read; ``None`` when there is none)."""
     result, found = inspect(result, roi, config)
-    info = read_photo_info(source) if source is not None else None
     summary = {**result.summary(), **found.summary()}
-    if info is not None:
-        summary.update(info.summary())
+    if result.image_format is not None:  # an encoded photo (not a video frame): its EXIF fields
+        summary.update((info_from_exif(result.exif) if result.exif is not None else PhotoInfo()).summary())
     return result, summary

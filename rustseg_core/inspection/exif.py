@@ -1,21 +1,17 @@
-"""When and where a photo was taken, from its EXIF (Pillow reads it; nothing is decoded).
+"""When and where a photo was taken, from the EXIF block the pipeline's decode read.
 
 Missing EXIF, broken tags and a GPS position of exactly 0, 0 (what many cameras write when
 they have no fix) all give ``None``; reading EXIF never raises.
 """
 from __future__ import annotations
 
-import io
-import logging
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-log = logging.getLogger(__name__)
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 DATETIME_ORIGINAL, DATETIME_DIGITIZED, DATETIME = 36867, 36868, 306
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON = 1, 2, 3, 4
@@ -87,15 +83,3 @@ def info_from_exif(exif: Image.Exif) -> PhotoInfo:
     if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
         lat = lon = None
     return PhotoInfo(when, None if lat is None else round(lat, 7), None if lon is None else round(lon, 7))
-
-
-def read_photo_info(source: bytes | str | Path) -> PhotoInfo:
-    """The capture time and GPS position of an encoded photo (bytes or a path); an empty
-    ``PhotoInfo`` when it has no usable EXIF or cannot be opened."""
-    try:
-        fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-        with fp, Image.open(fp) as img:
-            return info_from_exif(img.getexif())
-    except Exception as e:  # unreadable file or EXIF: the photo simply has no time or place
-        log.debug("no EXIF read: %s", e)
-        return PhotoInfo()

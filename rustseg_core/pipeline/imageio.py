@@ -118,15 +118,24 @@ def _open(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         raise CorruptImageError(DAMAGED) from e
 
 
-def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation (1-8) of a loaded image; 1 when there is none or the EXIF block is
-    broken (a broken EXIF block must not cost the photo, which decodes fine without it).
-    Call it only after ``load()``: a PNG may keep EXIF after its pixels and would decode here,
-    with decoding errors mistaken for EXIF ones."""
+def _exif(img: Image.Image) -> Image.Exif | None:
+    """The EXIF block of a loaded image; ``None`` when the block is broken (a broken EXIF
+    block must not cost the photo, which decodes fine without it). Call it only after
+    ``load()``: a PNG may keep EXIF after its pixels and would decode here, with decoding
+    errors mistaken for EXIF ones."""
     try:
-        value = img.getexif().get(0x0112, 1)
+        return img.getexif()
     except Exception as e:  # malformed EXIF raises anything from struct.error to KeyError
         log.info("ignoring unreadable EXIF: %s", e)
+        return None
+
+
+def _orientation(exif: Image.Exif | None) -> int:
+    """The EXIF orientation (1-8); 1 when there is none or it is not a valid value."""
+    try:
+        value = exif.get(0x0112, 1) if exif is not None else 1
+    except Exception as e:
+        log.info("ignoring unreadable EXIF orientation: %s", e)
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -181,6 +190,7 @@ class Photo:
     image: np.ndarray  # (H, W, 3) uint8, long side at most the ``max_side`` asked for
     size: tuple[int, int]  # the original's upright (width, height)
     format: str | None  # as Pillow names it ("JPEG", "PNG", ...); None for arrays
+    exif: Image.Exif | None = None  # read once, while decoding; None without a usable block
 
 
 def decode(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -198,14 +208,15 @@ def decode(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             # Decode JPEGs at a reduced DCT scale: a 12 MP photo costs a fraction.
             img.draft("RGB", (max_side, max_side))
         img.load()
-        orientation = _orientation(img)
+        exif = _exif(img)
+        orientation = _orientation(exif)
         if orientation != 1:
             img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
         if max_side and max(img.size) > max_side:
             img.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)
         upright = (info.height, info.width) if orientation in (5, 6, 7, 8) else (info.width, info.height)
-        return Photo(np.asarray(img, dtype=np.uint8), upright, info.format)
+        return Photo(np.asarray(img, dtype=np.uint8), upright, info.format, exif)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

@@ -70,6 +70,7 @@ class Result:
     model_version: str
     timings: dict[str, float] = field(default_factory=dict)
     image_format: str | None = None  # of the photo as received (JPEG, PNG, ...); None for arrays
+    exif: Image.Exif | None = None  # of the photo as received (capture time, GPS ...)
     mask_note: str | None = None  # e.g. that advanced mode fell back to the standard mask
 
     @property
@@ -341,7 +342,7 @@ class Segmenter:
                       heatmap=heat, mask=mask_full, overlay=overlay,
                       area_fraction=area, original_size=photo.size,
                       model_version=self.bundle.version, timings=timings,
-                      image_format=photo.format, mask_note=note)
+                      image_format=photo.format, exif=photo.exif, mask_note=note)
 
 
 def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
