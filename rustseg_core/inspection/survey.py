@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from ..pipeline.imageio import ImageInputError, decode
 from ..vocabulary import CLASS_LABELS, DISTRIBUTION_IDS, SEVERITY_IDS
 from .grades import severity_rank
 from .roi import RoiError, check_polygon
@@ -88,17 +89,18 @@ def make_survey(photos: list[SurveyPhoto], title: str = "RustSEG survey",
 def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
                    quality: int = THUMB_QUALITY) -> bytes:
     """A JPEG whose long side is at most ``max_side``, from an RGB array or encoded bytes
-    (checked: a JPEG or PNG of at most ``MAX_THUMB_INPUT_PIXELS``)."""
+    (untrusted: decoded by the pipeline's ``decode``, with its format and pixel checks, and
+    then only a JPEG or PNG of at most ``MAX_THUMB_INPUT_PIXELS`` is taken)."""
     if isinstance(image, np.ndarray):
         img = Image.fromarray(image)
     else:
-        img = Image.open(io.BytesIO(image))
-        if img.format not in ("JPEG", "PNG"):
-            raise SurveyError(f"images must be JPEG or PNG, not {img.format}")
-        if img.width * img.height > MAX_THUMB_INPUT_PIXELS:
-            raise SurveyError(f"an image of {img.width}×{img.height} px is too large for a report")
-        img.draft("RGB", (max_side, max_side))
-        img = img.convert("RGB")
+        try:
+            photo = decode(image, max_pixels=MAX_THUMB_INPUT_PIXELS, max_side=max_side)
+        except ImageInputError as e:
+            raise SurveyError(f"not a readable image for a report: {e}") from None
+        if photo.format not in ("JPEG", "PNG"):
+            raise SurveyError(f"images must be JPEG or PNG, not {photo.format}")
+        img = Image.fromarray(photo.image)
     img.thumbnail((max_side, max_side), Image.BILINEAR)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality)
@@ -178,10 +180,10 @@ def _image(value: Any, what: str) -> bytes | None:
         raise SurveyError(f"{what} must be base64 text")
     try:
         return thumbnail_jpeg(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError) as e:
+    except binascii.Error as e:
         raise SurveyError(f"{what} is not a base64 image: {e}") from None
-    except (OSError, Image.DecompressionBombError) as e:
-        raise SurveyError(f"{what} is not a readable image: {e}") from None
+    except SurveyError as e:
+        raise SurveyError(f"{what}: {e}") from None
 
 
 def photo_from_dict(d: Any) -> SurveyPhoto:
