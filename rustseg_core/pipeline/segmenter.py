@@ -138,6 +138,8 @@ class Segmenter:
         self._forward = _forward
         # Traced pixel-map passes at other sides (learned_side), shared by with_config copies.
         self._pixel_passes = {} if _pixel_passes is None else _pixel_passes
+        if bundle.spec.decoder and self.learned_side != bundle.input_size:
+            self._pixel_pass(self.learned_side)  # traced now too, not on the first request
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None,
