@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
-from .data import list_labelled
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
+from .data import decode_resized, list_labelled
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,9 @@ def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _squash(img: np.ndarray, size: int, resample) -> np.ndarray:
-    return np.asarray(Image.fromarray(img).resize((size, size), resample, reducing_gap=2.0))
+def _squash(mask: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 mask resized to ``size``×``size`` as its photo is (see ``decode_resized``)."""
+    return np.asarray(Image.fromarray(mask).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
 
 
 def _cached(key_parts: list[str], size: int, cache_dir: str | Path | None, build) -> MaskSet:
@@ -88,13 +89,12 @@ def load_mask_folder(folder: str | Path, size: int, cache_dir: str | Path | None
         imgs, masks, names = [], [], []
         for img_path, mask_path in pairs:
             try:
-                img = load_image(img_path, max_side=max(2 * size, 512))
+                imgs.append(decode_resized(img_path, size))
             except ImageInputError as e:
                 log.warning("skipping %s: %s", img_path, e)
                 continue
             m = np.asarray(Image.open(mask_path).convert("L"))
-            imgs.append(_squash(img, size, Image.BILINEAR))
-            masks.append((_squash(m, size, Image.BILINEAR) >= 128).astype(np.uint8))
+            masks.append((_squash(m, size) >= 128).astype(np.uint8))
             names.append(str(img_path))
         n = len(names)
         return MaskSet(np.stack(imgs), np.stack(masks), np.ones(n, np.float32), np.ones(n, np.float32), names)
@@ -110,7 +110,7 @@ def load_labelled_folder(folder: str | Path, size: int, cache_dir: str | Path | 
         imgs, labels, names = [], [], []
         for p, y in zip(ds.paths, ds.labels):
             try:
-                imgs.append(_squash(load_image(p, max_side=max(2 * size, 512)), size, Image.BILINEAR))
+                imgs.append(decode_resized(p, size))
             except ImageInputError as e:
                 log.warning("skipping %s: %s", p, e)
                 continue
