@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image
 
 from ..pipeline.colour import colour_rule_mask, rust_probability
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
@@ -21,7 +20,7 @@ from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from ..vocabulary import CLASS_LABELS
 from .data import list_labelled
-from .masks import mask_pairs_in
+from .masks import mask_pairs_in, read_mask
 from .metrics import classification_metrics, mask_scores, summarise_segmentation
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def segmentation_variants(segmenter: Segmenter, image: np.ndarray, ev: Evidence,
 def mask_pairs(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
     """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``."""
     for img_path, mask_path in mask_pairs_in(folder):
-        yield img_path, np.asarray(Image.open(mask_path).convert("L")) >= 128
+        yield img_path, read_mask(mask_path) >= 128
 
 
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:

@@ -60,6 +60,11 @@ def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def read_mask(path: str | Path) -> np.ndarray:
+    """A mask PNG of the pair layout as 8-bit grey (255 = corrosion; cut it at 128)."""
+    return np.asarray(Image.open(path).convert("L"))
+
+
 def _squash(mask: np.ndarray, size: int) -> np.ndarray:
     """A uint8 mask resized to ``size``×``size`` as its photo is (see ``decode_resized``)."""
     return np.asarray(Image.fromarray(mask).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
@@ -93,7 +98,7 @@ def load_mask_folder(folder: str | Path, size: int, cache_dir: str | Path | None
             except ImageInputError as e:
                 log.warning("skipping %s: %s", img_path, e)
                 continue
-            m = np.asarray(Image.open(mask_path).convert("L"))
+            m = read_mask(mask_path)
             masks.append((_squash(m, size) >= 128).astype(np.uint8))
             names.append(str(img_path))
         n = len(names)
