@@ -1,0 +1,161 @@
+"""``rustseg segment --engine ray``: the same per-file work as the in-process engine, spread
+over a pool of Ray actors by Ray Data.
+
+The driver expands the inputs and drops the files an earlier run completed (exactly as the
+in-process engine does), then ``ray.data.from_items`` of the rest goes through
+``map_batches`` over an actor pool: each :class:`SegmentActor` loads the model once and
+segments whole files (a video's frames stay on one actor), reading them itself from a
+shared filesystem or S3, so photo bytes do not travel through the object store. Actors
+write the per-photo files and done records; the driver streams their rows back, shows
+per-file progress, and writes results.csv/json in input order, so both engines give the
+same files.
+
+Without ``RAY_ADDRESS`` a local Ray is started for the run (and stopped after it); with it,
+``ray.init`` joins that cluster, whose nodes must have rustseg installed and see the same
+paths.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import resource
+from dataclasses import asdict
+from pathlib import Path
+
+from ..inspection.assess import InspectionConfig
+from ..inspection.roi import Polygon
+from ..pipeline.segmenter import Segmenter
+from .batch import Progress, ReportBuilder, finish, settings_for, start
+from .photo_work import FileOutcome, Settings, load_done, process
+from .sources import Source
+
+log = logging.getLogger(__name__)
+# Resident memory of one actor with the shipped model, measured by benchmarks/batch_engines.py
+# (peak about 0.6 GiB at 12 MP); the default pool leaves this much Ray memory per actor.
+ACTOR_MEMORY_BYTES = 1 << 30
+# Enough blocks that idle actors can take work from busy ones and the driver sees each file
+# finish, not so many that Ray Data's per-block overhead dominates a large batch.
+MAX_BLOCKS = 1000
+
+
+def ray_available() -> bool:
+    """Whether Ray (the ``ray`` extra) is installed; checked without importing it."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def local_init_kwargs() -> dict:
+    """``ray.init`` arguments for a Ray started on this machine: no dashboard, quiet, and the
+    workers import this very rustseg_core (a checkout's, not another installed copy)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    return {"include_dashboard": False, "logging_level": logging.WARNING,
+            "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+
+
+class SegmentActor:
+    """One Ray actor: a loaded segmenter that processes the files of each batch it gets."""
+
+    def __init__(self, model_dir: str, settings: Settings, out_dir: str):
+        import ray
+
+        from .. import tf_runtime
+        from . import load_segmenter
+
+        # One TensorFlow thread per CPU Ray gave this actor, so actors do not fight over cores.
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+        tf_runtime.configure(threads=max(1, int(cpus)), quiet=True)
+        self.segmenter = load_segmenter(model_dir)
+        self.settings, self.out_dir = settings, Path(out_dir)
+
+    def __call__(self, batch: dict) -> dict:
+        outcomes = []
+        for text in batch["source"]:
+            outcome = process(self.segmenter, Source(**json.loads(text)), self.settings, self.out_dir)
+            outcomes.append(json.dumps({**outcome.to_json(), "survey_seconds": outcome.survey_seconds}))
+        # Peak resident memory of this actor so far (KiB on Linux), for --workers sizing.
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        n = len(outcomes)
+        return {"index": batch["index"], "outcome": outcomes, "pid": [os.getpid()] * n,
+                "peak_rss_mb": [peak_kib / 1024] * n}
+
+
+def default_workers(ray, files: int) -> int:
+    """As many actors as Ray has CPUs, fewer if its memory cannot hold one model each, and
+    never more than there are files."""
+    free = ray.available_resources()
+    cpus = int(free.get("CPU", 1))
+    by_memory = int(free.get("memory", ACTOR_MEMORY_BYTES) // ACTOR_MEMORY_BYTES)
+    return max(1, min(cpus, by_memory, files))
+
+
+def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | Path],
+                      out_dir: str | Path, mode: str | None = None, every: int = 30,
+                      progress: bool = True, roi: Polygon | None = None,
+                      report: ReportBuilder | None = None,
+                      inspection: InspectionConfig = InspectionConfig(), resume: bool = True,
+                      workers: int | None = None, stats: dict | None = None) -> list[dict]:
+    """Like :func:`rustseg_core.cli.batch.segment_batch`, on Ray actors loading ``model_dir``
+    (``segmenter``, the same model loaded here, fixes the settings). ``stats``, if given,
+    receives ``workers`` and each actor's peak resident memory (``actor_peak_rss_mb``)."""
+    import ray
+
+    settings = settings_for(segmenter, mode, every, roi, report, inspection)
+    out_dir, sources = start(inputs, out_dir)
+    out_dir = out_dir.resolve()  # actors may run with another working directory
+    bar = Progress(len(sources), progress)
+    outcomes: list[FileOutcome | None] = [None] * len(sources)
+    done = 0
+    for i, source in enumerate(sources):
+        if resume and (outcome := load_done(out_dir, source, settings)) is not None:
+            outcomes[i] = outcome
+            done += 1
+            bar.update(done, source.uri, outcome)
+    todo = [i for i, o in enumerate(outcomes) if o is None]
+    started = False
+    if todo:
+        if not ray.is_initialized():
+            # RAY_ADDRESS (read by ray.init) joins a cluster; without it this starts a local Ray.
+            ray.init(**({} if os.environ.get("RAY_ADDRESS") else local_init_kwargs()))
+            started = True
+        try:
+            actors = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes, workers,
+                          bar, done)
+        finally:
+            if started:
+                ray.shutdown()
+        if stats is not None:
+            stats.update(workers=len(actors), actor_peak_rss_mb=actors)
+    return finish(outcomes, out_dir, report)
+
+
+def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[Source],
+         todo: list[int], outcomes: list, workers: int | None, bar: Progress, done: int) -> dict:
+    """Segment ``sources[todo]`` on the actor pool, filling ``outcomes``; each actor's peak
+    memory (MiB) by process id."""
+    from ray.data import ActorPoolStrategy, DataContext
+
+    # The driver prints one progress line per file as the in-process engine does (Keras'
+    # bar on a terminal), so Ray Data's own per-operator bars would only repeat it; its
+    # INFO lines (execution plans, log folders) only with -v.
+    DataContext.get_current().enable_progress_bars = False
+    if not log.isEnabledFor(logging.INFO):
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+    items = [{"index": i, "source": json.dumps(asdict(sources[i]))} for i in todo]
+    pool = workers or default_workers(ray, len(todo))
+    ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
+    ds = ds.map_batches(SegmentActor, batch_size=1, compute=ActorPoolStrategy(size=pool), num_cpus=1,
+                        fn_constructor_kwargs={"model_dir": model_dir, "settings": settings,
+                                               "out_dir": str(out_dir)})
+    actors: dict[int, float] = {}
+    for row in ds.iter_rows():
+        record = json.loads(row["outcome"])
+        outcome = FileOutcome.from_json(record)
+        outcome.survey_seconds = record["survey_seconds"]
+        i = int(row["index"])
+        outcomes[i] = outcome
+        actors[int(row["pid"])] = max(actors.get(int(row["pid"]), 0.0), float(row["peak_rss_mb"]))
+        done += 1
+        bar.update(done, sources[i].uri, outcome)
+    return actors
