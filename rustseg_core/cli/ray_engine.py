@@ -98,7 +98,8 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
                       workers: int | None = None, stats: dict | None = None) -> list[dict]:
     """Like :func:`rustseg_core.cli.batch.segment_batch`, on Ray actors loading ``model_dir``
     (``segmenter``, the same model loaded here, fixes the settings). ``stats``, if given,
-    receives ``workers`` and each actor's peak resident memory (``actor_peak_rss_mb``)."""
+    receives ``workers`` (the pool's size) and the peak resident memory of each actor that
+    segmented something (``actor_peak_rss_mb``, MiB by process id)."""
     import ray
 
     settings = settings_for(segmenter, mode, every, roi, report, inspection)
@@ -120,20 +121,21 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
             ray.init(**({} if os.environ.get("RAY_ADDRESS") else local_init_kwargs()))
             started = True
         try:
-            actors = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes, workers,
-                          bar, done)
+            pool, actors = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes,
+                                workers, bar, done)
         finally:
             if started:
                 ray.shutdown()
         if stats is not None:
-            stats.update(workers=len(actors), actor_peak_rss_mb=actors)
+            stats.update(workers=pool, actor_peak_rss_mb=actors)
     return finish(outcomes, out_dir, report)
 
 
 def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[Source],
-         todo: list[int], outcomes: list, workers: int | None, bar: Progress, done: int) -> dict:
-    """Segment ``sources[todo]`` on the actor pool, filling ``outcomes``; each actor's peak
-    memory (MiB) by process id."""
+         todo: list[int], outcomes: list, workers: int | None, bar: Progress,
+         done: int) -> tuple[int, dict[int, float]]:
+    """Segment ``sources[todo]`` on the actor pool, filling ``outcomes``; the pool's size and
+    the peak memory (MiB) of each actor that returned rows, by process id."""
     from ray.data import ActorPoolStrategy, DataContext
 
     # The driver prints one progress line per file as the in-process engine does (Keras'
@@ -158,4 +160,4 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
         actors[int(row["pid"])] = max(actors.get(int(row["pid"]), 0.0), float(row["peak_rss_mb"]))
         done += 1
         bar.update(done, sources[i].uri, outcome)
-    return actors
+    return pool, actors
