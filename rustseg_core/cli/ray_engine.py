@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import resource
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from .sources import Source
 
 log = logging.getLogger(__name__)
 # Resident memory of one actor with the shipped model, measured by benchmarks/batch_engines.py
-# (peak about 0.6 GiB at 12 MP); the default pool leaves this much Ray memory per actor.
+# (peak about 0.9 GiB at 12 MP); the default pool leaves this much Ray memory per actor.
 ACTOR_MEMORY_BYTES = 1 << 30
 # Enough blocks that idle actors can take work from busy ones and the driver sees each file
 # finish, not so many that Ray Data's per-block overhead dominates a large batch.
@@ -98,8 +99,10 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
                       workers: int | None = None, stats: dict | None = None) -> list[dict]:
     """Like :func:`rustseg_core.cli.batch.segment_batch`, on Ray actors loading ``model_dir``
     (``segmenter``, the same model loaded here, fixes the settings). ``stats``, if given,
-    receives ``workers`` (the pool's size) and the peak resident memory of each actor that
-    segmented something (``actor_peak_rss_mb``, MiB by process id)."""
+    receives ``workers`` (the pool's size), the peak resident memory of each actor that
+    segmented something (``actor_peak_rss_mb``, MiB by process id), and the seconds from
+    starting the pool to the first file back (``first_file_s``: actor start-up included)
+    and to the last (``all_files_s``)."""
     import ray
 
     settings = settings_for(segmenter, mode, every, roi, report, inspection)
@@ -121,21 +124,21 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
             ray.init(**({} if os.environ.get("RAY_ADDRESS") else local_init_kwargs()))
             started = True
         try:
-            pool, actors = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes,
-                                workers, bar, done)
+            found = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes, workers,
+                         bar, done)
         finally:
             if started:
                 ray.shutdown()
         if stats is not None:
-            stats.update(workers=pool, actor_peak_rss_mb=actors)
+            stats.update(found)
     return finish(outcomes, out_dir, report)
 
 
 def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[Source],
          todo: list[int], outcomes: list, workers: int | None, bar: Progress,
-         done: int) -> tuple[int, dict[int, float]]:
-    """Segment ``sources[todo]`` on the actor pool, filling ``outcomes``; the pool's size and
-    the peak memory (MiB) of each actor that returned rows, by process id."""
+         done: int) -> dict:
+    """Segment ``sources[todo]`` on the actor pool, filling ``outcomes``; the statistics
+    :func:`segment_batch_ray` describes."""
     from ray.data import ActorPoolStrategy, DataContext
 
     # The driver prints one progress line per file as the in-process engine does (Keras'
@@ -151,7 +154,9 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
                         fn_constructor_kwargs={"model_dir": model_dir, "settings": settings,
                                                "out_dir": str(out_dir)})
     actors: dict[int, float] = {}
+    t0, first = time.perf_counter(), None
     for row in ds.iter_rows():
+        first = first or time.perf_counter() - t0
         record = json.loads(row["outcome"])
         outcome = FileOutcome.from_json(record)
         outcome.survey_seconds = record["survey_seconds"]
@@ -160,4 +165,5 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
         actors[int(row["pid"])] = max(actors.get(int(row["pid"]), 0.0), float(row["peak_rss_mb"]))
         done += 1
         bar.update(done, sources[i].uri, outcome)
-    return pool, actors
+    return {"workers": pool, "actor_peak_rss_mb": actors, "first_file_s": first,
+            "all_files_s": time.perf_counter() - t0}
