@@ -56,15 +56,19 @@ def _segment(model, folder, out, *extra):
                  "--report", *extra])
 
 
-def test_ray_and_in_process_give_the_same_files(local_ray, tiny_model_dir, mixed_folder, tmp_path, capsys):
+def test_ray_and_in_process_give_the_same_files(local_ray, tiny_model_dir, mixed_folder, tmp_path,
+                                               capsys, monkeypatch):
     inproc, on_ray = tmp_path / "in-process", tmp_path / "ray"
-    assert _segment(tiny_model_dir, mixed_folder, inproc, "-q") == 0
-    assert _segment(tiny_model_dir, mixed_folder, on_ray, "--engine", "ray", "--workers", "2") == 0
+    # Relative paths, as people type them: the actors must read them from this folder too.
+    monkeypatch.chdir(mixed_folder.parent)
+    assert _segment(tiny_model_dir, "photos", inproc, "-q") == 0
+    assert _segment(tiny_model_dir, "photos", on_ray, "--engine", "ray", "--workers", "2") == 0
     out = capsys.readouterr()
     assert "[6/6] " in out.out  # one progress line per input file
     rows = _rows(on_ray)
     assert rows == _rows(inproc)  # every column but the timings, in the same order
     assert len(rows) == 7 and [r["frame"] for r in rows if r["file"].endswith(".avi")] == ["0", "2"]
+    assert rows[-1]["file"] == "photos/sub/deep.png" and not rows[-1]["error"]
     assert sum(bool(r["error"]) for r in rows) == 1 and "broken.jpg" in out.err
     masks = sorted(p.name for p in inproc.glob("*_mask.png"))
     assert masks == sorted(p.name for p in on_ray.glob("*_mask.png")) and "sub__deep_mask.png" in masks

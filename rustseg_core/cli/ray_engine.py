@@ -58,8 +58,13 @@ def local_init_kwargs() -> dict:
 class SegmentActor:
     """One Ray actor: a loaded segmenter that processes the files of each batch it gets."""
 
-    def __init__(self, model_dir: str, settings: Settings, out_dir: str):
+    def __init__(self, model_dir: str, settings: Settings, out_dir: str, cwd: str | None = None):
         import ray
+
+        # Inputs given as relative paths are read from the folder the command was run in
+        # (on another node: when a shared filesystem mounts it at the same path).
+        if cwd and Path(cwd).is_dir():
+            os.chdir(cwd)
 
         from .. import tf_runtime
         from . import load_segmenter
@@ -151,8 +156,9 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
     pool = workers or default_workers(ray, len(todo))
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
     ds = ds.map_batches(SegmentActor, batch_size=1, compute=ActorPoolStrategy(size=pool), num_cpus=1,
-                        fn_constructor_kwargs={"model_dir": model_dir, "settings": settings,
-                                               "out_dir": str(out_dir)})
+                        fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()),
+                                               "settings": settings, "out_dir": str(out_dir),
+                                               "cwd": os.getcwd()})
     actors: dict[int, float] = {}
     t0, first = time.perf_counter(), None
     for row in ds.iter_rows():

@@ -7,6 +7,7 @@ with the ``ray`` extra and is optional otherwise.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,13 +53,17 @@ def read_list(path: str | Path) -> list[str]:
 
 
 def s3_filesystem():
-    """pyarrow's S3 filesystem class, or a :class:`SourceError` saying how to get it."""
+    """pyarrow's S3 filesystem, or a :class:`SourceError` saying how to get it. Credentials
+    and region come from the usual AWS variables and files; ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL`` (as the AWS SDKs read them) points it at another S3 server, e.g.
+    MinIO, which pyarrow does not do by itself."""
     try:
         from pyarrow.fs import S3FileSystem
     except ImportError:
         raise SourceError("s3:// inputs need pyarrow with S3 support: pip install 'rustseg[ray]' "
                           "(or pip install pyarrow)") from None
-    return S3FileSystem
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return S3FileSystem(endpoint_override=endpoint) if endpoint else S3FileSystem()
 
 
 def _local(p: Path, roots: list[Path]) -> Source:
@@ -82,10 +87,9 @@ def _s3_expand(uri: str) -> list[Source]:
     """An object, or every image/video object under a prefix (sorted by key)."""
     from pyarrow.fs import FileSelector, FileType
 
-    fs_cls = s3_filesystem()
+    fs = s3_filesystem()
     key = uri[len(S3):]
     try:
-        fs = fs_cls()
         info = fs.get_file_info(key)
         if info.type == FileType.File:
             return [Source(uri, Path(key).stem, info.size, info.mtime and info.mtime.timestamp())]
@@ -126,6 +130,6 @@ def read_bytes(source: Source) -> bytes:
     """The file's bytes (local or S3)."""
     if not source.is_s3:
         return Path(source.uri).read_bytes()
-    fs = s3_filesystem()()
+    fs = s3_filesystem()
     with fs.open_input_stream(source.uri[len(S3):]) as f:
         return f.read()
