@@ -119,3 +119,16 @@ def test_interrupted_write_leaves_no_partial_output(tiny_model_dir, photos, tmp_
     assert (out / "p0_mask.png").stat().st_mtime_ns == p0
     assert (out / "p1_overlay.jpg").is_file() and len(_rows(out)) == 3
     assert not list(out.glob(".rustseg-tmp-*"))
+
+
+def test_ray_address_with_no_cluster_fails_fast(tiny_model_dir, photos, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    assert _segment(tiny_model_dir, tmp_path / "out", photos, extra=["--engine", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert f"no Ray cluster answers at RAY_ADDRESS=127.0.0.1:{port}" in err and err.count("\n") == 1

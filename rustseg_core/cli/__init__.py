@@ -183,10 +183,13 @@ def _segment(args: argparse.Namespace) -> int:
                    resume=not args.redo)
     try:
         if args.engine == "ray":
-            from .ray_engine import segment_batch_ray
+            from .ray_engine import RayEngineError, segment_batch_ray
 
-            rows = segment_batch_ray(str(model_dir(args.model)), segmenter, inputs, args.out,
-                                     workers=args.workers, **options)
+            try:
+                rows = segment_batch_ray(str(model_dir(args.model)), segmenter, inputs, args.out,
+                                         workers=args.workers, **options)
+            except RayEngineError as e:  # e.g. nothing listening at RAY_ADDRESS
+                raise UsageError(str(e)) from e
         else:
             rows = segment_batch(segmenter, inputs, args.out, **options)
     except SourceError as e:  # e.g. an s3:// prefix that cannot be listed

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import resource
+import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +40,10 @@ ACTOR_MEMORY_BYTES = 1 << 30
 # Enough blocks that idle actors can take work from busy ones and the driver sees each file
 # finish, not so many that Ray Data's per-block overhead dominates a large batch.
 MAX_BLOCKS = 1000
+
+
+class RayEngineError(Exception):
+    """Ray could not be used as asked (e.g. no cluster at ``RAY_ADDRESS``)."""
 
 
 def ray_available() -> bool:
@@ -87,6 +92,20 @@ class SegmentActor:
                 "peak_rss_mb": [peak_kib / 1024] * n}
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing listens at a ``HOST:PORT`` address: ``ray.init`` itself keeps
+    retrying for minutes. Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RayEngineError(f"no Ray cluster answers at RAY_ADDRESS={address} ({e.strerror or e}); "
+                             "start one with 'ray start --head', or unset RAY_ADDRESS to run "
+                             "on this machine") from None
+
+
 def default_workers(ray, files: int) -> int:
     """As many actors as Ray has CPUs, fewer if its memory cannot hold one model each, and
     never more than there are files."""
@@ -126,7 +145,13 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
     if todo:
         if not ray.is_initialized():
             # RAY_ADDRESS (read by ray.init) joins a cluster; without it this starts a local Ray.
-            ray.init(**({} if os.environ.get("RAY_ADDRESS") else local_init_kwargs()))
+            address = os.environ.get("RAY_ADDRESS")
+            if address:
+                _check_reachable(address)
+            try:
+                ray.init(**({} if address else local_init_kwargs()))
+            except ConnectionError as e:
+                raise RayEngineError(f"cannot reach the Ray cluster at RAY_ADDRESS={address}: {e}") from e
             started = True
         try:
             found = _run(ray, model_dir, settings, out_dir, sources, todo, outcomes, workers,
