@@ -52,11 +52,13 @@ def ray_available() -> bool:
 
 
 def local_init_kwargs() -> dict:
-    """``ray.init`` arguments for a Ray started on this machine: no dashboard, quiet, and the
+    """``ray.init`` arguments for a new Ray on this machine: no dashboard, quiet, and the
     workers import this very rustseg_core (a checkout's, not another installed copy)."""
     package_root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    return {"include_dashboard": False, "logging_level": logging.WARNING,
+    # address="local": a new Ray even if /tmp/ray names a cluster started earlier with
+    # `ray start` (ray.init would join it, or wait minutes for it if it has died).
+    return {"address": "local", "include_dashboard": False, "logging_level": logging.WARNING,
             "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
 
 
