@@ -90,7 +90,8 @@ class SegmentActor:
         # Peak resident memory of this actor so far (KiB on Linux), for --workers sizing.
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         n = len(outcomes)
-        return {"index": batch["index"], "outcome": outcomes, "pid": [os.getpid()] * n,
+        actor = f"{socket.gethostname()}:{os.getpid()}"  # process ids repeat across nodes
+        return {"index": batch["index"], "outcome": outcomes, "actor": [actor] * n,
                 "peak_rss_mb": [peak_kib / 1024] * n}
 
 
@@ -126,7 +127,7 @@ def segment_batch_ray(model_dir: str, segmenter: Segmenter, inputs: list[str | P
     """Like :func:`rustseg_core.cli.batch.segment_batch`, on Ray actors loading ``model_dir``
     (``segmenter``, the same model loaded here, fixes the settings). ``stats``, if given,
     receives ``workers`` (the pool's size), the peak resident memory of each actor that
-    segmented something (``actor_peak_rss_mb``, MiB by process id), and the seconds from
+    segmented something (``actor_peak_rss_mb``, MiB by ``host:pid``), and the seconds from
     starting the pool to the first file back (``first_file_s``: actor start-up included)
     and to the last (``all_files_s``)."""
     import ray
@@ -186,7 +187,7 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
                         fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()),
                                                "settings": settings, "out_dir": str(out_dir),
                                                "cwd": os.getcwd()})
-    actors: dict[int, float] = {}
+    actors: dict[str, float] = {}
     t0, first = time.perf_counter(), None
     for row in ds.iter_rows():
         first = first or time.perf_counter() - t0
@@ -195,7 +196,7 @@ def _run(ray, model_dir: str, settings: Settings, out_dir: Path, sources: list[S
         outcome.survey_seconds = record["survey_seconds"]
         i = int(row["index"])
         outcomes[i] = outcome
-        actors[int(row["pid"])] = max(actors.get(int(row["pid"]), 0.0), float(row["peak_rss_mb"]))
+        actors[row["actor"]] = max(actors.get(row["actor"], 0.0), float(row["peak_rss_mb"]))
         done += 1
         bar.update(done, sources[i].uri, outcome)
     return {"workers": pool, "actor_peak_rss_mb": actors, "first_file_s": first,
