@@ -89,7 +89,7 @@ def postgres_server():
     """A PostgreSQL cluster for the whole session (see tests/postgres_support.py)."""
     import os
 
-    from tests.postgres_support import REQUIRE_ENV, PostgresServer, find_bindir
+    from benchmarks.postgres import REQUIRE_ENV, PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server for the tests: Debian's ``postgresql`` binaries, a cluster in
-a temporary folder, trust authentication on 127.0.0.1 and a unix socket in that folder.
+"""A throwaway PostgreSQL server for the tests and the store benchmark: Debian's
+``postgresql`` binaries, a cluster in a temporary folder, trust authentication on 127.0.0.1
+and a unix socket in that folder.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
 ``postgres`` system user (made by the Debian package) and its commands run through
-``runuser``. Tests are skipped when the binaries are missing, unless
+``runuser``. The tests (tests/conftest.py) are skipped when the binaries are missing, unless
 ``RUSTSEG_REQUIRE_POSTGRES=1`` (CI), which turns that into a failure.
 """
 from __future__ import annotations
