@@ -25,6 +25,7 @@ from benchmarks.upload_client import segment
 from rustseg_core.store import open_store
 from tests.app_support import CSRF_RE
 from tests.synthetic import encode, rust_image
+from tests.test_faults import _wait_until
 
 pytestmark = pytest.mark.slow
 SIZE = 96  # photo side: the corrected masks sent are this size
@@ -129,14 +130,6 @@ def _kill(server: GunicornServer) -> None:
         except ProcessLookupError:
             pass
     server.proc.wait(10)
-
-
-def _wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_two_servers_share_one_postgres_store(tiny_model_dir, pg_url, tmp_path):

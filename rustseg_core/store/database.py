@@ -21,12 +21,13 @@ from typing import Mapping
 from sqlalchemy import Connection, and_, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..vocabulary import CORRECTION_SOURCES, NO_RUST, OUTPUT_FILES, VERDICTS
+from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
 from . import migrate
 from .export import export_store
-from .mask_file import empty_mask_png, mask_png, read_mask_png
+from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, Correction, ExportSummary, Record, StoreCheck,
-                      check_outputs, correction_file, extension_for_format, is_valid_id, now)
+                      check_outputs, correction_file, extension_for_format, is_valid_id, now,
+                      prepare_correction)
 from .schema import corrections, files, records
 
 log = logging.getLogger(__name__)
@@ -157,15 +158,9 @@ class DatabaseStore:
         """Store ``data``, a PNG the size of the photo, as the record's next corrected-mask
         version (re-encoded 8-bit 0/255). ``KeyError`` for an unknown id;
         :class:`~.mask_file.MaskInputError` for bytes that are not such a mask."""
-        if source not in CORRECTION_SOURCES:
-            raise ValueError(f"source must be one of {CORRECTION_SOURCES}, not {source!r}")
-        record = self.get(record_id)
-        if record is None:
-            raise KeyError(record_id)
-        mask = read_mask_png(data, record.photo_size())
-        png = mask_png(mask)
+        record, png, area = prepare_correction(self.get, record_id, data, source)
         with self.engine.begin() as con:
-            return self._add_correction(con, record, png, float(mask.mean()), source)
+            return self._add_correction(con, record, png, area, source)
 
     def _add_correction(self, con: Connection, record: Record, png: bytes, area: float,
                         source: str) -> Correction:

@@ -35,13 +35,13 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from ..vocabulary import CORRECTION_SOURCES, NO_RUST, OUTPUT_FILES, VERDICTS
+from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
 from . import migrate
 from .export import export_store
-from .mask_file import empty_mask_png, mask_png, read_mask_png
+from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, EXPORT_CSV, SUMMARY_FILE, Correction, ExportSummary,
                       Record, StoreCheck, check_outputs, correction_file, extension_for_format,
-                      is_valid_id, now)
+                      is_valid_id, now, prepare_correction)
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +262,8 @@ class Store:
         corrected mask (re-encoded: 8-bit, 0/255). Earlier versions and the model's own mask
         stay. ``KeyError`` for an unknown id; :class:`~.mask_file.MaskInputError` (with an
         HTTP status) for bytes that are not such a mask."""
-        if source not in CORRECTION_SOURCES:
-            raise ValueError(f"source must be one of {CORRECTION_SOURCES}, not {source!r}")
-        record = self.get(record_id)
-        if record is None:
-            raise KeyError(record_id)
-        mask = read_mask_png(data, record.photo_size())
-        return self._add_correction(record, mask_png(mask), float(mask.mean()), source)
+        record, png, area = prepare_correction(self.get, record_id, data, source)
+        return self._add_correction(record, png, area, source)
 
     def _add_correction(self, record: Record, png: bytes, area: float, source: str) -> Correction:
         """Write ``png`` as the record's next correction version: fsynced in staging/, then

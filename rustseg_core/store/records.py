@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..pipeline.imageio import ALLOWED_FORMATS, FORMAT_EXTENSIONS
-from ..vocabulary import CORROSION, NO_RUST, NOT_CORROSION, OUTPUT_FILES
+from ..vocabulary import CORRECTION_SOURCES, CORROSION, NO_RUST, NOT_CORROSION, OUTPUT_FILES
+from .mask_file import mask_png, read_mask_png
 
 SUMMARY_FILE = "summary.json"
 EXPORT_CSV = "labels.csv"
@@ -48,6 +49,20 @@ def check_outputs(outputs: Mapping[str, bytes]) -> None:
     if missing or extra:
         raise ValueError(f"outputs must be exactly {OUTPUT_FILES} (missing {sorted(missing)}, "
                          f"unexpected {sorted(extra)})")
+
+
+def prepare_correction(get: Callable[[str], "Record | None"], record_id: str, data: bytes,
+                       source: str) -> tuple["Record", bytes, float]:
+    """Check a correction before a backend stores it: (the record, the mask re-encoded 8-bit
+    0/255, its area fraction). ``ValueError`` for an unknown source, ``KeyError`` for an
+    unknown id, :class:`~.mask_file.MaskInputError` for bytes that are not a mask of the photo."""
+    if source not in CORRECTION_SOURCES:
+        raise ValueError(f"source must be one of {CORRECTION_SOURCES}, not {source!r}")
+    record = get(record_id)
+    if record is None:
+        raise KeyError(record_id)
+    mask = read_mask_png(data, record.photo_size())
+    return record, mask_png(mask), float(mask.mean())
 
 
 @dataclass(frozen=True)
