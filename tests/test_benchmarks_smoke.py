@@ -90,3 +90,14 @@ def test_report_overhead_measures_both_parts(tiny_model_dir, tmp_path):
     assert set(r["report_bytes"]) == {"report.html", "report.pdf", "report.csv", "report.geojson"}
     r.update(machine=report_overhead.machine_info(), command="x")
     assert "Report / segmentation" in report_overhead.render(r)
+
+
+def test_store_keeps_times_both_stores(tmp_path, pg_url):
+    from benchmarks.store_keeps import photos, saves_per_second
+    from rustseg_core.store import Store, open_store
+
+    pic = photos(1, 64)[0]
+    for store in (Store(tmp_path / "store"), open_store(pg_url)):
+        assert saves_per_second(store, 2, 6, pic) > 0
+        found = store.check()
+        assert found.ok and found.rows == 7  # the warm-up save and six timed ones
