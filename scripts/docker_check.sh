@@ -55,18 +55,7 @@ TAG="rustseg-check-$$-$RANDOM"
 CONTAINER=$TAG
 VOLUME="$TAG-store"
 WORK=$(mktemp -d)
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-
-pass() { PASSED=$((PASSED + 1)); printf 'PASS  %-28s %s\n' "$1" "${2:-}"; }
-fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf 'FAIL  %-28s %s\n' "$1" "${2:-}"; }
-info() { printf '      %s\n' "$*"; }
-
-summary() {
-  echo "SUMMARY: $PASSED passed, $FAILED failed${FAILED_NAMES:+ (${FAILED_NAMES[*]})}"
-  [ "$FAILED" -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
-}
+source "$ROOT/scripts/check_lib.sh"
 
 cleanup() {
   local rc=$?
@@ -89,21 +78,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Stops here with a summary: later checks need what this one failed to give.
-abort() { fail "$1" "$2"; summary; exit 1; }
-
 # --- build -------------------------------------------------------------------------------
 if [ "$BUILD" = always ] || { [ "$BUILD" = auto ] && ! docker image inspect "$IMAGE" >/dev/null 2>&1; }; then
-  log=$(mktemp "${TMPDIR:-/tmp}/rustseg-docker-build.XXXXXX.log")
-  echo "      building $IMAGE (log: $log) ..."
-  start=$(date +%s)
-  if docker build --network host -t "$IMAGE" "$ROOT" >"$log" 2>&1; then
-    pass build "docker build --network host -t $IMAGE: $(( $(date +%s) - start )) s"
-    rm -f "$log"
-  else
-    tail -30 "$log" | sed 's/^/      /'
-    abort build "docker build failed after $(( $(date +%s) - start )) s (log: $log)"
-  fi
+  build_image "$IMAGE" "$ROOT"
 elif [ "$BUILD" = never ] && ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
   abort image "no image $IMAGE (run without --no-build)"
 fi
@@ -112,7 +89,7 @@ size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 info "image $IMAGE: created $created, $((size / 1024 / 1024)) MiB"
 
 # --- helpers -----------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 
@@ -185,20 +162,7 @@ else
 fi
 
 # --- 3. API upload with keep=true ----------------------------------------------------------
-python3 - "$WORK/rust.jpg" <<'EOF'
-import random, sys
-from PIL import Image, ImageDraw, ImageFilter
-random.seed(7)
-img = Image.new("RGB", (320, 240), (128, 128, 128))
-draw = ImageDraw.Draw(img)
-for _ in range(400):  # a little texture, so the photo is not a flat synthetic block
-    x, y = random.randrange(320), random.randrange(240)
-    g = random.randrange(110, 146)
-    draw.point((x, y), (g, g, g))
-draw.ellipse((100, 70, 230, 180), fill=(165, 82, 32))   # orange-brown blob
-draw.ellipse((130, 95, 190, 150), fill=(120, 55, 25))
-img.filter(ImageFilter.GaussianBlur(1.5)).save(sys.argv[1], "JPEG", quality=90)
-EOF
+test_photo "$WORK/rust.jpg"
 code=$(curl -s -o "$WORK/segment.json" -w '%{http_code}' --max-time 180 \
   -F "image=@$WORK/rust.jpg;type=image/jpeg" -F keep=true "$BASE/api/v1/segment" || true)
 if [ "$code" != 200 ]; then

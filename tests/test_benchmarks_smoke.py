@@ -101,3 +101,18 @@ def test_store_keeps_times_both_stores(tmp_path, pg_url):
         assert saves_per_second(store, 2, 6, pic) > 0
         found = store.check()
         assert found.ok and found.rows == 7  # the warm-up save and six timed ones
+
+
+def test_batch_engines_measures_both_engines(tiny_model_dir, tmp_path):
+    pytest.importorskip("ray")
+    from benchmarks import batch_engines
+
+    r = batch_engines.run({"thumbnail": 3}, str(tiny_model_dir), tmp_path, workers=2,
+                          sizes={"thumbnail": (96, 72)})
+    s = r["sets"][0]
+    assert s["photos"] == 3 and s["in_process"]["errors"] == s["ray"]["errors"] == 0
+    assert s["in_process"]["photos_per_s"] > 0 and s["ray"]["photos_per_s"] > 0 and s["ratio"] > 0
+    assert s["ray"]["workers"] == 2 and all(m > 50 for m in s["ray"]["actor_peak_rss_mb"])
+    r.update(machine=batch_engines.machine_info(), command="x")
+    md = batch_engines.render(r)
+    assert "| thumbnail" in md and "each Ray actor peaked at" in md

@@ -55,3 +55,15 @@ def test_plain_pip_install_serves_pages_and_finds_the_shipped_model(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "rustseg_core", "--version"], cwd=elsewhere,
                          env=env, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and cli.stdout.startswith("rustseg ")
+
+
+def test_docker_build_context_has_every_packaged_model():
+    """The image's wheel is built from the Docker build context: a model folder that
+    pyproject.toml packages but .dockerignore leaves out fails the build."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    models = [p.rsplit(".", 1)[1] for p in packages if p.startswith("rustseg_core.models.")]
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    assert models and "models/*" in ignore
+    assert [m for m in models if f"!models/{m}/" not in ignore] == []

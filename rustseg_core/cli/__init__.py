@@ -138,21 +138,62 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _segment_inputs(args: argparse.Namespace) -> list[str]:
+    """PATHS then the entries of ``--from-list``; local ones must exist, s3:// ones need pyarrow."""
+    from .sources import S3, SourceError, read_list, s3_filesystem
+
+    inputs = list(args.paths)
+    try:
+        if args.from_list:
+            inputs += read_list(args.from_list)
+        if any(i.startswith(S3) for i in inputs):
+            s3_filesystem()
+    except SourceError as e:
+        raise UsageError(str(e)) from e
+    if not inputs:
+        raise UsageError("nothing to segment: give PATHS or --from-list FILE")
+    _existing([i for i in inputs if not i.startswith(S3)], "input")
+    if args.every < 1:
+        raise UsageError("--every must be at least 1")
+    if args.workers is not None and (args.workers < 1 or args.engine != "ray"):
+        raise UsageError("--workers needs --engine ray and a number of at least 1")
+    return inputs
+
+
 def _segment(args: argparse.Namespace) -> int:
-    _existing(args.paths, "input")
+    inputs = _segment_inputs(args)
+    if args.engine == "ray":
+        from .ray_engine import ray_available
+
+        if not ray_available():
+            raise UsageError("--engine ray needs Ray: pip install 'rustseg[ray]' "
+                             "(or pip install -r requirements-ray.txt)")
     segmenter = load_segmenter(args.model)
     try:
         args.mode = segmenter.check_mode(args.mode)
     except ValueError as e:  # e.g. learned mode with a classifier-only model
         raise UsageError(str(e)) from e
-    from .batch import ReportBuilder, segment_batch
-
     from ..inspection.assess import InspectionConfig
+    from .batch import ReportBuilder, segment_batch
+    from .sources import SourceError
 
     report = ReportBuilder() if args.report else None
-    rows = segment_batch(segmenter, args.paths, args.out, mode=args.mode, every=args.every,
-                         progress=not args.quiet, roi=args.roi, report=report,
-                         inspection=InspectionConfig(severity=args.severity_cutoffs))
+    options = dict(mode=args.mode, every=args.every, progress=not args.quiet, roi=args.roi,
+                   report=report, inspection=InspectionConfig(severity=args.severity_cutoffs),
+                   resume=not args.redo)
+    try:
+        if args.engine == "ray":
+            from .ray_engine import RayEngineError, segment_batch_ray
+
+            try:
+                rows = segment_batch_ray(str(model_dir(args.model)), segmenter, inputs, args.out,
+                                         workers=args.workers, **options)
+            except RayEngineError as e:  # e.g. nothing listening at RAY_ADDRESS
+                raise UsageError(str(e)) from e
+        else:
+            rows = segment_batch(segmenter, inputs, args.out, **options)
+    except SourceError as e:  # e.g. an s3:// prefix that cannot be listed
+        raise UsageError(str(e)) from e
     failed = [r for r in rows if r["error"]]
     found = sum(r.get("decision") == CORROSION for r in rows)
     print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
@@ -326,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "Segment photos, folders (searched recursively) and videos; "
                                    "write NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png and "
                                    "results.csv / results.json.")
-    s.add_argument("paths", nargs="+", help="image files, folders or video files")
+    s.add_argument("paths", nargs="*", metavar="PATHS",
+                   help="image files, folders, video files or s3://bucket/prefix URIs")
+    s.add_argument("--from-list", metavar="FILE",
+                   help="also segment the files listed in FILE: one path or s3:// URI a line "
+                        "(blank lines and # comments ignored)")
     s.add_argument("--out", required=True, help="folder for masks, overlays, heatmaps and results.csv")
     s.add_argument("--mode", choices=MODE_IDS,
                    help="how the mask is refined (default: the model's own: learned for a U-Net, "
@@ -341,6 +386,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report", action="store_true",
                    help="also write a survey report: report.html, report.pdf, report.csv, report.geojson")
     s.add_argument("--model", help=model_help)
+    s.add_argument("--engine", choices=("in-process", "ray"), default="in-process",
+                   help="in-process: one photo after another in this process; ray: a pool of "
+                        "Ray actors, each holding one loaded model, on a local Ray started for "
+                        "the run or, with $RAY_ADDRESS, on that cluster (pip install "
+                        "'rustseg[ray]'; a video is one task, its frames segmented by one actor)")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="with --engine ray: number of actors (default: the CPUs Ray sees, "
+                        "fewer if memory is short)")
+    s.add_argument("--redo", action="store_true",
+                   help="segment every file again, even those whose outputs an earlier run "
+                        "with the same settings completed (by default they are kept)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_segment)
 

@@ -1,104 +1,27 @@
-"""Batch segmentation of files, folders and videos (``rustseg segment``)."""
+"""Batch segmentation of files, folders and videos (``rustseg segment``): the in-process
+engine, and what every engine's driver shares (progress, summary files, survey report)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable
 
-import numpy as np
-
-from ..inspection.assess import InspectionConfig, assess
+from ..inspection.assess import InspectionConfig
 from ..inspection.report import write_reports
 from ..inspection.roi import Polygon
-from ..inspection.survey import SurveyPhoto, make_survey, survey_photo
-from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
-from ..pipeline.segmenter import Result, Segmenter
-from ..vocabulary import INSPECTION_FIELDS, OUTPUTS, PHOTO_FIELDS, STAGE_IDS, TOTAL
+from ..inspection.survey import SurveyPhoto, make_survey
+from ..pipeline.segmenter import Segmenter
+from .photo_work import (BATCH_OUTPUTS, CSV_FIELDS, FileOutcome, Settings, atomic_write, load_done,
+                         model_identity, process, remove_stale_temps)
+from .sources import Source, expand
 
 log = logging.getLogger(__name__)
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
-# The summary's own field names (as in the API's JSON), then one column per timed stage.
-SUMMARY_FIELDS = ["probability", "decision", "area_fraction", "width", "height", "mode",
-                  "model_version", "mask_note", *INSPECTION_FIELDS, *PHOTO_FIELDS]
-TIMING_FIELDS = [f"{s}_ms" for s in (TOTAL.id, *STAGE_IDS)]
-CSV_FIELDS = ["file", "frame", *SUMMARY_FIELDS, *TIMING_FIELDS, "error"]
-# Per-image files: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
-BATCH_OUTPUTS = ("mask", "overlay", "heatmap")
-
-
-@dataclass
-class Item:
-    """One unit of work: an image file, or one frame of a video."""
-
-    name: str          # output stem, unique within the batch
-    path: Path
-    frame: int | None = None
-    array: np.ndarray | None = None
-
-
-def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders searched recursively for images and videos (sorted)."""
-    out: list[Path] = []
-    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in wanted))
-        else:
-            out.append(p)
-    return out
-
-
-def _stem(path: Path, roots: list[Path]) -> str:
-    for root in roots:
-        try:
-            rel = path.relative_to(root)
-            return "__".join(rel.with_suffix("").parts)
-        except ValueError:
-            continue
-    return path.stem
-
-
-def video_frames(path: Path, every: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Every ``every``-th frame of a video as RGB arrays (OpenCV decodes the container)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ImageInputError(f"could not open video {path.name}")
-    try:
-        index = 0
-        while True:
-            ok = cap.grab()
-            if not ok:
-                break
-            if index % every == 0:
-                ok, frame = cap.retrieve()
-                if ok:
-                    yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            index += 1
-    finally:
-        cap.release()
-
-
-def write_outputs(result: Result, out_dir: Path, name: str) -> None:
-    """Mask PNG, overlay JPEG and heatmap PNG for one image."""
-    for key in BATCH_OUTPUTS:
-        out = OUTPUTS[key]
-        (out_dir / f"{name}_{out.key}.{out.extension}").write_bytes(getattr(result, out.encoder)())
-
-
-def _row(item: Item, summary: dict | None, error: str = "") -> dict:
-    row = {"file": str(item.path), "frame": "" if item.frame is None else item.frame, "error": error}
-    if summary is not None:
-        row.update({k: summary.get(k) for k in SUMMARY_FIELDS})
-        row["mask_note"] = row["mask_note"] or ""
-        row.update({f"{k}_ms": v for k, v in summary["timings_ms"].items() if f"{k}_ms" in TIMING_FIELDS})
-    return row
+__all__ = ["BATCH_OUTPUTS", "CSV_FIELDS", "Progress", "ReportBuilder", "segment_batch", "write_summary"]
 
 
 class Progress:
@@ -113,13 +36,16 @@ class Progress:
 
             self.bar = keras().utils.Progbar(total, unit_name="file")
 
-    def update(self, done: int, path: Path, rows: list[dict]) -> None:
+    def update(self, done: int, uri: str, outcome: FileOutcome) -> None:
+        """Count one more input file done; ``outcome`` says how it went."""
         if self.bar is not None:
             self.bar.update(done)
         elif self.enabled:
-            last = rows[-1] if rows else {}
+            last = outcome.rows[-1] if outcome.rows else {}
             what = "skipped (see the end)" if last.get("error") else last.get("decision", "")
-            print(f"[{done}/{self.total}] {path}: {what}", flush=True)
+            if outcome.resumed:
+                what += " (kept from an earlier run)"
+            print(f"[{done}/{self.total}] {uri}: {what}", flush=True)
 
 
 class ReportBuilder:
@@ -133,10 +59,11 @@ class ReportBuilder:
         self.skipped: list[tuple[str, str]] = []
         self.seconds = 0.0
 
-    def add(self, name: str, result: Result, summary: dict) -> None:
-        t0 = time.perf_counter()
-        self.photos.append(survey_photo(name, result, summary))
-        self.seconds += time.perf_counter() - t0
+    def add(self, outcome: FileOutcome) -> None:
+        """One input file's photos and skipped photos (thumbnails made by the engine)."""
+        self.photos.extend(outcome.photos)
+        self.skipped.extend(outcome.skipped)
+        self.seconds += outcome.survey_seconds
 
     def write(self, out_dir: Path) -> list[Path]:
         """The report files (none when no photo was segmented)."""
@@ -148,61 +75,70 @@ class ReportBuilder:
         return paths
 
 
-def _label(item: Item) -> str:
-    return item.path.name if item.frame is None else f"{item.path.name} frame {item.frame}"
 
 
-def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
-                  mode: str | None = None, every: int = 30, progress: bool = True,
-                  roi: Polygon | None = None, report: ReportBuilder | None = None,
-                  inspection: InspectionConfig = InspectionConfig()) -> list[dict]:
-    """Segment everything in ``inputs`` into ``out_dir``; returns one summary row per item.
+def write_summary(rows: list[dict], out_dir: Path) -> None:
+    """``results.csv`` and ``results.json`` side by side (each replaced atomically)."""
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=CSV_FIELDS, restval="")
+    w.writeheader()
+    w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
+    atomic_write(out_dir / "results.csv", text.getvalue().encode())
+    atomic_write(out_dir / "results.json", json.dumps(rows, indent=2).encode())
 
-    Grades are measured inside ``roi`` (normalised polygon; the whole photo without one).
-    With ``report``, the survey report is written beside results.csv. Unreadable files and
-    frames are recorded with their error and skipped.
-    """
+
+def start(inputs: list[str | Path], out_dir: str | Path) -> tuple[Path, list[Source]]:
+    """The output folder (created, temporary files of a killed run removed) and the inputs
+    expanded into files, in the order every engine writes their rows."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    roots = [Path(p) for p in inputs if Path(p).is_dir()]
-    files = expand_inputs(inputs)
-    bar = Progress(len(files), progress)
+    if removed := remove_stale_temps(out_dir):
+        log.info("removed %d temporary files of an interrupted run", removed)
+    return out_dir, expand(inputs)
+
+
+def finish(outcomes: Iterable[FileOutcome], out_dir: Path, report: "ReportBuilder | None") -> list[dict]:
+    """Rows of every file in input order, written to results.csv/json, and the report."""
     rows: list[dict] = []
-    for i, path in enumerate(files):
-        stem = _stem(path, roots)
-        if path.suffix.lower() in VIDEO_EXTENSIONS:
-            try:
-                items = [Item(f"{stem}_f{k:06d}", path, k, arr) for k, arr in video_frames(path, every)]
-            except (ImageInputError, OSError) as e:
-                items = []
-                rows.append(_row(Item(stem, path), None, str(e)))
-                log.info("skipped %s: %s", path, e)
-        else:
-            items = [Item(stem, path)]
-        for item in items:
-            try:
-                result = segmenter.segment(item.array if item.array is not None else item.path, mode=mode)
-                result, summary = assess(result, roi, inspection)
-                write_outputs(result, out_dir, item.name)
-                rows.append(_row(item, summary))
-                if report is not None:
-                    report.add(_label(item), result, summary)
-            except (ImageInputError, OSError, ValueError) as e:  # ValueError: an ROI too small
-                log.info("skipped %s: %s", item.path, e)
-                rows.append(_row(item, None, str(e)))
-                if report is not None:
-                    report.skipped.append((_label(item), str(e)))
-        bar.update(i + 1, path, rows)
+    for outcome in outcomes:
+        rows.extend(outcome.rows)
+        if report is not None:
+            report.add(outcome)
     write_summary(rows, out_dir)
     if report is not None:
         report.write(out_dir)
     return rows
 
 
-def write_summary(rows: list[dict], out_dir: Path) -> None:
-    """``results.csv`` and ``results.json`` side by side."""
-    with open(out_dir / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, restval="")
-        w.writeheader()
-        w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+def settings_for(segmenter: Segmenter, mode: str | None = None, every: int = 30,
+                 roi: Polygon | None = None, report: "ReportBuilder | None" = None,
+                 inspection: InspectionConfig = InspectionConfig()) -> Settings:
+    """The batch settings for ``segmenter`` (its default mode unless ``mode``)."""
+    if every < 1:
+        raise ValueError("every must be at least 1")
+    return Settings(segmenter.check_mode(mode), every, roi, inspection, report is not None,
+                    model_identity(segmenter))
+
+
+def segment_batch(segmenter: Segmenter, inputs: list[str | Path], out_dir: str | Path,
+                  mode: str | None = None, every: int = 30, progress: bool = True,
+                  roi: Polygon | None = None, report: ReportBuilder | None = None,
+                  inspection: InspectionConfig = InspectionConfig(), resume: bool = True) -> list[dict]:
+    """Segment everything in ``inputs`` into ``out_dir`` in this process; returns one summary
+    row per photo or video frame.
+
+    Grades are measured inside ``roi`` (normalised polygon; the whole photo without one).
+    With ``report``, the survey report is written beside results.csv. Unreadable files and
+    frames are recorded with their error and skipped. With ``resume``, files done by an
+    earlier run with the same settings are not segmented again.
+    """
+    settings = settings_for(segmenter, mode, every, roi, report, inspection)
+    out_dir, sources = start(inputs, out_dir)
+    bar = Progress(len(sources), progress)
+    outcomes = []
+    for i, source in enumerate(sources):
+        outcome = (load_done(out_dir, source, settings) if resume else None) \
+            or process(segmenter, source, settings, out_dir)
+        outcomes.append(outcome)
+        bar.update(i + 1, source.uri, outcome)
+    return finish(outcomes, out_dir, report)

@@ -1,0 +1,135 @@
+"""What ``rustseg segment`` was asked to read: files, folders, ``--from-list`` files and
+``s3://`` prefixes, expanded into one ordered list of :class:`Source` (the same for every
+engine, so their results.csv rows come in the same order).
+
+S3 goes through pyarrow's filesystem layer (the one Ray Data uses); pyarrow is installed
+with the ``ray`` extra and is optional otherwise.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline.imageio import IMAGE_EXTENSIONS
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
+WANTED = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+S3 = "s3://"
+
+
+class SourceError(Exception):
+    """Inputs that cannot be listed or read: missing files, no S3 support, a bad list file."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file. ``uri`` is a local path or an ``s3://`` URI; ``stem`` names its
+    outputs (unique within the batch); ``size`` and ``mtime`` tell a rerun whether it
+    changed since its outputs were written."""
+
+    uri: str
+    stem: str
+    size: int | None = None
+    mtime: float | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return Path(self.uri).suffix.lower() in VIDEO_EXTENSIONS
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith(S3)
+
+
+def read_list(path: str | Path) -> list[str]:
+    """The entries of a ``--from-list`` file: one path or s3:// URI a line; blank lines and
+    lines starting with ``#`` are ignored."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SourceError(f"cannot read the list {path}: {e}") from None
+    return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+
+
+def s3_filesystem():
+    """pyarrow's S3 filesystem, or a :class:`SourceError` saying how to get it. Credentials
+    and region come from the usual AWS variables and files; ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL`` (as the AWS SDKs read them) points it at another S3 server, e.g.
+    MinIO, which pyarrow does not do by itself."""
+    try:
+        from pyarrow.fs import S3FileSystem
+    except ImportError:
+        raise SourceError("s3:// inputs need pyarrow with S3 support: pip install 'rustseg[ray]' "
+                          "(or pip install pyarrow)") from None
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return S3FileSystem(endpoint_override=endpoint) if endpoint else S3FileSystem()
+
+
+def _local(p: Path, roots: list[Path]) -> Source:
+    st = p.stat() if p.exists() else None
+    return Source(str(p), _stem(p.parts, roots), st and st.st_size, st and st.st_mtime)
+
+
+def _stem(parts: tuple[str, ...], roots: list[tuple[str, ...]] | list[Path]) -> str:
+    """Path parts below the first root that holds them, joined by '__' (so photos of
+    sub-folders do not collide); a file given on its own keeps its plain stem."""
+    for root in roots:
+        root_parts = root.parts if isinstance(root, Path) else root
+        if parts[:len(root_parts)] == tuple(root_parts) and len(parts) > len(root_parts):
+            rel = list(parts[len(root_parts):])
+            rel[-1] = Path(rel[-1]).stem
+            return "__".join(rel)
+    return Path(parts[-1]).stem
+
+
+def _s3_expand(uri: str) -> list[Source]:
+    """An object, or every image/video object under a prefix (sorted by key)."""
+    from pyarrow.fs import FileSelector, FileType
+
+    fs = s3_filesystem()
+    key = uri[len(S3):]
+    try:
+        info = fs.get_file_info(key)
+        if info.type == FileType.File:
+            return [Source(uri, Path(key).stem, info.size, info.mtime and info.mtime.timestamp())]
+        if info.type != FileType.Directory:
+            raise SourceError(f"input not found: {uri}")
+        found = fs.get_file_info(FileSelector(key.rstrip("/"), recursive=True))
+    except OSError as e:  # pyarrow reports credentials and network failures as OSError
+        raise SourceError(f"cannot list {uri}: {e}") from None
+    root = tuple(key.rstrip("/").split("/"))
+    files = sorted((f for f in found if f.type == FileType.File
+                    and Path(f.path).suffix.lower() in WANTED), key=lambda f: f.path)
+    return [Source(S3 + f.path, _stem(tuple(f.path.split("/")), [root]), f.size,
+                   f.mtime and f.mtime.timestamp()) for f in files]
+
+
+def expand(inputs: list[str | Path]) -> list[Source]:
+    """Files as given; folders and s3:// prefixes searched recursively for images and videos
+    (sorted). A missing local input is a :class:`SourceError` naming all of them."""
+    missing = [str(p) for p in inputs if not str(p).startswith(S3) and not Path(p).exists()]
+    if missing:
+        raise SourceError(f"input not found: {', '.join(missing)}")
+    roots = [Path(p) for p in inputs if not str(p).startswith(S3) and Path(p).is_dir()]
+    out: list[Source] = []
+    for given in inputs:
+        if str(given).startswith(S3):
+            out.extend(_s3_expand(str(given)))
+            continue
+        p = Path(given)
+        if p.is_dir():
+            out.extend(_local(f, roots) for f in sorted(p.rglob("*"))
+                       if f.is_file() and f.suffix.lower() in WANTED)
+        else:
+            out.append(_local(p, roots))
+    return out
+
+
+def read_bytes(source: Source) -> bytes:
+    """The file's bytes (local or S3)."""
+    if not source.is_s3:
+        return Path(source.uri).read_bytes()
+    fs = s3_filesystem()
+    with fs.open_input_stream(source.uri[len(S3):]) as f:
+        return f.read()
