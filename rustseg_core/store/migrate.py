@@ -10,6 +10,11 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+# Imported here, not lazily: threads that first import alembic at the same moment can see
+# its modules half-initialised (its imports are circular), an ImportError in a save.
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -52,8 +57,6 @@ def engine_for(url: str, **kwargs) -> Engine:
 def alembic_config(url: str):
     """An Alembic ``Config`` for the packaged migrations, aimed at ``url`` (passed as an
     attribute, not an ini option, so a password with ``%`` in it needs no escaping)."""
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["url"] = url
@@ -63,8 +66,6 @@ def alembic_config(url: str):
 @lru_cache(maxsize=1)
 def head_revision() -> str:
     """The newest revision the packaged migrations define."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
@@ -80,8 +81,6 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(url: str, revision: str = "head") -> str:
     """Create or upgrade the schema at ``url`` to ``revision``; returns the revision now in
     place. Safe to run again, and from several processes at once (they take turns)."""
-    from alembic import command
-
     with _ALEMBIC_LOCK:
         command.upgrade(alembic_config(url), revision)
     engine = engine_for(url)
