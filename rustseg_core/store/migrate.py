@@ -66,7 +66,8 @@ def alembic_config(url: str):
 @lru_cache(maxsize=1)
 def head_revision() -> str:
     """The newest revision the packaged migrations define."""
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    with _ALEMBIC_LOCK:  # loading the scripts is Alembic's work too: one thread at a time
+        return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
