@@ -7,6 +7,7 @@ unguessable id (128 random bits), exactly as for its page.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
@@ -138,8 +139,8 @@ def _kept(record_id: str) -> Record:
 def get_mask(record_id: str) -> Response:
     """The current mask of a kept result: its latest correction, else the model's mask."""
     rec = _kept(record_id)
-    latest = store().latest_correction(rec.id)
-    resp = send_file(store().current_mask_path(rec), mimetype="image/png", max_age=0)
+    latest, png = store().current_mask(rec)
+    resp = send_file(io.BytesIO(png), mimetype="image/png", max_age=0)
     resp.headers["X-RustSEG-Mask-Version"] = str(latest.version if latest else 0)
     resp.headers["Cache-Control"] = "no-store"
     return resp

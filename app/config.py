@@ -38,6 +38,9 @@ class Config:
     # Opt-in store folder; "" disables keeping photos (the consent box is then hidden).
     # Relative paths are relative to the server's working directory.
     STORE_DIR: str = DEFAULT_STORE_DIR
+    # A PostgreSQL URL (postgresql://user:password@host:5432/db) puts the store in that
+    # database instead, shared by every server given the same URL; "" keeps the folder.
+    DATABASE_URL: str = ""
     MAX_UPLOAD_MB = 20
     # Largest survey request: several photos posted at once without the script, or the
     # API's answers (thumbnails included) sent back by the survey page's script.

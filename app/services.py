@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from rustseg_core.pipeline.model_files import shipped_model_dir
-from rustseg_core.store import Correction, Record, Store
+from rustseg_core.store import STORE_ERRORS, Correction, Record, open_store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
     from rustseg_core.inspection.roi import Polygon
@@ -27,7 +26,7 @@ class Services:
     """Per-process objects, created once in the application factory."""
 
     segmenter: "Segmenter | None"
-    store: Store | None
+    store: Any  # a store backend (rustseg_core.store.open_store), or None: keeping is off
     model_error: str | None = None
 
     @property
@@ -56,8 +55,9 @@ def start_services(app: Flask) -> Services:
         # One pixel limit: the app's, checked by the segmenter's decode from the header,
         # before any pixel is decoded (an injected test segmenter gets it too).
         segmenter = segmenter.with_config(max_pixels=app.config["MAX_PIXELS"])
-    store_dir = app.config.get("STORE_DIR")
-    kept = Store(store_dir) if store_dir else None
+    # A database URL wins over the folder: every server pointed at it shares one store.
+    location = app.config.get("DATABASE_URL") or app.config.get("STORE_DIR")
+    kept = open_store(location) if location else None
     if kept is not None:
         _sweep(kept)
     services = Services(segmenter=segmenter, store=kept, model_error=error)
@@ -65,12 +65,12 @@ def start_services(app: Flask) -> Services:
     return services
 
 
-def _sweep(kept: Store) -> None:
+def _sweep(kept: Any) -> None:
     """Remove what a killed worker left half-written (only leftovers older than an hour, so
     a save in progress in another worker is never touched). Never stops the app."""
     try:
         removed = kept.sweep()
-    except (OSError, sqlite3.Error):
+    except STORE_ERRORS:
         log.exception("could not sweep the store")
         return
     if removed:
@@ -89,7 +89,7 @@ def segmenter() -> "Segmenter":
     return s.segmenter
 
 
-def store() -> Store | None:
+def store() -> Any:
     return services().store
 
 
@@ -113,7 +113,7 @@ def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
     try:
         return store().save(original, rendered.summary, rendered.files,
                             image_format=rendered.image_format)
-    except (OSError, sqlite3.Error):
+    except STORE_ERRORS:
         log.exception("could not keep a photo")
         return None
 
@@ -123,6 +123,6 @@ def save_correction(record: Record, png: bytes) -> Correction | None:
     store checks the PNG (``MaskInputError`` with a 4xx status: the caller's problem)."""
     try:
         return store().save_correction(record.id, png)
-    except (OSError, sqlite3.Error):
+    except STORE_ERRORS:
         log.exception("could not save a corrected mask")
         return None

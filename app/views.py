@@ -1,6 +1,7 @@
 """The pages: home form → result (inline, or kept under a random id) → feedback."""
 from __future__ import annotations
 
+import io
 import json
 
 from flask import (Blueprint, Flask, Response, abort, flash, make_response, redirect,
@@ -168,10 +169,12 @@ def record_file(record_id: str, name: str) -> Response:
         resp = Response(body, mimetype=output.mime)
         resp.headers["Content-Disposition"] = f'inline; filename="{download_name(rec.id, output)}"'
         return _private(resp)
-    path = s.file_path(rec, name)
-    if not path.is_file():
+    try:
+        data = s.read_file(rec, name)
+    except FileNotFoundError:
         abort(404)
     # Content-Disposition names the file as the page's download attribute does: a browser
     # prefers the header's name, and "mask.png" from two results would collide.
-    resp = send_file(path, mimetype=output.mime, max_age=0, download_name=download_name(rec.id, output))
+    resp = send_file(io.BytesIO(data), mimetype=output.mime, max_age=0,
+                     download_name=download_name(rec.id, output))
     return _private(resp)

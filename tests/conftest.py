@@ -82,3 +82,26 @@ def app(tiny_segmenter, store_dir):
 
     return create_app({"TESTING": True, "SEGMENTER": tiny_segmenter, "STORE_DIR": str(store_dir),
                        "SECRET_KEY": "test-secret", "MAX_UPLOAD_MB": 1})
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL cluster for the whole session (see tests/postgres_support.py)."""
+    import os
+
+    from benchmarks.postgres import REQUIRE_ENV, PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but no PostgreSQL binaries (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server):
+    """The URL of a fresh, empty database on the session's PostgreSQL."""
+    return postgres_server.create_database()

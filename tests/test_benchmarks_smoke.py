@@ -92,6 +92,17 @@ def test_report_overhead_measures_both_parts(tiny_model_dir, tmp_path):
     assert "Report / segmentation" in report_overhead.render(r)
 
 
+def test_store_keeps_times_both_stores(tmp_path, pg_url):
+    from benchmarks.store_keeps import photos, saves_per_second
+    from rustseg_core.store import Store, open_store
+
+    pic = photos(1, 64)[0]
+    for store in (Store(tmp_path / "store"), open_store(pg_url)):
+        assert saves_per_second(store, 2, 6, pic) > 0
+        found = store.check()
+        assert found.ok and found.rows == 7  # the warm-up save and six timed ones
+
+
 def test_batch_engines_measures_both_engines(tiny_model_dir, tmp_path):
     pytest.importorskip("ray")
     from benchmarks import batch_engines

@@ -26,6 +26,10 @@ assert c.get("/survey").status_code == 200, "survey page (rustseg_core.inspectio
 assert c.get("/static/css/site.css").status_code == 200, "static files"
 health = c.get("/healthz").get_json()
 assert health["model_loaded"] and health["model_version"].startswith("unet-"), health
+from rustseg_core.store import Store, migrate
+assert migrate.MIGRATIONS_DIR.is_relative_to(os.environ["PYTHONPATH"]), migrate.MIGRATIONS_DIR
+import tempfile
+assert Store(tempfile.mkdtemp()).upgrade() == migrate.head_revision() != None, "packaged migrations"
 conf = runpy.run_module("app.gunicorn_conf")
 assert conf["preload_app"] is False and conf["bind"]
 print("ok", rustseg_core.__version__)

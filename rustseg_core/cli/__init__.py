@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from .. import __version__, tf_runtime
-from ..store import DEFAULT_STORE_DIR
 from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS
+from .store_cmd import add_export_arguments, add_store_commands
 
 DESCRIPTION = """\
 RustSEG: does a photo of steel show corrosion, and where?
@@ -24,7 +24,7 @@ Classify with a CNN trained on image-level labels, localise with Grad-CAM++, ref
 pixel mask with the paper's threshold and a dense CRF.
 """
 EPILOG = "Run 'rustseg COMMAND --help' for the options of one command."
-ENV_MODEL, ENV_STORE = "RUSTSEG_MODEL", "RUSTSEG_STORE_DIR"
+ENV_MODEL = "RUSTSEG_MODEL"
 
 
 class UsageError(Exception):
@@ -202,25 +202,6 @@ def _segment(args: argparse.Namespace) -> int:
     for r in failed:
         print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
     return 0 if rows and len(failed) < len(rows) else 1
-
-
-def _dataset_export(args: argparse.Namespace) -> int:
-    from ..store import Store
-
-    store = Store(args.store or os.environ.get(ENV_STORE) or DEFAULT_STORE_DIR)
-    if not store.exists():
-        print(f"no kept photos: {store.root} has no store", file=sys.stderr)
-        return 1
-    done = store.export(args.dir, verified_only=args.verified_only)
-    print(f"exported {done.counts['corrosion']} corrosion and {done.counts['not_corrosion']} "
-          f"not_corrosion photos to {args.dir} ({done.from_user} labelled by people, "
-          f"{done.from_model} by the model; see {done.csv_path})")
-    if done.mask_pairs:
-        print(f"exported {done.mask_pairs} corrected masks as images/ + masks/ pairs, ready for "
-              f"'rustseg train DATA --masks {args.dir}' (see {done.manifest_path})")
-    if done.missing:
-        print(f"  {done.missing} records had no original file and were skipped", file=sys.stderr)
-    return 0
 
 
 EVALUATION_PARTS = ("classification", "segmentation", "pixel", "clean", "boxes")
@@ -458,11 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
     x = _command(dsub, "export", "write kept photos as corrosion/ and not_corrosion/ for training, "
                  "and corrected masks as images/ + masks/ pairs")
-    x.add_argument("dir", help="output folder (created; re-exporting updates it)")
-    x.add_argument("--store", help=f"store folder (default: ${ENV_STORE}, else {DEFAULT_STORE_DIR})")
-    x.add_argument("--verified-only", action="store_true",
-                   help="only photos whose label a person confirmed or corrected")
-    x.set_defaults(func=_dataset_export)
+    add_export_arguments(x)
+    add_store_commands(sub, _command)
     return p
 
 

@@ -1,19 +1,55 @@
 """The opt-in store: photos people chose to keep, with RustSEG's outputs and their verdicts.
 
-``Store`` (``store.local``) is the embedded backend: a folder plus SQLite. A new backend
-(a database server, an object store) goes in a module beside it with the same public
-methods — ``save``, ``set_verdict``, ``save_correction``, ``corrections``,
-``latest_correction``, ``current_mask_path``, ``get``, ``records``, ``file_path``, ``check``,
-``sweep``, ``export`` — and the same guarantees: nothing written without consent, a record
-visible only when complete, ids that cannot be guessed.
+Two backends with one interface, chosen by :func:`open_store`:
+
+* ``Store`` (``store.local``), the embedded default: a folder plus SQLite, for one host;
+* ``DatabaseStore`` (``store.database``): PostgreSQL, rows and files together, for several
+  servers at once (``RUSTSEG_DATABASE_URL=postgresql://...``).
+
+Each has ``save``, ``set_verdict``, ``save_correction``, ``corrections``,
+``latest_correction``, ``latest_corrections``, ``current_mask``, ``get``, ``records``,
+``read_file``, ``read_correction``, ``check``, ``sweep``, ``export``, ``exists`` and
+``upgrade``, and the same guarantees: nothing written without consent, a record visible
+only when complete, ids that cannot be guessed. Both use one schema (``store.schema``),
+created and migrated by Alembic (``store.migrate``).
 """
-from .local import (EXPORT_CSV, Correction, ExportSummary, Record, Store, StoreCheck,
-                    extension_for_format, is_valid_id)
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .local import Store
 from .mask_file import MaskInputError
+from .records import (EXPORT_CSV, Correction, ExportSummary, Record, StoreCheck,
+                      extension_for_format, is_valid_id)
 
 # Where the embedded store lives when nothing says otherwise (relative to the working
 # directory); the CLI's --store and the app's STORE_DIR (RUSTSEG_STORE_DIR) override it.
 DEFAULT_STORE_DIR = "var/store"
+ENV_DATABASE_URL = "RUSTSEG_DATABASE_URL"
 
-__all__ = ["DEFAULT_STORE_DIR", "EXPORT_CSV", "Correction", "ExportSummary", "MaskInputError",
-           "Record", "Store", "StoreCheck", "extension_for_format", "is_valid_id"]
+# What a store raises when the disk or the database fails (not the caller's input):
+# callers that must not fail with it (the web app) catch these.
+STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, SQLAlchemyError)
+
+
+def is_url(location: str) -> bool:
+    """Whether ``location`` names a database (``scheme://...``) rather than a folder."""
+    return "://" in str(location)
+
+
+def open_store(location: str):
+    """The store at ``location``: a ``postgresql://`` URL → :class:`DatabaseStore`, a folder
+    → the embedded :class:`Store`. Nothing is created or connected until it is used."""
+    location = str(location)
+    if is_url(location):
+        from .database import DatabaseStore
+
+        return DatabaseStore(location)
+    return Store(location)
+
+
+__all__ = ["DEFAULT_STORE_DIR", "ENV_DATABASE_URL", "EXPORT_CSV", "STORE_ERRORS", "Correction",
+           "ExportSummary", "MaskInputError", "Record", "Store", "StoreCheck",
+           "extension_for_format", "is_url", "is_valid_id", "open_store"]

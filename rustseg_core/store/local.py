@@ -23,167 +23,33 @@ This module knows nothing of the web layer.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import sqlite3
+import threading
 import time
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from ..pipeline.imageio import ALLOWED_FORMATS, FORMAT_EXTENSIONS
-from ..vocabulary import (CORRECTION_SOURCES, CORROSION, MASK_IMAGES_DIR, MASK_MANIFEST,
-                          MASK_MASKS_DIR, NO_RUST, NOT_CORROSION, OUTPUT_FILES, VERDICTS)
-from .mask_file import empty_mask_png, mask_png, read_mask_png
+from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
+from . import migrate
+from .export import export_store
+from .mask_file import empty_mask_png
+from .records import (CORRECTIONS_DIR, EXPORT_CSV, SUMMARY_FILE, Correction, ExportSummary,
+                      Record, StoreCheck, check_outputs, correction_file, extension_for_format,
+                      is_valid_id, now, prepare_correction)
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "store.sqlite3"
-SCHEMA_VERSION = 2  # 2: corrections (a v1 store gains the table on its next write)
-SUMMARY_FILE = "summary.json"
-EXPORT_CSV = "labels.csv"
-CORRECTIONS_DIR = "corrections"
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    id              TEXT PRIMARY KEY,
-    created_at      TEXT NOT NULL,
-    original_file   TEXT NOT NULL,
-    original_bytes  INTEGER NOT NULL,
-    mode            TEXT NOT NULL,
-    model_version   TEXT NOT NULL,
-    probability     REAL NOT NULL,
-    decision        TEXT NOT NULL,
-    area_fraction   REAL NOT NULL,
-    summary_json    TEXT NOT NULL,
-    verdict         TEXT CHECK (verdict IS NULL OR verdict IN (%s)),
-    verdict_at      TEXT
-);
-CREATE INDEX IF NOT EXISTS records_created ON records (created_at);
-CREATE TABLE IF NOT EXISTS corrections (
-    record_id       TEXT NOT NULL REFERENCES records (id),
-    version         INTEGER NOT NULL CHECK (version >= 1),
-    created_at      TEXT NOT NULL,
-    mask_file       TEXT NOT NULL,
-    mask_bytes      INTEGER NOT NULL,
-    source          TEXT NOT NULL CHECK (source IN (%s)),
-    area_fraction   REAL NOT NULL,
-    PRIMARY KEY (record_id, version)
-);
-""" % (", ".join(f"'{v}'" for v in VERDICTS), ", ".join(f"'{v}'" for v in CORRECTION_SOURCES))
-
-
-def is_valid_id(record_id: str) -> bool:
-    """True for strings shaped like the ids :meth:`Store.save` makes (guards file paths)."""
-    return isinstance(record_id, str) and bool(_ID_RE.match(record_id))
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Record:
-    """One kept photo as the index describes it."""
-
-    id: str
-    created_at: str
-    original_file: str
-    original_bytes: int
-    mode: str
-    model_version: str
-    probability: float
-    decision: str
-    area_fraction: float
-    summary: dict
-    verdict: str | None
-    verdict_at: str | None
-
-    @property
-    def is_corrosion(self) -> bool:
-        return self.decision == CORROSION
-
-    def label(self) -> tuple[str, str]:
-        """(training label, source): the person's verdict when given, else the model's decision.
-
-        "wrong" means there is rust the result missed or misplaced, so it labels corrosion
-        whatever the model said; "no_rust" labels not_corrosion.
-        """
-        if self.verdict == "correct":
-            return (CORROSION if self.is_corrosion else NOT_CORROSION), "user"
-        if self.verdict == "wrong":
-            return CORROSION, "user"
-        if self.verdict == NO_RUST:
-            return NOT_CORROSION, "user"
-        return (CORROSION if self.is_corrosion else NOT_CORROSION), "model"
-
-
-@dataclass(frozen=True)
-class Correction:
-    """One version of a record's corrected mask (``items/<id>/corrections/<mask_file>``)."""
-
-    record_id: str
-    version: int  # 1, 2, ...: the highest is the current mask
-    created_at: str
-    mask_file: str
-    mask_bytes: int
-    source: str  # one of CORRECTION_SOURCES: drawn, or no_rust (an empty mask)
-    area_fraction: float
-
-
-def correction_file(version: int) -> str:
-    """``v0001.png``: the file name of a correction version (sorts by version)."""
-    return f"v{version:04d}.png"
-
-
-@dataclass(frozen=True)
-class StoreCheck:
-    """What :meth:`Store.check` found. ``ok``: every record (row) has all its files, whole.
-
-    Orphans and staging folders are what a crash between steps of a save leaves: no row
-    points at them, so no page shows them, and :meth:`Store.sweep` removes them.
-    """
-
-    rows: int
-    incomplete: tuple[str, ...]  # ids with a row or an items/ folder but a missing or bad file
-    orphans: tuple[str, ...]  # complete items/ folders without a row
-    staging: tuple[str, ...]  # folders left in staging/
-    # correction files without a row (``<id>/corrections/v0002.png``): a save cut short
-    stray_corrections: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.incomplete
-
-
-@dataclass(frozen=True)
-class ExportSummary:
-    """What :meth:`Store.export` wrote."""
-
-    counts: dict[str, int]
-    from_user: int
-    from_model: int
-    missing: int
-    csv_path: Path
-    mask_pairs: int = 0  # images/ + masks/ pairs written from corrected masks
-    manifest_path: Path | None = None
-
-
-def extension_for_format(fmt: str | None) -> str:
-    """File extension (``.jpg``, ``.png``, ...) an original of this decoded format is kept
-    under; the format comes from the pipeline's decode, so the bytes are not parsed again."""
-    if fmt not in ALLOWED_FORMATS or fmt not in FORMAT_EXTENSIONS:
-        raise ValueError(f"{fmt} originals are not accepted")
-    return FORMAT_EXTENSIONS[fmt]
+__all__ = ["CORRECTIONS_DIR", "DB_FILE", "EXPORT_CSV", "SUMMARY_FILE", "Correction",
+           "ExportSummary", "Record", "Store", "StoreCheck", "correction_file",
+           "extension_for_format", "is_valid_id"]
 
 
 def _read_summary(folder: Path) -> dict | None:
@@ -209,27 +75,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _photo_size(record: Record) -> tuple[int, int]:
-    """(width, height) of the photo as analysed upright: the size of every mask of it."""
-    return int(record.summary["width"]), int(record.summary["height"])
-
-
-def _copy_atomic(src: Path, dest: Path) -> None:
-    """Copy via a hidden temporary file and a rename: ``dest`` is never seen half-written."""
-    tmp = dest.parent / f".{dest.name}.tmp"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
-
-
-def _write_csv_atomic(path: Path, fields: list[str], rows: list[dict]) -> None:
-    tmp = path.parent / f".{path.name}.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
-
-
 def _write_synced(path: Path, data: bytes) -> None:
     with open(path, "xb") as f:
         f.write(data)
@@ -245,6 +90,7 @@ class Store:
         self.root = Path(root)
         self.busy_timeout_s = busy_timeout_s
         self._ready = False
+        self._ensure_lock = threading.Lock()
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -283,18 +129,46 @@ class Store:
             con.execute("COMMIT")
 
     def _ensure(self) -> None:
-        """Create folders and schema; only called on the way to writing a record."""
+        """Create folders and schema, or bring an older store's schema to the current one
+        (Alembic, under SQLite's write lock); only called on the way to writing a record."""
+        if self._ready and self.db_path.is_file():
+            return
+        with self._ensure_lock:  # threads sharing this object: one of them migrates
+            self._ensure_unlocked()
+
+    def _ensure_unlocked(self) -> None:
         if self._ready and self.db_path.is_file():
             return
         self.items_dir.mkdir(parents=True, exist_ok=True)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         if not self.db_path.is_file():
             self._create_db()
-        with closing(self._connect()) as con:  # idempotent; repairs a store made before
-            con.execute("PRAGMA journal_mode = WAL")
-            con.executescript(_SCHEMA)
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if self.schema_revision() != migrate.head_revision():
+            migrate.upgrade(self.url)
         self._ready = True
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the index (what Alembic migrates)."""
+        return f"sqlite:///{self.db_path.absolute()}"
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision of the index; ``None`` for a store made before Alembic."""
+        if not self.exists():
+            return None
+        with closing(self._connect()) as con:
+            try:
+                return con.execute(f"SELECT version_num FROM {migrate.VERSION_TABLE}").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return None
+                raise
+
+    def upgrade(self) -> str:
+        """Create the store (folders and index) if it is missing and migrate its schema to
+        the current revision; returns that revision (``rustseg store upgrade``)."""
+        self._ensure()
+        return self.schema_revision()
 
     def _create_db(self) -> None:
         """Build the schema in a private file and link it into place: readers in other
@@ -302,10 +176,11 @@ class Store:
         table. Several processes may race here; the first link wins, the others just use it."""
         tmp = self.root / f".{DB_FILE}.{secrets.token_hex(8)}.tmp"
         try:
+            # Built in rollback-journal mode, so every page is in the file itself when it is
+            # linked (a WAL beside the temporary name would not follow the link); WAL after.
+            migrate.upgrade(f"sqlite:///{tmp.absolute()}")
             with closing(sqlite3.connect(tmp, isolation_level=None)) as con:
                 con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             try:
@@ -328,11 +203,7 @@ class Store:
         """Keep one photo: ``original`` as received (of ``image_format``, as the pipeline
         decoded it: ``Result.image_format``), the result ``summary`` (``Result.summary()``)
         and the rendered ``outputs`` named as in ``OUTPUT_FILES``. Returns the new record."""
-        missing = set(OUTPUT_FILES) - set(outputs)
-        extra = set(outputs) - set(OUTPUT_FILES)
-        if missing or extra:
-            raise ValueError(f"outputs must be exactly {OUTPUT_FILES} (missing {sorted(missing)}, "
-                             f"unexpected {sorted(extra)})")
+        check_outputs(outputs)
         original_file = "original" + extension_for_format(image_format)
         summary = dict(summary)
         self._ensure()
@@ -351,7 +222,7 @@ class Store:
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
-        row = (record_id, _now(), original_file, len(original), str(summary["mode"]),
+        row = (record_id, now(), original_file, len(original), str(summary["mode"]),
                str(summary["model_version"]), float(summary["probability"]),
                str(summary["decision"]), float(summary["area_fraction"]),
                json.dumps(summary, sort_keys=True))
@@ -375,7 +246,7 @@ class Store:
             raise KeyError(record_id)
         with self._transaction() as con:
             cur = con.execute("UPDATE records SET verdict = ?, verdict_at = ? WHERE id = ?",
-                              (verdict, _now(), record_id))
+                              (verdict, now(), record_id))
             if cur.rowcount != 1:
                 raise KeyError(record_id)
         record = self.get(record_id)
@@ -383,7 +254,7 @@ class Store:
         latest = self.latest_correction(record_id)
         if verdict == NO_RUST and (latest is None or latest.source != NO_RUST):
             # "No rust in this photo" is a mask too: an empty one, stored as a new version.
-            self._add_correction(record, empty_mask_png(_photo_size(record)), 0.0, NO_RUST)
+            self._add_correction(record, empty_mask_png(record.photo_size()), 0.0, NO_RUST)
         return record
 
     def save_correction(self, record_id: str, data: bytes, source: str = "drawn") -> Correction:
@@ -391,13 +262,8 @@ class Store:
         corrected mask (re-encoded: 8-bit, 0/255). Earlier versions and the model's own mask
         stay. ``KeyError`` for an unknown id; :class:`~.mask_file.MaskInputError` (with an
         HTTP status) for bytes that are not such a mask."""
-        if source not in CORRECTION_SOURCES:
-            raise ValueError(f"source must be one of {CORRECTION_SOURCES}, not {source!r}")
-        record = self.get(record_id)
-        if record is None:
-            raise KeyError(record_id)
-        mask = read_mask_png(data, _photo_size(record))
-        return self._add_correction(record, mask_png(mask), float(mask.mean()), source)
+        record, png, area = prepare_correction(self.get, record_id, data, source)
+        return self._add_correction(record, png, area, source)
 
     def _add_correction(self, record: Record, png: bytes, area: float, source: str) -> Correction:
         """Write ``png`` as the record's next correction version: fsynced in staging/, then
@@ -420,7 +286,7 @@ class Store:
                 os.link(staged, final)
                 try:
                     _fsync_dir(folder)
-                    row = (record.id, version, _now(), final.name, len(png), source, area)
+                    row = (record.id, version, now(), final.name, len(png), source, area)
                     con.execute("INSERT INTO corrections (record_id, version, created_at, mask_file,"
                                 " mask_bytes, source, area_fraction) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
                 except BaseException:
@@ -488,6 +354,24 @@ class Store:
         """The latest corrected mask of a record, else the model's own ``mask.png``."""
         latest = self.latest_correction(record.id)
         return self.correction_path(latest) if latest else self.file_path(record, "mask.png")
+
+    def read_file(self, record: Record, name: str) -> bytes:
+        """The bytes of one of a record's files (``"original"`` or an ``OUTPUT_FILES`` name);
+        ``FileNotFoundError`` when it is missing."""
+        return self.file_path(record, name).read_bytes()
+
+    def read_correction(self, correction: Correction) -> bytes:
+        """The PNG of one correction version; ``FileNotFoundError`` when it is missing."""
+        return self.correction_path(correction).read_bytes()
+
+    def current_mask(self, record: Record) -> tuple[Correction | None, bytes]:
+        """(latest correction or ``None``, its PNG, else the model's ``mask.png``)."""
+        latest = self.latest_correction(record.id)
+        return latest, (self.read_correction(latest) if latest else self.read_file(record, "mask.png"))
+
+    def latest_corrections(self) -> dict[str, Correction]:
+        """The current correction of every corrected record, by record id."""
+        return {c.record_id: c for c in self._correction_rows()}  # ordered: the last wins
 
     # -- maintenance -------------------------------------------------------------------------
     def check(self) -> StoreCheck:
@@ -562,77 +446,5 @@ class Store:
         return removed
 
     def export(self, dest: str | Path, verified_only: bool = False) -> ExportSummary:
-        """Copy kept originals into ``dest/corrosion`` and ``dest/not_corrosion`` (ready for
-        ``rustseg train``) and write ``dest/labels.csv`` saying where each label came from;
-        and, for every record with a corrected mask, the original as ``dest/images/<id>.<ext>``
-        with its latest correction as ``dest/masks/<id>.png`` (the layout of
-        ``../shared/data/pixel``, for ``rustseg train --masks``), listed in ``dest/masks.csv``."""
-        dest = Path(dest)
-        for label in (CORROSION, NOT_CORROSION):
-            (dest / label).mkdir(parents=True, exist_ok=True)
-        counts = {CORROSION: 0, NOT_CORROSION: 0}
-        sources = {"user": 0, "model": 0}
-        missing = 0
-        rows = []
-        kept: list[Record] = []
-        for rec in self.records():
-            src = self.file_path(rec, "original")
-            if not src.is_file():
-                log.warning("record %s has no original at %s; skipped", rec.id, src)
-                missing += 1
-                continue
-            kept.append(rec)
-            label, source = rec.label()
-            if verified_only and source != "user":
-                continue
-            name = rec.id + Path(rec.original_file).suffix
-            # A re-export may move a photo to the other class after new feedback.
-            other = NOT_CORROSION if label == CORROSION else CORROSION
-            (dest / other / name).unlink(missing_ok=True)
-            _copy_atomic(src, dest / label / name)
-            counts[label] += 1
-            sources[source] += 1
-            rows.append({"file": f"{label}/{name}", "id": rec.id, "label": label,
-                         "label_source": source, "verdict": rec.verdict or "",
-                         "model_decision": rec.decision, "probability": f"{rec.probability:.6f}",
-                         "area_fraction": f"{rec.area_fraction:.6f}",
-                         "model_version": rec.model_version, "mode": rec.mode,
-                         "created_at": rec.created_at})
-        csv_path = dest / EXPORT_CSV
-        fields = ["file", "id", "label", "label_source", "verdict", "model_decision", "probability",
-                  "area_fraction", "model_version", "mode", "created_at"]
-        _write_csv_atomic(csv_path, fields, rows)
-        pairs, manifest = self._export_masks(dest, kept)
-        return ExportSummary(counts=counts, from_user=sources["user"], from_model=sources["model"],
-                             missing=missing, csv_path=csv_path, mask_pairs=pairs,
-                             manifest_path=manifest)
-
-    def _export_masks(self, dest: Path, records: list[Record]) -> tuple[int, Path | None]:
-        """``images/`` + ``masks/`` pairs from the latest correction of each record (every
-        correction is a person's work, so ``--verified-only`` keeps them all) and their
-        manifest. Nothing is written when nobody corrected a mask."""
-        latest = {c.record_id: c for c in self._correction_rows()}  # ordered: the last wins
-        rows = []
-        for rec in records:
-            c = latest.get(rec.id)
-            mask = self.correction_path(c) if c else None
-            if mask is None or not mask.is_file():
-                continue
-            images, masks = dest / MASK_IMAGES_DIR, dest / MASK_MASKS_DIR
-            images.mkdir(parents=True, exist_ok=True)
-            masks.mkdir(parents=True, exist_ok=True)
-            image_name = rec.id + Path(rec.original_file).suffix
-            _copy_atomic(self.file_path(rec, "original"), images / image_name)
-            _copy_atomic(mask, masks / f"{rec.id}.png")
-            rows.append({"image": f"{MASK_IMAGES_DIR}/{image_name}",
-                         "mask": f"{MASK_MASKS_DIR}/{rec.id}.png", "id": rec.id,
-                         "model_version": rec.model_version, "verdict": rec.verdict or "",
-                         "corrected_at": c.created_at, "correction_version": c.version,
-                         "correction_source": c.source, "mask_area": f"{c.area_fraction:.6f}",
-                         "model_decision": rec.decision, "mode": rec.mode,
-                         "created_at": rec.created_at})
-        if not rows:
-            return 0, None
-        manifest = dest / MASK_MANIFEST
-        _write_csv_atomic(manifest, list(rows[0]), rows)
-        return len(rows), manifest
+        """Write the kept photos as training data (see :func:`.export.export_store`)."""
+        return export_store(self, dest, verified_only)
