@@ -70,13 +70,14 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new empty database; its URL."""
+    def create_database(self, encoding: str = "UTF8") -> str:
+        """A new empty database (in ``encoding``: ``SQL_ASCII`` is what initdb gives in a
+        bare C locale); its URL."""
         import psycopg
 
         name = "t_" + secrets.token_hex(6)
         with psycopg.connect(self.url(), autocommit=True) as con:
-            con.execute(f'CREATE DATABASE "{name}"')
+            con.execute(f"CREATE DATABASE \"{name}\" ENCODING '{encoding}' TEMPLATE template0")
         return self.url(name)
 
     def stop(self) -> None:

@@ -63,6 +63,16 @@ def test_a_keep_reads_back_byte_for_byte(any_store):
     assert check.ok and check.rows == 1 and check.orphans == check.stray_corrections == ()
 
 
+def test_a_database_in_sql_ascii_works_like_utf8(postgres_server):
+    """initdb in a bare C locale makes SQL_ASCII databases, on which psycopg returns bytes
+    for text unless the client asks for UTF-8 (the store does)."""
+    store = open_store(postgres_server.create_database(encoding="SQL_ASCII"))
+    store.upgrade()
+    rec = _keep(store, 4)
+    assert store.get(rec.id) == rec and store.read_file(rec, "original") == photo(4)
+    assert store.check().ok
+
+
 def test_verdicts_and_corrections(any_store):
     rec = _keep(any_store)
     assert any_store.set_verdict(rec.id, "wrong").verdict == "wrong"

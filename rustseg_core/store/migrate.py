@@ -42,6 +42,11 @@ def engine_for(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         # Wait for another process's migration (or write) rather than fail at once.
         kwargs.setdefault("connect_args", {"timeout": 60})
+    elif url.startswith("postgresql+"):
+        # Text as UTF-8 whatever the database's encoding: on an SQL_ASCII database (initdb in
+        # a bare C locale) psycopg would otherwise hand SQLAlchemy bytes, and the first
+        # connection fails reading the server's version.
+        kwargs.setdefault("connect_args", {"client_encoding": "utf8"})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
