@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 
 import numpy as np
 
@@ -52,3 +53,27 @@ def file_tree(root) -> dict[str, tuple[int, int]]:
             st = os.stat(os.path.join(dirpath, f))
             out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+class ClientLoop:
+    """``n`` client threads, each running ``self._run(i)`` until ``self._stop`` is set:
+    started when the ``with`` block begins, stopped and joined when it ends."""
+
+    join_timeout_s = 90.0
+
+    def __init__(self, n: int):
+        self._stop, self._lock = threading.Event(), threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(n)]
+
+    def _run(self, i: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.join_timeout_s)

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 
 import numpy as np
@@ -23,6 +22,7 @@ import pytest
 from benchmarks.loopback import TIMEOUT_RE, GunicornServer, get_json, require_loopback
 from benchmarks.upload_client import Answer, segment
 from rustseg_core.store import Store
+from tests.app_support import ClientLoop
 from tests.synthetic import encode, rust_image
 from tests.test_bad_inputs import png_bomb
 
@@ -47,13 +47,12 @@ def server(tiny_model_dir, tmp_path_factory):
         yield srv
 
 
-class _Uploaders:
+class _Uploaders(ClientLoop):
     """Clients keeping photos in a loop until stopped; every answer is recorded."""
 
     def __init__(self, url: str, n: int = 4):
-        self.url, self.answers, self._stop = url, [], threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(n)]
+        super().__init__(n)
+        self.url, self.answers = url, []
 
     def _run(self, i: int) -> None:
         k = 0
@@ -62,16 +61,6 @@ class _Uploaders:
             with self._lock:
                 self.answers.append(answer)
             k += 1
-
-    def __enter__(self) -> "_Uploaders":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(90)
 
     def acknowledged(self) -> list[str]:
         return [a.kept_id for a in self.answers if a.kept_id]

@@ -23,7 +23,7 @@ from PIL import Image
 from benchmarks.loopback import GunicornServer
 from benchmarks.upload_client import segment
 from rustseg_core.store import open_store
-from tests.app_support import CSRF_RE
+from tests.app_support import CSRF_RE, ClientLoop
 from tests.synthetic import encode, rust_image
 from tests.test_faults import _wait_until
 
@@ -75,18 +75,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the 303 itself is the acknowledgement
 
 
-class _Clients:
+class _Clients(ClientLoop):
     """Threads that keep a photo on one server, then correct it and answer "was this
     right?" on the other, in a loop; every acknowledged write is recorded."""
 
+    join_timeout_s = 120.0
+
     def __init__(self, urls: list[str], n: int = 4):
-        self.urls, self._stop, self._lock = urls, threading.Event(), threading.Lock()
+        super().__init__(n)
+        self.urls = urls
         self.kept: dict[str, int] = {}  # id → photo seed
         self.ids: list[str] = []  # every acknowledged id, duplicates included
         self.masks: list[tuple[str, int, int]] = []  # (id, version, mask seed)
         self.verdicts: dict[str, str] = {}
         self.answers = 0
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(n)]
 
     def _run(self, i: int) -> None:
         k = 0
@@ -110,16 +112,6 @@ class _Clients:
             if _verdict(here, rid, "wrong"):
                 with self._lock:
                     self.verdicts[rid] = "wrong"
-
-    def __enter__(self) -> "_Clients":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(120)
 
 
 def _kill(server: GunicornServer) -> None:
