@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from rustseg_core.pipeline.model_files import shipped_model_dir
-from rustseg_core.store import STORE_ERRORS, Correction, Record, open_store
+from rustseg_core.store import STORE_ERRORS, Correction, Record, StoreBackend, open_store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
     from rustseg_core.inspection.roi import Polygon
@@ -26,7 +26,7 @@ class Services:
     """Per-process objects, created once in the application factory."""
 
     segmenter: "Segmenter | None"
-    store: Any  # a store backend (rustseg_core.store.open_store), or None: keeping is off
+    store: StoreBackend | None  # None: keeping photos is off
     model_error: str | None = None
 
     @property
@@ -65,7 +65,7 @@ def start_services(app: Flask) -> Services:
     return services
 
 
-def _sweep(kept: Any) -> None:
+def _sweep(kept: StoreBackend) -> None:
     """Remove what a killed worker left half-written (only leftovers older than an hour, so
     a save in progress in another worker is never touched). Never stops the app."""
     try:
@@ -89,7 +89,7 @@ def segmenter() -> "Segmenter":
     return s.segmenter
 
 
-def store() -> Any:
+def store() -> StoreBackend | None:
     return services().store
 
 

@@ -16,6 +16,7 @@ created and migrated by Alembic (``store.migrate``).
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING, Union
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +24,12 @@ from .local import Store
 from .mask_file import MaskInputError
 from .records import (EXPORT_CSV, Correction, ExportSummary, Record, StoreCheck,
                       extension_for_format, is_valid_id)
+
+if TYPE_CHECKING:  # the database backend imports its driver only when a URL asks for it
+    from .database import DatabaseStore
+
+# Either backend: what open_store returns, for type hints.
+StoreBackend = Union[Store, "DatabaseStore"]
 
 # Where the embedded store lives when nothing says otherwise (relative to the working
 # directory); the CLI's --store and the app's STORE_DIR (RUSTSEG_STORE_DIR) override it.
@@ -39,7 +46,7 @@ def is_url(location: str) -> bool:
     return "://" in str(location)
 
 
-def open_store(location: str):
+def open_store(location: str) -> StoreBackend:
     """The store at ``location``: a ``postgresql://`` URL → :class:`DatabaseStore`, a folder
     → the embedded :class:`Store`. Nothing is created or connected until it is used."""
     location = str(location)
@@ -51,5 +58,5 @@ def open_store(location: str):
 
 
 __all__ = ["DEFAULT_STORE_DIR", "ENV_DATABASE_URL", "EXPORT_CSV", "STORE_ERRORS", "Correction",
-           "ExportSummary", "MaskInputError", "Record", "Store", "StoreCheck",
+           "ExportSummary", "MaskInputError", "Record", "Store", "StoreBackend", "StoreCheck",
            "extension_for_format", "is_url", "is_valid_id", "open_store"]
