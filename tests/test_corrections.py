@@ -84,12 +84,12 @@ def test_corrections_are_versioned_and_the_model_mask_stays(tmp_path):
     rec = _keep(s)
     model_mask = s.file_path(rec, "mask.png").read_bytes()
     assert s.latest_correction(rec.id) is None
-    assert s.current_mask_path(rec) == s.file_path(rec, "mask.png")
+    assert s.current_mask(rec) == (None, model_mask)
     first = s.save_correction(rec.id, _png(np.where(_mask(), 255, 0).astype(np.uint8)))
     second = s.save_correction(rec.id, _png(np.where(_mask((0, 0, 3, 3)), 255, 0).astype(np.uint8)))
     assert (first.version, second.version) == (1, 2)
     assert [c.version for c in s.corrections(rec.id)] == [1, 2]
-    assert s.current_mask_path(rec) == s.correction_path(second)
+    assert s.current_mask(rec) == (second, s.correction_path(second).read_bytes())
     # The earlier version and the model's mask are untouched, and what is stored is 0/255 L.
     stored = Image.open(s.correction_path(first))
     assert stored.mode == "L" and stored.size == (W, H)
@@ -164,7 +164,7 @@ def test_a_save_killed_between_link_and_row_leaves_no_version(tmp_path):
                           capture_output=True, text=True, cwd=os.getcwd())
     assert proc.returncode == 3, proc.stderr
     assert [c.version for c in s.corrections(rec.id)] == [1]  # no row for the cut-short save
-    assert s.current_mask_path(rec) == s.correction_path(first)
+    assert s.current_mask(rec) == (first, s.correction_path(first).read_bytes())
     check = s.check()
     assert check.ok and check.stray_corrections == (f"{rec.id}/corrections/v0002.png",)
     # The next save takes version 2 cleanly; an old stray would be swept.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from pathlib import Path
 from typing import Mapping
 
 from sqlalchemy import Connection, and_, func, insert, inspect, select, update
@@ -23,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
 from . import migrate
-from .export import export_store
+from .backend import StoreCommon
 from .mask_file import empty_mask_png
-from .records import (CORRECTIONS_DIR, Correction, ExportSummary, Record, StoreCheck,
+from .records import (CORRECTIONS_DIR, Correction, Record, StoreCheck,
                       check_outputs, correction_file, extension_for_format, is_valid_id, now,
                       prepare_correction)
 from .schema import corrections, files, records
@@ -48,7 +47,7 @@ def _correction(row) -> Correction:
     return Correction(**dict(row._mapping))
 
 
-class DatabaseStore:
+class DatabaseStore(StoreCommon):
     """Store of kept photos in a PostgreSQL database. Safe to share between threads (one
     connection pool per process) and between processes and hosts (transactions)."""
 
@@ -244,11 +243,6 @@ class DatabaseStore:
                                .order_by(corrections.c.record_id, corrections.c.version)).all()
         return {c.record_id: c for c in map(_correction, rows)}
 
-    def current_mask(self, record: Record) -> tuple[Correction | None, bytes]:
-        """(latest correction or ``None``, its PNG, else the model's ``mask.png``)."""
-        latest = self.latest_correction(record.id)
-        return latest, (self.read_correction(latest) if latest else self.read_file(record, "mask.png"))
-
     # -- maintenance -------------------------------------------------------------------------
     def check(self) -> StoreCheck:
         """Verify every row has its files: the original of the recorded size, every output
@@ -286,10 +280,6 @@ class DatabaseStore:
     def sweep(self, older_than_s: float = 3600.0) -> int:
         """Nothing to remove: a transaction cut short leaves nothing behind. Returns 0."""
         return 0
-
-    def export(self, dest: str | Path, verified_only: bool = False) -> ExportSummary:
-        """Write the kept photos as training data (see :func:`.export.export_store`)."""
-        return export_store(self, dest, verified_only)
 
     # -- copying in --------------------------------------------------------------------------
     def import_record(self, record: Record, blobs: Mapping[str, bytes],

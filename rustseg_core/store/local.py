@@ -37,7 +37,7 @@ from typing import Iterator, Mapping
 
 from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
 from . import migrate
-from .export import export_store
+from .backend import StoreCommon
 from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, EXPORT_CSV, SUMMARY_FILE, Correction, ExportSummary,
                       Record, StoreCheck, check_outputs, correction_file, extension_for_format,
@@ -82,7 +82,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-class Store:
+class Store(StoreCommon):
     """Folder + SQLite store of kept photos. Safe to share between threads and processes
     (each call opens its own connection; SQLite's WAL and busy timeout handle the rest)."""
 
@@ -350,11 +350,6 @@ class Store:
     def correction_path(self, correction: Correction) -> Path:
         return self.items_dir / correction.record_id / CORRECTIONS_DIR / correction.mask_file
 
-    def current_mask_path(self, record: Record) -> Path:
-        """The latest corrected mask of a record, else the model's own ``mask.png``."""
-        latest = self.latest_correction(record.id)
-        return self.correction_path(latest) if latest else self.file_path(record, "mask.png")
-
     def read_file(self, record: Record, name: str) -> bytes:
         """The bytes of one of a record's files (``"original"`` or an ``OUTPUT_FILES`` name);
         ``FileNotFoundError`` when it is missing."""
@@ -363,11 +358,6 @@ class Store:
     def read_correction(self, correction: Correction) -> bytes:
         """The PNG of one correction version; ``FileNotFoundError`` when it is missing."""
         return self.correction_path(correction).read_bytes()
-
-    def current_mask(self, record: Record) -> tuple[Correction | None, bytes]:
-        """(latest correction or ``None``, its PNG, else the model's ``mask.png``)."""
-        latest = self.latest_correction(record.id)
-        return latest, (self.read_correction(latest) if latest else self.read_file(record, "mask.png"))
 
     def latest_corrections(self) -> dict[str, Correction]:
         """The current correction of every corrected record, by record id."""
@@ -445,6 +435,3 @@ class Store:
                 continue
         return removed
 
-    def export(self, dest: str | Path, verified_only: bool = False) -> ExportSummary:
-        """Write the kept photos as training data (see :func:`.export.export_store`)."""
-        return export_store(self, dest, verified_only)
