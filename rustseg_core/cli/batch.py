@@ -75,8 +75,6 @@ class ReportBuilder:
         return paths
 
 
-
-
 def write_summary(rows: list[dict], out_dir: Path) -> None:
     """``results.csv`` and ``results.json`` side by side (each replaced atomically)."""
     text = io.StringIO(newline="")
