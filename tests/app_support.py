@@ -77,3 +77,21 @@ class ClientLoop:
         self._stop.set()
         for t in self._threads:
             t.join(self.join_timeout_s)
+
+
+def errors_from_threads(work, n: int) -> list[Exception]:
+    """Run ``work(i)`` for ``i`` in ``range(n)`` on ``n`` threads at once; what they raised."""
+    errors: list[Exception] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except Exception as e:  # reported to the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from rustseg_core.store import local as store_mod
 from rustseg_core.cli import main as cli_main
 from rustseg_core.store import Store, is_valid_id
 from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.app_support import errors_from_threads
 from tests.synthetic import format_of
 from tests.synthetic import encode, rust_image
 
@@ -145,20 +145,11 @@ def test_sweep_removes_only_old_leftovers(tmp_path):
 def test_concurrent_saves_from_threads(tmp_path):
     s = Store(tmp_path)
     s.save(_photo(), _summary(), _outputs(), image_format=format_of(_photo()))  # create the schema first, like a running app
-    errors = []
 
     def work(i):
-        try:
-            Store(tmp_path).save(_photo(seed=i), _summary(), _outputs(), image_format=format_of(_photo(seed=i)))
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+        Store(tmp_path).save(_photo(seed=i), _summary(), _outputs(), image_format=format_of(_photo(seed=i)))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_from_threads(work, 8) == []
     assert len(s.records()) == 9
 
 

@@ -7,7 +7,6 @@ import filecmp
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from rustseg_core.store.database import DatabaseStore
 from rustseg_core.store.mask_file import mask_png
 from rustseg_core.store.schema import files
 from rustseg_core.vocabulary import OUTPUT_FILES
+from tests.app_support import errors_from_threads
 from tests.legacy_store import make_legacy_store
 from tests.store_worker import outputs, photo, summary
 from tests.synthetic import format_of
@@ -94,20 +94,7 @@ def test_verdicts_and_corrections(any_store):
 
 def test_corrections_from_many_threads_get_distinct_versions(any_store):
     rec = _keep(any_store)
-    errors = []
-
-    def correct(i: int) -> None:
-        try:
-            any_store.save_correction(rec.id, _mask(i))
-        except Exception as e:  # reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=correct, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_from_threads(lambda i: any_store.save_correction(rec.id, _mask(i)), 8) == []
     assert [c.version for c in any_store.corrections(rec.id)] == list(range(1, 9))
     assert any_store.check().ok
 
