@@ -119,6 +119,32 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
     assert "tuned on the masks" in meta["info"]["refine_note"]
 
 
+def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
+    """On the web-style photos alone 0.6 is best (6/6); the held-out close-ups (all rust,
+    scored 0.45) make 0.4 the best over everything (7/8)."""
+    from types import SimpleNamespace
+
+    from rustseg_core.learn.tuning import tune_decision
+
+    write_labelled_folder(tmp_path / "val", n_per_class=3, size=32, seed=1)
+    write_mask_folder(tmp_path / "pixel", n=4, size=32, seed=2)
+    held = {"m000.jpg", "m001.jpg"}
+    clean = [0.2, 0.35, 0.55]
+
+    def prob(path):
+        if path.parent.name == "corrosion":
+            return 0.65
+        if path.parent.name == "not_corrosion":
+            return clean[int(path.stem[-3:])]
+        return 0.45
+
+    seg = SimpleNamespace(decode=lambda p: SimpleNamespace(image=p),
+                          probabilities=lambda paths: np.array([prob(p) for p in paths]))
+    best, table = tune_decision(seg, tmp_path / "val", tmp_path / "pixel", held, log=lambda s: None)
+    assert best == 0.4
+    assert table == pytest.approx({0.3: 6 / 8, 0.4: 7 / 8, 0.5: 5 / 8, 0.6: 6 / 8, 0.7: 3 / 8, 0.8: 3 / 8})
+
+
 def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path):
     import shutil
 
@@ -131,13 +157,21 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     assert info["val_mask_photos"]  # recorded by training
     masks = tmp_path / "pixel"
     write_mask_folder(masks, n=24, size=64, seed=1)  # the same names as the training data
-    assert main(["tune", "--learned", "--masks", str(masks), "--model", str(model), "--write"]) == 0
-    meta = json.loads((model / "rustseg.json").read_text())["info"]
+    labelled = tmp_path / "val"
+    write_labelled_folder(labelled, n_per_class=4, size=64, seed=3)
+    assert main(["tune", "--learned", "--masks", str(masks), "--images", str(labelled),
+                 "--model", str(model), "--write"]) == 0
+    whole = json.loads((model / "rustseg.json").read_text())
+    meta = whole["info"]
+    assert whole["threshold"] in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    assert meta["thresholds"]["decision_threshold"] == whole["threshold"]
+    assert str(labelled) in meta["decision_note"]
     assert meta["learned_side"] in (192, 256, 320) and 0.3 <= meta["mask_threshold"] <= 0.7
     assert "held-out" in meta["learned_note"]
     seg = Segmenter.load(model)
     assert seg.learned_side == meta["learned_side"]
     assert seg.config.refine.learned_threshold == meta["mask_threshold"]
+    assert seg.threshold == whole["threshold"]
     # A folder without any of the model's validation photos is refused, not silently used.
     other = tmp_path / "other"
     write_mask_folder(other, n=2, size=64, seed=5)

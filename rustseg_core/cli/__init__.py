@@ -315,14 +315,20 @@ def _tune_learned(args: argparse.Namespace) -> int:
     names = set(segmenter.bundle.info.get("val_mask_photos", []))
     if not names:
         raise UsageError(f"the model in {target} does not list its validation mask photos")
-    from ..learn.tuning import tune_learned, write_learned_defaults
+    from ..learn.tuning import tune_decision, tune_learned, write_learned_defaults
 
     side, threshold, _ = tune_learned(segmenter, args.masks, names)
+    decision = None
+    if args.images:
+        _existing([args.images], "labelled validation photos")
+        decision, _ = tune_decision(segmenter, args.images, args.masks, names)
     if args.write:
-        note = (f"chosen on the model's {len(names)} held-out photos of {args.masks} with: rustseg "
-                + " ".join(args.argv))
-        write_learned_defaults(target, side, threshold, note)
-        print(f"wrote learned_side {side} and mask threshold {threshold} into {target}")
+        note = (f"chosen on the model's {len(names)} held-out photos of {args.masks}"
+                + (f" and the labelled photos of {args.images}" if args.images else "")
+                + " with: rustseg " + " ".join(args.argv))
+        write_learned_defaults(target, side, threshold, note, decision)
+        print(f"wrote learned_side {side} and mask threshold {threshold}"
+              + (f" and decision threshold {decision}" if decision is not None else "") + f" into {target}")
     return 0
 
 
@@ -433,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: choose learned mode's pixel-map side and mask threshold on the "
                         "U-Net's own held-out photos of --masks")
     u.add_argument("--masks", metavar="DIR", help="with --learned: the mask folder the U-Net was trained from")
+    u.add_argument("--images", metavar="DIR",
+                   help="with --learned: also choose the decision threshold, on these labelled validation "
+                        "photos (corrosion/, not_corrosion/) plus the held-out photos of --masks")
     u.set_defaults(func=_tune)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")

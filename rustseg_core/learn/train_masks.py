@@ -193,11 +193,13 @@ def false_area(pix: np.ndarray, threshold: float) -> float:
 
 def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
     """Mask threshold: best mean IoU on the validation masks; decision threshold: best
-    accuracy on the validation photos with image labels. Never the test splits."""
-    _, pix, gts = val_masks
+    accuracy on the validation photos with image labels together with the validation mask
+    photos (all rust). Never the test splits."""
+    mask_probs, pix, gts = val_masks
     ious = {t: mean_iou(pix, gts, t) for t in thresholds}
     mask_t = max(ious, key=ious.get)
-    probs, labels = val_images
+    probs = np.concatenate([val_images[0], mask_probs])
+    labels = np.concatenate([val_images[1], np.ones(len(mask_probs))])
     accs = {t: float(np.mean((probs > t) == (labels > 0.5))) for t in thresholds}
     decision_t = max(accs, key=accs.get)
     return {"mask_threshold": mask_t, "val_iou_by_threshold": ious,
@@ -311,7 +313,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     val_masks_pred = predict(model, val_mask_ds)
     val_image_pred = predict(model, val_image_ds) if val_image_ds is not None else None
     chosen = choose_thresholds(val_masks_pred, (val_image_pred[0], val_images.labels) if val_image_pred
-                               else (np.ones(1), np.ones(1)), cfg.thresholds)
+                               else (np.zeros(0), np.zeros(0)), cfg.thresholds)
     info = {
         "version": f"unet-{time.strftime('%Y%m%d')}-s{cfg.seed}",
         "pixel_head": True,

@@ -21,7 +21,8 @@ from ..pipeline.colour import colour_rule_mask
 from ..pipeline.model import META_FILE
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
-from .evaluate import mask_pairs
+from .data import list_labelled
+from .evaluate import mask_pairs, predict_folder
 from .metrics import mask_scores, summarise_segmentation
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
@@ -112,12 +113,43 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
     return side, t, table
 
 
-def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str) -> None:
-    """Store learned mode's side and mask threshold in the model's metadata."""
+def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path, names: set[str],
+                  thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+                  log: Callable[[str], None] = print) -> tuple[float, dict]:
+    """The decision threshold with the best accuracy on every validation photo whose answer
+    is known: ``labelled`` (corrosion/ and not_corrosion/) and the model's held-out mask
+    photos of ``folder``, which all show rust. Choosing on the web-style photos alone let
+    the gate call close-ups clean. Returns (threshold, {threshold: accuracy})."""
+    ds = list_labelled(labelled)
+    close = [p for p, _ in mask_pairs(folder) if p.name in names]
+    probs = predict_folder(segmenter, list(ds.paths) + close)
+    labels = np.concatenate([ds.labels, np.ones(len(close))]) > 0.5
+    n = len(ds)
+    table = {}
+    for t in thresholds:
+        called = probs > t
+        table[t] = float(np.mean(called == labels))
+        log(f"  decision threshold {t}: accuracy {table[t]:.3f} (labelled {np.mean(called[:n] == labels[:n]):.3f},"
+            f" close-ups called clean {np.mean(~called[n:]) if close else 0:.3f})")
+    best = max(table, key=table.get)
+    log(f"decision threshold {best}: accuracy {table[best]:.3f} on {n} labelled photos and "
+        f"{len(close)} held-out close-ups")
+    return best, table
+
+
+def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str,
+                           decision_threshold: float | None = None) -> None:
+    """Store learned mode's side and mask threshold (and, if given, the decision threshold)
+    in the model's metadata."""
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text())
     meta.setdefault("info", {}).update(learned_side=int(side), mask_threshold=float(threshold),
                                        learned_note=note)
+    if decision_threshold is not None:
+        meta["threshold"] = float(decision_threshold)
+        meta["info"]["decision_note"] = note
+        if "thresholds" in meta["info"]:  # what training chose, kept in step
+            meta["info"]["thresholds"]["decision_threshold"] = float(decision_threshold)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     tmp.replace(path)
