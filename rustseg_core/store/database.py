@@ -26,7 +26,7 @@ from .backend import StoreCommon
 from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, Correction, Record, StoreCheck,
                       check_outputs, correction_file, extension_for_format, is_valid_id, now,
-                      prepare_correction)
+                      prepare_correction, record_columns, record_from_row)
 from .schema import corrections, files, records
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,6 @@ log = logging.getLogger(__name__)
 def correction_blob(mask_file: str) -> str:
     """The ``files.name`` of a correction's PNG."""
     return f"{CORRECTIONS_DIR}/{mask_file}"
-
-
-def _record(row) -> Record:
-    d = dict(row._mapping)
-    d["summary"] = json.loads(d.pop("summary_json"))
-    return Record(**d)
 
 
 def _correction(row) -> Correction:
@@ -105,11 +99,7 @@ class DatabaseStore(StoreCommon):
         summary = dict(summary)
         self._ensure()
         row = {"created_at": now(), "original_file": original_file,
-               "original_bytes": len(original), "mode": str(summary["mode"]),
-               "model_version": str(summary["model_version"]),
-               "probability": float(summary["probability"]), "decision": str(summary["decision"]),
-               "area_fraction": float(summary["area_fraction"]),
-               "summary_json": json.dumps(summary, sort_keys=True)}
+               "original_bytes": len(original), **record_columns(summary)}
         blobs = {original_file: original, **{name: outputs[name] for name in OUTPUT_FILES}}
         for attempt in (1, 2):
             record_id = secrets.token_urlsafe(16)
@@ -146,7 +136,7 @@ class DatabaseStore(StoreCommon):
                                .values(verdict=verdict, verdict_at=now()))
             if done.rowcount != 1:
                 raise KeyError(record_id)
-            record = _record(con.execute(select(records).where(records.c.id == record_id)).one())
+            record = record_from_row(con.execute(select(records).where(records.c.id == record_id)).one()._mapping)
             if verdict == NO_RUST:
                 latest = self._latest(con, record_id)
                 if latest is None or latest.source != NO_RUST:
@@ -182,7 +172,7 @@ class DatabaseStore(StoreCommon):
             return None
         with self.engine.connect() as con:
             row = con.execute(select(records).where(records.c.id == record_id)).first()
-        return _record(row) if row else None
+        return record_from_row(row._mapping) if row else None
 
     def records(self) -> list[Record]:
         """All records, oldest first."""
@@ -190,7 +180,7 @@ class DatabaseStore(StoreCommon):
             return []
         with self.engine.connect() as con:
             rows = con.execute(select(records).order_by(records.c.created_at, records.c.id)).all()
-        return [_record(r) for r in rows]
+        return [record_from_row(r._mapping) for r in rows]
 
     def _blob(self, record_id: str, name: str) -> bytes:
         with self.engine.connect() as con:
@@ -202,11 +192,7 @@ class DatabaseStore(StoreCommon):
 
     def read_file(self, record: Record, name: str) -> bytes:
         """The bytes of one of a record's files (``"original"`` or an ``OUTPUT_FILES`` name)."""
-        if name == "original":
-            name = record.original_file
-        elif name not in OUTPUT_FILES:
-            raise KeyError(name)
-        return self._blob(record.id, name)
+        return self._blob(record.id, record.file_name(name))
 
     def read_correction(self, correction: Correction) -> bytes:
         """The PNG of one correction version."""
@@ -252,7 +238,7 @@ class DatabaseStore(StoreCommon):
             return StoreCheck(0, (), (), ())
         # One snapshot: a save committing meanwhile is seen whole or not at all.
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as con:
-            rows = {r.id: r for r in map(_record, con.execute(select(records)))}
+            rows = {r.id: r for r in (record_from_row(m) for m in con.execute(select(records)).mappings())}
             versions = [_correction(r) for r in con.execute(select(corrections))]
             sizes: dict[str, dict[str, int]] = {}
             for rid, name, size in con.execute(select(files.c.record_id, files.c.name,

@@ -41,7 +41,7 @@ from .backend import StoreCommon
 from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, EXPORT_CSV, SUMMARY_FILE, Correction, ExportSummary,
                       Record, StoreCheck, check_outputs, correction_file, extension_for_format,
-                      is_valid_id, now, prepare_correction)
+                      is_valid_id, now, prepare_correction, record_columns, record_from_row)
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +191,6 @@ class Store(StoreCommon):
         finally:
             tmp.unlink(missing_ok=True)
 
-    @staticmethod
-    def _record(row: sqlite3.Row) -> Record:
-        d = dict(row)
-        d["summary"] = json.loads(d.pop("summary_json"))
-        return Record(**d)
-
     # -- writing -----------------------------------------------------------------------------
     def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes], *,
              image_format: str | None) -> Record:
@@ -222,15 +216,12 @@ class Store(StoreCommon):
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
-        row = (record_id, now(), original_file, len(original), str(summary["mode"]),
-               str(summary["model_version"]), float(summary["probability"]),
-               str(summary["decision"]), float(summary["area_fraction"]),
-               json.dumps(summary, sort_keys=True))
+        row = {"id": record_id, "created_at": now(), "original_file": original_file,
+               "original_bytes": len(original), **record_columns(summary)}
         try:
             with self._transaction() as con:
-                con.execute("INSERT INTO records (id, created_at, original_file, original_bytes, mode,"
-                            " model_version, probability, decision, area_fraction, summary_json)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                con.execute(f"INSERT INTO records ({', '.join(row)})"
+                            f" VALUES ({', '.join(':' + k for k in row)})", row)
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
@@ -303,7 +294,7 @@ class Store(StoreCommon):
             return None
         with closing(self._connect()) as con:
             row = con.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
-        return self._record(row) if row else None
+        return record_from_row(row) if row else None
 
     def records(self) -> list[Record]:
         """All records, oldest first."""
@@ -311,15 +302,11 @@ class Store(StoreCommon):
             return []
         with closing(self._connect()) as con:
             rows = con.execute("SELECT * FROM records ORDER BY created_at, id").fetchall()
-        return [self._record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def file_path(self, record: Record, name: str) -> Path:
         """Path of one of a record's files: ``"original"`` or a name from ``OUTPUT_FILES``."""
-        if name == "original":
-            name = record.original_file
-        elif name not in OUTPUT_FILES:
-            raise KeyError(name)
-        return self.items_dir / record.id / name
+        return self.items_dir / record.id / record.file_name(name)
 
     def _correction_rows(self, where: str = "", args: tuple = ()) -> list[Correction]:
         """Corrections matching ``where``, by record and version; none in a store made

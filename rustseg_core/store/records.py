@@ -2,6 +2,7 @@
 rules they share (id shape, file names, the output set a keep must have)."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,6 +50,22 @@ def check_outputs(outputs: Mapping[str, bytes]) -> None:
     if missing or extra:
         raise ValueError(f"outputs must be exactly {OUTPUT_FILES} (missing {sorted(missing)}, "
                          f"unexpected {sorted(extra)})")
+
+
+def record_columns(summary: Mapping) -> dict:
+    """The index columns a result summary fills (every backend stores the same): the
+    summary's headline fields and the whole summary as sorted JSON."""
+    return {"mode": str(summary["mode"]), "model_version": str(summary["model_version"]),
+            "probability": float(summary["probability"]), "decision": str(summary["decision"]),
+            "area_fraction": float(summary["area_fraction"]),
+            "summary_json": json.dumps(summary, sort_keys=True)}
+
+
+def record_from_row(row: Mapping) -> "Record":
+    """A :class:`Record` from a ``records`` row (column name → value)."""
+    d = dict(row)
+    d["summary"] = json.loads(d.pop("summary_json"))
+    return Record(**d)
 
 
 def prepare_correction(get: Callable[[str], "Record | None"], record_id: str, data: bytes,
@@ -99,6 +116,15 @@ class Record:
         if self.verdict == NO_RUST:
             return NOT_CORROSION, "user"
         return (CORROSION if self.is_corrosion else NOT_CORROSION), "model"
+
+    def file_name(self, name: str) -> str:
+        """The stored name of one of this record's files: ``"original"`` or a name from
+        ``OUTPUT_FILES``; ``KeyError`` for anything else."""
+        if name == "original":
+            return self.original_file
+        if name not in OUTPUT_FILES:
+            raise KeyError(name)
+        return name
 
     def photo_size(self) -> tuple[int, int]:
         """(width, height) of the photo as analysed upright: the size of every mask of it."""
