@@ -23,24 +23,20 @@ def store_location(arg: str | None) -> str:
             or DEFAULT_STORE_DIR)
 
 
-def _where(store) -> str:
-    return getattr(store, "location", None) or str(getattr(store, "root", store))
-
-
 def _upgrade(args: argparse.Namespace) -> int:
     store = open_store(store_location(args.store))
     revision = store.upgrade()
-    print(f"{_where(store)}: schema at revision {revision}")
+    print(f"{store.location}: schema at revision {revision}")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
     store = open_store(store_location(args.store))
     if not store.exists():
-        print(f"{_where(store)}: no store yet (nothing kept)")
+        print(f"{store.location}: no store yet (nothing kept)")
         return 0
     found = store.check()
-    print(f"{_where(store)}: {found.rows} records; {len(found.incomplete)} incomplete, "
+    print(f"{store.location}: {found.rows} records; {len(found.incomplete)} incomplete, "
           f"{len(found.orphans)} orphans, {len(found.staging)} in staging, "
           f"{len(found.stray_corrections)} stray corrections")
     for label, items in (("incomplete", found.incomplete), ("orphan", found.orphans),
@@ -57,7 +53,7 @@ def export_command(args: argparse.Namespace) -> int:
     """``rustseg store export`` and ``rustseg dataset export``: training data from a store."""
     store = open_store(store_location(args.store))
     if not store.exists():
-        print(f"no kept photos: {_where(store)} has no store", file=sys.stderr)
+        print(f"no kept photos: {store.location} has no store", file=sys.stderr)
         return 1
     done = store.export(args.dir, verified_only=args.verified_only)
     print(f"exported {done.counts['corrosion']} corrosion and {done.counts['not_corrosion']} "
@@ -80,13 +76,13 @@ def _copy(args: argparse.Namespace) -> int:
         return 2
     source = open_store(args.source)
     if not source.exists():
-        print(f"nothing to copy: {_where(source)} has no store", file=sys.stderr)
+        print(f"nothing to copy: {source.location} has no store", file=sys.stderr)
         return 1
     dest = open_store(args.to)
     dest.upgrade()
     done = copy_store(source, dest)
     print(f"copied {done.records_copied} records and {done.corrections_copied} corrections from "
-          f"{_where(source)} to {_where(dest)} ({done.records_present} records were there already)")
+          f"{source.location} to {dest.location} ({done.records_present} records were there already)")
     for rid in done.skipped:
         print(f"  not copied (a file is missing in the source; see 'rustseg store check'): {rid}",
               file=sys.stderr)

@@ -8,8 +8,8 @@ Two backends with one interface, chosen by :func:`open_store`:
 
 Each has ``save``, ``set_verdict``, ``save_correction``, ``corrections``,
 ``latest_correction``, ``latest_corrections``, ``current_mask``, ``get``, ``records``,
-``read_file``, ``read_correction``, ``check``, ``sweep``, ``export``, ``exists`` and
-``upgrade``, and the same guarantees: nothing written without consent, a record visible
+``read_file``, ``read_correction``, ``check``, ``sweep``, ``export``, ``exists``,
+``upgrade`` and ``location``, and the same guarantees: nothing written without consent, a record visible
 only when complete, ids that cannot be guessed. Both use one schema (``store.schema``),
 created and migrated by Alembic (``store.migrate``).
 """

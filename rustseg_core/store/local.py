@@ -94,6 +94,11 @@ class Store(StoreCommon):
 
     # -- paths -------------------------------------------------------------------------------
     @property
+    def location(self) -> str:
+        """Where the store is, for messages (as ``DatabaseStore.location``)."""
+        return str(self.root)
+
+    @property
     def db_path(self) -> Path:
         return self.root / DB_FILE
 
