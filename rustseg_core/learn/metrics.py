@@ -31,6 +31,17 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
     }
 
 
+def decision_threshold(probs: np.ndarray, labels: np.ndarray, rust_probs: np.ndarray,
+                       thresholds) -> tuple[float, dict[float, float]]:
+    """The threshold with the best accuracy over photos with labels (``probs``, ``labels``)
+    together with photos known to show rust (``rust_probs``, e.g. mask photos); ties go to
+    the lowest. Returns (threshold, {threshold: accuracy})."""
+    p = np.concatenate([np.asarray(probs, float), np.asarray(rust_probs, float)])
+    y = np.concatenate([np.asarray(labels) > 0.5, np.ones(len(rust_probs), bool)])
+    table = {t: float(np.mean((p > t) == y)) for t in thresholds}
+    return max(table, key=table.get), table
+
+
 def mask_scores(pred: np.ndarray, gt: np.ndarray) -> dict:
     """IoU, Dice, pixel precision and recall of boolean masks (empty ∩ empty counts as 1)."""
     tp = float((pred & gt).sum())

@@ -26,7 +26,7 @@ from ..pipeline.model import (ModelBundle, build_segmenter_net, copy_matching_we
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .masks import MaskSet, load_labelled_folder, load_mask_folder, split
-from .metrics import mask_scores
+from .metrics import decision_threshold, mask_scores
 from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
 
@@ -198,10 +198,7 @@ def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
     mask_probs, pix, gts = val_masks
     ious = {t: mean_iou(pix, gts, t) for t in thresholds}
     mask_t = max(ious, key=ious.get)
-    probs = np.concatenate([val_images[0], mask_probs])
-    labels = np.concatenate([val_images[1], np.ones(len(mask_probs))])
-    accs = {t: float(np.mean((probs > t) == (labels > 0.5))) for t in thresholds}
-    decision_t = max(accs, key=accs.get)
+    decision_t, accs = decision_threshold(val_images[0], val_images[1], mask_probs, thresholds)
     return {"mask_threshold": mask_t, "val_iou_by_threshold": ious,
             "decision_threshold": decision_t, "val_accuracy_by_threshold": accs}
 

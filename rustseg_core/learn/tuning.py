@@ -23,7 +23,7 @@ from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from .data import list_labelled
 from .evaluate import mask_pairs, predict_folder
-from .metrics import mask_scores, summarise_segmentation
+from .metrics import decision_threshold, mask_scores, summarise_segmentation
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -123,15 +123,12 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
     ds = list_labelled(labelled)
     close = [p for p, _ in mask_pairs(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
-    labels = np.concatenate([ds.labels, np.ones(len(close))]) > 0.5
     n = len(ds)
-    table = {}
+    best, table = decision_threshold(probs[:n], ds.labels, probs[n:], thresholds)
     for t in thresholds:
-        called = probs > t
-        table[t] = float(np.mean(called == labels))
-        log(f"  decision threshold {t}: accuracy {table[t]:.3f} (labelled {np.mean(called[:n] == labels[:n]):.3f},"
-            f" close-ups called clean {np.mean(~called[n:]) if close else 0:.3f})")
-    best = max(table, key=table.get)
+        log(f"  decision threshold {t}: accuracy {table[t]:.3f} (labelled "
+            f"{np.mean((probs[:n] > t) == (ds.labels > 0.5)):.3f}, close-ups called clean "
+            f"{np.mean(probs[n:] <= t) if close else 0:.3f})")
     log(f"decision threshold {best}: accuracy {table[best]:.3f} on {n} labelled photos and "
         f"{len(close)} held-out close-ups")
     return best, table
