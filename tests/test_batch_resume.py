@@ -123,11 +123,9 @@ def test_interrupted_write_leaves_no_partial_output(tiny_model_dir, photos, tmp_
 
 def test_ray_address_with_no_cluster_fails_fast(tiny_model_dir, photos, tmp_path, capsys, monkeypatch):
     pytest.importorskip("ray")
-    import socket
+    from benchmarks.loopback import free_port
 
-    with socket.socket() as s:  # a port nothing listens on once closed
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on once closed
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
     assert _segment(tiny_model_dir, tmp_path / "out", photos, extra=["--engine", "ray"]) == 2
     err = capsys.readouterr().err
