@@ -6,20 +6,26 @@ from typing import Literal
 
 Padding = Literal["valid", "same"]
 Head = Literal["flatten", "gap"]
+Encoder = Literal["paper", "lite0"]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture of the U-Net-encoder style classifier.
+    """Architecture of the classifier (and, with ``decoder``, of the U-Net built on it).
 
     ``paper`` reproduces the RustSEG paper (572 px input, valid convs, flatten head, final
-    28x28x1024 map). ``cpu`` is the preset this project trains and ships: it keeps the five
-    sections of two 3x3 conv + ReLU with 2x2 pooling, but is narrower, uses a smaller input,
-    same padding (so the last map stays 12x12), batch normalisation and a global-average
-    pooling head, which make it trainable from scratch on a 2-core CPU.
+    28x28x1024 map). ``cpu`` keeps the paper's five sections of two 3x3 conv + ReLU with 2x2
+    pooling, but is narrower, uses a smaller input, same padding (so the last map stays
+    12x12), batch normalisation and a global-average pooling head, which make it trainable
+    from scratch on a 2-core CPU. ``lite0`` is the U-Net this project ships: an
+    EfficientNet-Lite0 encoder started from ImageNet weights (``encoder``; ``base_width``,
+    ``padding`` and ``batch_norm`` describe only the paper's encoder), a light decoder of
+    separable convolutions, and the same global-average-pooling image head on its last
+    1280-channel map.
     """
 
     name: str = "cpu"
+    encoder: Encoder = "paper"
     input_size: int = 192
     base_width: int = 16
     padding: Padding = "same"
@@ -41,6 +47,7 @@ PRESETS: dict[str, ModelSpec] = {
     "paper": ModelSpec(name="paper", input_size=572, base_width=64, padding="valid",
                        batch_norm=False, head="flatten", dropout=0.0),
     "cpu": ModelSpec(),
+    "lite0": ModelSpec(name="lite0", encoder="lite0", input_size=256, dropout=0.2, decoder=True),
 }
 
 

@@ -2,8 +2,10 @@
 
 The paper computed Grad-CAM++ with three nested gradient tapes (10 s per image). For an
 exponential class score S = exp(Y), the higher derivatives are exp(Y)·g², exp(Y)·g³ with
-g = dY/dA whenever Y is linear in the last activations A (true here: after the last ReLU
-the head is flatten/global-average-pool + one dense unit), so one backward pass is enough:
+g = dY/dA whenever Y is linear in the last activations A (true of every model here: after
+the last activation — ReLU, or Lite0's ReLU6 — the head is flatten/global-average-pool,
+dropout and one dense unit; ``tests/test_gradcam.py`` checks it on each encoder), so one
+backward pass is enough:
 
     alpha = g² / (2 g² + Σ_ij A · g³),   w_k = Σ_ij relu(g) · alpha,   H = relu(Σ_k w_k A_k)
 
@@ -114,30 +116,37 @@ def cam_from_gradients(feats: np.ndarray, grads: np.ndarray, method: Method = "g
 
 def gradcam_pp(model: keras.Model, batch: np.ndarray, method: Method = "gradcam++") -> tuple[np.ndarray, np.ndarray]:
     """Convenience: (logits (N,), heatmaps (N, h, w)) for a preprocessed batch."""
-    logits, feats, grads, _ = make_forward_with_grads(model)(tf.convert_to_tensor(batch, tf.float32))
+    forward = make_forward_with_grads(model, batch.shape[1])
+    logits, feats, grads, _ = forward(tf.convert_to_tensor(batch, tf.float32))
     return logits.numpy(), cam_from_gradients(feats.numpy(), grads.numpy(), method)
 
 
 def gradcam_pp_nested_exact(model: keras.Model, image: np.ndarray) -> np.ndarray:
     """Grad-CAM++ by literal higher derivatives of S = exp(Y) with nested tapes.
 
-    Element-wise second and third derivatives are taken as Jacobian diagonals, so this is
-    the definition itself, with no closed-form shortcut. It is O(size(A)²): only for tiny
-    models, as a check of :func:`cam_from_gradients`.
+    The element-wise derivatives ∂ⁿS/∂Aₖⁿ are taken along each element k of A separately:
+    row k of a batch is A + tₖ·eₖ, so row k's score depends on tₖ alone and three nested
+    gradients with respect to t give the first three derivatives of every element at once.
+    This is the definition itself, with no closed-form shortcut; it costs size(A) copies of
+    A (one head evaluation each), so it is only for checking :func:`cam_from_gradients`.
     """
     x = tf.convert_to_tensor(image[None], tf.float32)
     feats = model(x, training=False)[1]
-    n = int(np.prod(feats.shape))
-    head = _head_from_features(model)
-    a = tf.Variable(feats)
-    with tf.GradientTape(persistent=True) as t1:
-        with tf.GradientTape(persistent=True) as t2:
-            with tf.GradientTape() as t3:
-                score = tf.exp(head(a))
-            d1 = tf.reshape(t3.gradient(score, a), [n])
-        d2 = tf.linalg.diag_part(tf.reshape(t2.jacobian(d1, a), [n, n]))
-    d3 = tf.linalg.diag_part(tf.reshape(t1.jacobian(d2, a), [n, n]))
     shape = feats.shape
+    n = int(np.prod(shape))
+    head = _head_from_features(model, per_sample=True)
+    flat = tf.reshape(feats, [n])
+    t = tf.Variable(tf.zeros([n]))
+    with tf.GradientTape() as t1:
+        with tf.GradientTape() as t2:
+            with tf.GradientTape() as t3:
+                rows = flat[None, :] + tf.linalg.diag(t)  # row k: A with element k moved by t_k
+                score = tf.reduce_sum(tf.exp(head(tf.reshape(rows, [n, *shape[1:]]))))
+            d1 = t3.gradient(score, t)
+            sum1 = tf.reduce_sum(d1)
+        d2 = t2.gradient(sum1, t)
+        sum2 = tf.reduce_sum(d2)
+    d3 = t1.gradient(sum2, t)
     d1, d2, d3 = (tf.reshape(d, shape).numpy().astype(np.float64) for d in (d1, d2, d3))
     av = feats.numpy().astype(np.float64)
     return weighted_map(av, gradcam_pp_weights(av, d1, d2, d3))[0]
@@ -164,16 +173,21 @@ def gradcam_pp_paper_reference(model: keras.Model, image: np.ndarray) -> np.ndar
     return weighted_map(av, gradcam_pp_weights(av, first.numpy(), second, third))[0]
 
 
-def _head_from_features(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
-    """The layers after the last activation (pool/flatten → dense), as a function of A."""
-    names = [layer.name for layer in model.layers]
-    start = names.index("last_conv") + 1
-    head_layers = [layer for layer in model.layers[start:]]
+# The layers of the image head, after the last activations (see ``model._head``).
+HEAD_LAYERS = ("flatten", "gap", "dropout", "logit")
+
+
+def _head_from_features(model: keras.Model, per_sample: bool = False) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The image head (pool/flatten → dropout → dense) as a function of A: the summed
+    logit, or with ``per_sample`` one logit per row. Named, not taken as "every layer after
+    last_conv": in a U-Net the decoder's layers come after it too."""
+    names = {layer.name: layer for layer in model.layers}
+    head_layers = [names[n] for n in HEAD_LAYERS if n in names]
 
     def head(a):
         x = a
         for layer in head_layers:
-            x = layer(x, training=False) if "dropout" in layer.name else layer(x)
-        return tf.reduce_sum(x)
+            x = layer(x, training=False) if layer.name == "dropout" else layer(x)
+        return x[:, 0] if per_sample else tf.reduce_sum(x)
 
     return head

@@ -48,34 +48,37 @@ def _head(features, spec: ModelSpec, init, seed: int | None):
     return layers.Dense(1, kernel_initializer=init, name="logit")(x)
 
 
+def _features(inp, spec: ModelSpec, init) -> tuple[list, object, object]:
+    """The encoder a spec names: ``(skips, decoder input, last activations)``. For the
+    paper's encoder the decoder starts from the last activations themselves; for Lite0 from
+    the stride-32 block output, beside the 1280-channel head the image logit pools."""
+    if spec.encoder == "lite0":
+        from .efficientnet_lite import lite0_encoder
+
+        return lite0_encoder(inp, FEATURES_LAYER)
+    if spec.encoder != "paper":
+        raise ValueError(f"unknown encoder {spec.encoder!r}; choose 'paper' or 'lite0'")
+    skips, features = _encoder(inp, spec, init)
+    return skips[:-1], features, features
+
+
 def build_classifier(spec: ModelSpec, seed: int | None = None) -> keras.Model:
     """Build the classifier with two outputs: ``[logit, last_conv_activations]``.
 
-    The encoder (see :func:`_encoder`), then flatten (paper) or global-average pooling and
-    one linear unit (the logit; apply a sigmoid for the probability). Exposing the last
-    activations lets Grad-CAM++ run without rebuilding the model.
+    The encoder (see :func:`_encoder`, or Lite0), then flatten (paper) or global-average
+    pooling and one linear unit (the logit; apply a sigmoid for the probability). Exposing
+    the last activations lets Grad-CAM++ run without rebuilding the model.
     """
     init = keras.initializers.HeUniform(seed=seed)
-    inp = keras.Input((spec.input_size, spec.input_size, 3), name="image")
-    _, features = _encoder(inp, spec, init)
+    side = spec.input_size if spec.encoder == "paper" else None
+    inp = keras.Input((side, side, 3), name="image")
+    _, _, features = _features(inp, spec, init)
     return keras.Model(inp, [_head(features, spec, init, seed), features], name=f"rustseg_{spec.name}")
 
 
-def build_segmenter_net(spec: ModelSpec, seed: int | None = None) -> keras.Model:
-    """The classifier completed into a U-Net: ``[image logit, last_conv, pixel logits]``.
-
-    The encoder and image head are the classifier's (same layer names, so a trained
-    classifier's weights load into it); the decoder upsamples the last map back to the input
-    size, concatenating each encoder section's activations (skip connections), and ends in
-    one linear unit per pixel. Fully convolutional: any input side divisible by 16 works
-    (the image head pools globally), so large photos can be run at a higher resolution.
-    """
-    if spec.head != "gap" or spec.padding != "same":
-        raise ValueError("the U-Net needs same padding and the global-average-pooling head")
-    init = keras.initializers.HeUniform(seed=seed)
-    inp = keras.Input((None, None, 3), name="image")
-    skips, features = _encoder(inp, spec, init)
-    x = features
+def _paper_decoder(x, skips: list, spec: ModelSpec, init):
+    """Four sections of bilinear ×2, the encoder section's activations concatenated, two
+    3×3 conv + BN + ReLU (the classic U-Net), back to the input size."""
     for section in range(3, -1, -1):
         width = spec.base_width * 2**section
         x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{section + 1}")(x)
@@ -85,9 +88,49 @@ def build_segmenter_net(spec: ModelSpec, seed: int | None = None) -> keras.Model
                               name=f"dec{section + 1}_{j + 1}")(x)
             x = layers.BatchNormalization(name=f"dec_bn{section + 1}_{j + 1}")(x)
             x = layers.ReLU(name=f"dec_relu{section + 1}_{j + 1}")(x)
-    pixels = layers.Conv2D(1, 1, kernel_initializer=init, name="pixel_logit")(x)
-    return keras.Model(inp, [_head(features, spec, init, seed), features, pixels],
-                       name=f"rustseg_{spec.name}_unet")
+    return layers.Conv2D(1, 1, kernel_initializer=init, name="pixel_logit")(x)
+
+
+# Lite0's decoder widths at strides 16, 8, 4 and 2.
+LITE0_DECODER_WIDTHS = (96, 64, 40, 24)
+
+
+def _lite0_decoder(x, skips: list, init):
+    """From stride 32 to stride 2: bilinear ×2, concatenate the encoder's activation at that
+    stride, two separable 3×3 conv + BN + ReLU; then one logit per pixel, upsampled ×2
+    (bilinear, on logits) to the input size."""
+    for level, (skip, width) in enumerate(zip(skips[::-1], LITE0_DECODER_WIDTHS)):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level + 1}")(x)
+        x = layers.Concatenate(name=f"skip{level + 1}")([x, skip])
+        for j in range(2):
+            x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False,
+                                       depthwise_initializer=init, pointwise_initializer=init,
+                                       name=f"dec{level + 1}_{j + 1}")(x)
+            x = layers.BatchNormalization(name=f"dec_bn{level + 1}_{j + 1}")(x)
+            x = layers.ReLU(name=f"dec_relu{level + 1}_{j + 1}")(x)
+    x = layers.Conv2D(1, 1, kernel_initializer=init, name="pixel_logit_half")(x)
+    return layers.UpSampling2D(2, interpolation="bilinear", name="pixel_logit")(x)
+
+
+def build_segmenter_net(spec: ModelSpec, seed: int | None = None) -> keras.Model:
+    """The classifier completed into a U-Net: ``[image logit, last_conv, pixel logits]``.
+
+    The encoder and image head are the classifier's (same layer names, so a trained
+    classifier's weights load into it); the decoder upsamples back to the input size,
+    concatenating the encoder's activations at each stride (skip connections), and ends in
+    one linear unit per pixel. Fully convolutional: any input side divisible by 16 (paper
+    encoder) or 32 (Lite0) works (the image head pools globally), so large photos can be
+    run at a higher resolution.
+    """
+    if spec.head != "gap" or (spec.encoder == "paper" and spec.padding != "same"):
+        raise ValueError("the U-Net needs same padding and the global-average-pooling head")
+    init = keras.initializers.HeUniform(seed=seed)
+    inp = keras.Input((None, None, 3), name="image")
+    skips, top, features = _features(inp, spec, init)
+    logit = _head(features, spec, init, seed)
+    pixels = (_lite0_decoder(top, skips, init) if spec.encoder == "lite0"
+              else _paper_decoder(top, skips, spec, init))
+    return keras.Model(inp, [logit, features, pixels], name=f"rustseg_{spec.name}_unet")
 
 
 def copy_matching_weights(source: keras.Model, target: keras.Model) -> list[str]:
