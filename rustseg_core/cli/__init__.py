@@ -124,7 +124,10 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     data = Path(args.data_dir)
     labelled, val = (data / "train", data / "val") if (data / "train").is_dir() else (data, None)
     defaults = MaskTrainConfig()
-    cfg = MaskTrainConfig(input_size=args.input_size or defaults.input_size, base_width=args.base_width,
+    cfg = MaskTrainConfig(encoder=args.encoder, freeze_encoder=args.freeze_encoder,
+                          image_positives=not args.no_image_positives,
+                          blank_photos=defaults.blank_photos if args.blank_photos is None else args.blank_photos,
+                          input_size=args.input_size or defaults.input_size, base_width=args.base_width,
                           epochs=args.epochs or defaults.epochs,
                           batch_size=args.batch_size or defaults.batch_size,
                           learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
@@ -348,12 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output model folder, e.g. models/mine")
     t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="architecture preset")
     t.add_argument("--input-size", type=int,
-                   help="input side in pixels (default: the preset's; 192 crops with --masks)")
+                   help="input side in pixels (default: the preset's; 256 crops with --masks)")
     t.add_argument("--base-width", type=int, help="filters of the first section (default: the preset's)")
     t.add_argument("--masks", action="append", default=[], metavar="DIR",
                    help="train the U-Net (per-pixel masks) instead of the classifier: a folder "
                         "of images/ + masks/ (repeat for several); DATA_DIR still gives the "
                         "image-level photos (clean ones are learned as all-background)")
+    t.add_argument("--encoder", choices=["lite0", "paper"], default="lite0",
+                   help="with --masks: the U-Net's encoder: EfficientNet-Lite0 from ImageNet "
+                        "weights (needs the training extra, see README) or the paper's "
+                        "(the cpu preset; from --init-from or from scratch)")
+    t.add_argument("--freeze-encoder", action="store_true",
+                   help="with --masks: keep the encoder's weights fixed (train the decoder and the image unit)")
+    t.add_argument("--no-image-positives", action="store_true",
+                   help="with --masks: leave out the corrosion photos that have only an image label")
+    t.add_argument("--blank-photos", type=int, metavar="N",
+                   help="with --masks: generated textureless clean photos (flat colours, "
+                        "gradients, noise; default: 160)")
     t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
     t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
     t.add_argument("--lr", type=float,

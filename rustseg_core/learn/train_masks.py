@@ -1,11 +1,17 @@
-"""Training the segmentation network (``rustseg train --masks ...``): the classifier's encoder
-completed into a U-Net, taught by per-pixel masks, clean photos and image-level labels.
+"""Training the segmentation network (``rustseg train --masks ...``): a U-Net on an
+encoder (EfficientNet-Lite0 from ImageNet weights by default, or the paper's encoder grown
+from a trained classifier), taught by per-pixel masks, clean photos and image-level labels.
 
 Losses, per batch: image-level BCE on the image head for every sample; per-pixel BCE + soft
-Dice where a mask is known (mask folders; clean photos as all-background); and for photos
-with only an image label, a pooled pixel loss (the mean of the top 1 % pixel logits must
-say "rust" for a corrosion photo): the mask has to find rust somewhere in every photo
-labelled corrosion, and nowhere in a clean one.
+Dice where a mask is known (mask folders; clean photos as all-background); and a pooled
+pixel loss (the mean of the top 1 % pixel logits) on every photo known only by its label
+and on every clean photo: it must say "rust" for a corrosion photo and "no rust" for a
+clean one. Both sides matter. With the positive side alone (as the first U-Net was trained),
+a map that is high in one fixed place on *every* input satisfies it for free — 1 % of a
+192-px map is two columns, and zero padding tells the network where the border is — so
+that model marked a full-height strip at the right edge of every photo. Asking the same
+statistic to be low on clean photos makes any such content-independent blob cost as much
+as it gains.
 """
 from __future__ import annotations
 
@@ -23,9 +29,11 @@ import numpy as np
 from ..config import preset
 from ..pipeline.model import (ModelBundle, build_segmenter_net, copy_matching_weights, load_bundle,
                               save_bundle)
+from ..pipeline import efficientnet_lite
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
-from .masks import MaskSet, load_labelled_folder, load_mask_folder, split
+from .masks import MaskSet, blank_photos, load_labelled_folder, load_mask_folder, split
+from .torch_weights import read_state_dict
 from .metrics import decision_threshold, mask_scores
 from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
@@ -39,9 +47,17 @@ log = logging.getLogger(__name__)
 class MaskTrainConfig:
     """Options of ``rustseg train --masks``; defaults are what the shipped U-Net used."""
 
-    input_size: int = 192  # training crops (the network is fully convolutional)
-    cache_size: int = 256  # photos are decoded once at this side; crops zoom in and out of it
+    # "lite0": EfficientNet-Lite0 from its ImageNet weights; "paper": the paper's encoder
+    # (the ``cpu`` preset), from He-uniform or a classifier given by ``init_from``.
+    encoder: str = "lite0"
+    input_size: int = 256  # training crops (the network is fully convolutional)
+    # Photos are decoded once at this side (None: 4/3 of the crop); crops zoom in and out.
+    cache_size: int | None = None
     base_width: int | None = None
+    freeze_encoder: bool = False  # train the decoder and the image unit only
+    # Use the corrosion photos that have only an image label (pooled loss + image head).
+    image_positives: bool = True
+    blank_photos: int = 160  # generated textureless clean photos (see masks.blank_photos)
     epochs: int = 8
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -60,6 +76,10 @@ class MaskTrainConfig:
     init_from: str | None = None
     cache_dir: str | None = None
     thresholds: tuple[float, ...] = field(default=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
+
+    @property
+    def decode_size(self) -> int:
+        return self.cache_size or int(round(self.input_size * 4 / 3))
 
 
 # ---------------------------------------------------------------- augmentation
@@ -83,7 +103,7 @@ def make_augment(cfg: MaskTrainConfig):
     """Phone-photo augmentation of (photo, mask): geometry on both, appearance on the photo
     (exposure, white balance, contrast, saturation, blur, noise, JPEG quality)."""
     rng = tf.random.Generator.from_seed(cfg.seed)
-    size, out = cfg.cache_size, cfg.input_size
+    size, out = cfg.decode_size, cfg.input_size
 
     def aug(img, mask, has_mask, label):
         x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
@@ -123,25 +143,29 @@ def plain(cfg: MaskTrainConfig):
 
 
 def _dataset(ms: MaskSet, cfg: MaskTrainConfig, train: bool) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((ms.images, ms.masks, ms.has_mask, ms.labels))
+    """Batches of (photo, mask, has_mask, label). The decoded arrays are read in place and
+    what gets shuffled is their indices: tensors made from them, and a shuffle buffer of
+    the samples themselves, would each hold another copy of every photo (gigabytes at
+    320 px)."""
+    arrays = (ms.images, ms.masks, ms.has_mask, ms.labels)
+    shapes = [a.shape[1:] for a in arrays]
+
+    def sample(i):
+        out = tf.numpy_function(lambda j: tuple(a[j] for a in arrays), [i],
+                                [tf.as_dtype(a.dtype) for a in arrays], stateful=False)
+        return tuple(tf.ensure_shape(t, s) for t, s in zip(out, shapes))
+
+    ds = tf.data.Dataset.range(len(ms))
     if train:
         # Every mask photo each epoch; a random share of the image-level photos.
-        mask_photo = (ms.has_mask > 0) & (ms.labels > 0)
-        keep = tf.constant(mask_photo)
-        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(keep)))
-        ds = ds.shuffle(len(ms), seed=cfg.seed, reshuffle_each_iteration=True)
+        keep = tf.constant((ms.has_mask > 0) & (ms.labels > 0))
         frac = cfg.labelled_per_epoch
-
-        def kept(sample, is_mask_photo):
-            return is_mask_photo | (tf.random.uniform([]) < frac)
-
-        def sample_only(sample, is_mask_photo):
-            return sample
-
-        ds = ds.filter(kept).map(sample_only)
+        ds = ds.shuffle(len(ms), seed=cfg.seed, reshuffle_each_iteration=True).filter(
+            lambda i: tf.gather(keep, i) | (tf.random.uniform([]) < frac))
         fn = make_augment(cfg) if cfg.augment else plain(cfg)
-        return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE).batch(cfg.batch_size).prefetch(2)
-    return ds.map(plain(cfg), num_parallel_calls=tf.data.AUTOTUNE).batch(32).prefetch(2)
+        return (ds.map(sample).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+                .batch(cfg.batch_size).prefetch(2))
+    return ds.map(sample).map(plain(cfg), num_parallel_calls=tf.data.AUTOTUNE).batch(32).prefetch(2)
 
 
 # ---------------------------------------------------------------- losses
@@ -158,13 +182,14 @@ def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig) ->
     k = tf.maximum(1, tf.cast(tf.cast(tf.shape(flat)[1], tf.float32) * cfg.top_fraction, tf.int32))
     pooled_logit = tf.reduce_mean(tf.math.top_k(flat, k).values, axis=1)
     pooled = tf.nn.sigmoid_cross_entropy_with_logits(label, pooled_logit)
-    no_mask = 1.0 - has_mask
+    # Photos known by their label alone, and every clean photo (see the module docstring).
+    pooled_on = tf.maximum(1.0 - has_mask, 1.0 - label)
 
     def wmean(v, w):
         return tf.reduce_sum(v * w) / tf.maximum(tf.reduce_sum(w), 1.0)
 
     parts = {"image": image, "pixel_bce": wmean(bce, has_mask), "dice": wmean(dice, has_mask),
-             "pooled": wmean(pooled, no_mask)}
+             "pooled": wmean(pooled, pooled_on)}
     parts["total"] = (cfg.image_weight * parts["image"] + parts["pixel_bce"]
                       + cfg.dice_weight * parts["dice"] + cfg.pooled_weight * parts["pooled"])
     return parts
@@ -218,27 +243,49 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     keras.utils.set_random_seed(cfg.seed)
     cache_dir = cfg.cache_dir or (out_dir / "cache")
     t0 = time.time()
-    mask_sets = [load_mask_folder(d, cfg.cache_size, cache_dir) for d in mask_dirs]
+    size = cfg.decode_size
+    mask_sets = [load_mask_folder(d, size, cache_dir) for d in mask_dirs]
     masks_all = MaskSet.concat(mask_sets)
     train_masks_set, val_masks_set = split(masks_all, cfg.val_fraction, cfg.seed)
-    labelled = load_labelled_folder(labelled_dir, cfg.cache_size, cache_dir) if labelled_dir else None
-    val_images = load_labelled_folder(val_labelled_dir, cfg.cache_size, cache_dir) if val_labelled_dir else None
-    train_set = MaskSet.concat([train_masks_set] + ([labelled] if labelled is not None else []))
+    labelled = load_labelled_folder(labelled_dir, size, cache_dir) if labelled_dir else None
+    if labelled is not None and not cfg.image_positives:
+        labelled = labelled.subset(np.flatnonzero(labelled.labels == 0))
+    val_images = load_labelled_folder(val_labelled_dir, size, cache_dir) if val_labelled_dir else None
+    blanks = blank_photos(cfg.blank_photos, size, cfg.seed) if cfg.blank_photos else None
+    extra = [s for s in (labelled, blanks) if s is not None]
+    train_set = MaskSet.concat([train_masks_set] + extra)
     log.info("decoded %d mask photos, %d labelled photos in %.0f s", len(masks_all),
              len(labelled) if labelled is not None else 0, time.time() - t0)
 
     init = load_bundle(cfg.init_from) if cfg.init_from else None
-    spec = init.spec if init is not None else preset("cpu", base_width=cfg.base_width)
+    if init is not None:
+        spec = init.spec
+    elif cfg.encoder == "lite0":
+        spec = preset("lite0", input_size=cfg.input_size)
+    elif cfg.encoder == "paper":
+        spec = preset("cpu", base_width=cfg.base_width)
+    else:
+        raise ValueError(f"unknown encoder {cfg.encoder!r}; choose 'lite0' or 'paper'")
     spec = replace(spec, decoder=True)
     model = build_segmenter_net(spec, seed=cfg.seed)
-    copied = copy_matching_weights(init.model, model) if init is not None else []
     if init is not None:
+        copied = copy_matching_weights(init.model, model)
         log.info("initialised %d layers from %s", len(copied), cfg.init_from)
+    elif spec.encoder == "lite0":
+        weights = efficientnet_lite.weights_file()
+        copied = efficientnet_lite.load_imagenet_weights(model, read_state_dict(weights))
+        log.info("initialised %d encoder layers from the ImageNet weights in %s", len(copied), weights)
+    else:
+        copied = []
+    if cfg.freeze_encoder:
+        for layer in model.layers:
+            if layer.name.startswith("enc_"):
+                layer.trainable = False  # batch normalisation then runs in inference mode too
 
     train_ds = _dataset(train_set, cfg, train=True)
     val_mask_ds = _dataset(val_masks_set, cfg, train=False)
     val_image_ds = _dataset(val_images, cfg, train=False) if val_images is not None else None
-    n_labelled = len(labelled) if labelled is not None else 0
+    n_labelled = sum(len(e) for e in extra)
     steps_per_epoch = math.ceil((len(train_masks_set) + cfg.labelled_per_epoch * n_labelled) / cfg.batch_size)
     schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps_per_epoch,
                             cfg.epochs * steps_per_epoch)
@@ -312,17 +359,21 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     chosen = choose_thresholds(val_masks_pred, (val_image_pred[0], val_images.labels) if val_image_pred
                                else (np.zeros(0), np.zeros(0)), cfg.thresholds)
     info = {
-        "version": f"unet-{time.strftime('%Y%m%d')}-s{cfg.seed}",
+        "version": f"{'unet' if spec.encoder == 'paper' else spec.name}-{time.strftime('%Y%m%d')}-s{cfg.seed}",
         "pixel_head": True,
         "default_mode": "learned",
         "mask_threshold": chosen["mask_threshold"],
         "trained_on": {"masks": [str(d) for d in mask_dirs], "image_labels": str(labelled_dir),
                        "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None},
         "train_counts": {"mask_photos": len(train_masks_set), "val_mask_photos": len(val_masks_set),
-                         "labelled_photos": n_labelled},
+                         "labelled_photos": len(labelled) if labelled is not None else 0,
+                         "generated_blank_photos": len(blanks) if blanks is not None else 0},
         # The held-out mask photos: `rustseg tune --learned` chooses its settings on these.
         "val_mask_photos": sorted(Path(n).name for n in val_masks_set.names),
-        "command": command, "train_config": asdict(cfg), "initialised_from": cfg.init_from,
+        "command": command, "train_config": asdict(cfg),
+        "initialised_from": cfg.init_from or (f"ImageNet: {efficientnet_lite.WEIGHTS_PACKAGE} "
+                                              f"({efficientnet_lite.WEIGHTS_FILE})"
+                                              if spec.encoder == "lite0" else None),
         "initialised_layers": len(copied), "train_seconds": round(train_seconds, 1),
         "val_mask_iou": round(mean_iou(val_masks_pred[1], val_masks_pred[2], chosen["mask_threshold"]), 4),
         "thresholds": chosen, "parameters": int(model.count_params()),

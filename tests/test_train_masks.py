@@ -1,0 +1,88 @@
+"""The U-Net's training pieces: the pooled loss that no fixed blob can satisfy, the
+generated textureless photos, and the encoder options."""
+import json
+
+import numpy as np
+import pytest
+
+from rustseg_core.learn.masks import blank_photos
+from rustseg_core.learn.train_masks import MaskTrainConfig, _dataset, losses, train_masks
+from rustseg_core.tf_runtime import tensorflow
+
+tf = tensorflow()
+SIDE = 32
+
+
+def _batch_parts(pix: np.ndarray, labels, has_mask):
+    n = len(labels)
+    img_logit = tf.zeros([n, 1])
+    masks = tf.zeros([n, SIDE, SIDE])
+    return losses(img_logit, tf.constant(pix[..., None], tf.float32), masks,
+                  tf.constant(has_mask, tf.float32), tf.constant(labels, tf.float32), MaskTrainConfig())
+
+
+def test_a_strip_on_every_input_does_not_satisfy_the_pooled_loss():
+    # A corrosion photo known by its label only, and a clean photo (empty mask).
+    labels, has_mask = [1.0, 0.0], [0.0, 1.0]
+    strip = np.full((2, SIDE, SIDE), -8.0)
+    strip[:, :, -1] = 8.0  # the same high column whatever the photo shows
+    found = np.full((2, SIDE, SIDE), -8.0)
+    found[0, 10:14, 10:14] = 8.0  # high only where the corrosion photo has rust
+    strip_loss = float(_batch_parts(strip, labels, has_mask)["pooled"])
+    found_loss = float(_batch_parts(found, labels, has_mask)["pooled"])
+    # The clean photo's top pixels must say "no rust" too, so the blob costs what it gains.
+    assert strip_loss > found_loss + 1.0
+
+
+def test_mask_photos_are_taught_by_their_masks_not_the_pooled_loss():
+    parts = _batch_parts(np.full((1, SIDE, SIDE), -8.0), [1.0], [1.0])
+    assert float(parts["pooled"]) == 0.0 and float(parts["pixel_bce"]) > 0.0
+
+
+def test_blank_photos_are_textureless_clean_samples():
+    ms = blank_photos(16, 40, seed=3)
+    assert len(ms) == 16 and ms.images.shape == (16, 40, 40, 3) and ms.images.dtype == np.uint8
+    assert not ms.masks.any() and np.all(ms.labels == 0) and np.all(ms.has_mask == 1)
+    flat = [img for img in ms.images if np.ptp(img.reshape(-1, 3), axis=0).max() == 0]
+    assert len(flat) == 4  # one in four is a single colour
+    np.testing.assert_array_equal(blank_photos(16, 40, seed=3).images, ms.images)
+
+
+def test_training_batches_cover_every_mask_photo_each_epoch():
+    ms = blank_photos(12, 40, seed=1)
+    ms.labels[:5] = 1.0  # five "mask photos" (label 1 with a mask)
+    cfg = MaskTrainConfig(input_size=32, cache_size=40, batch_size=4, labelled_per_epoch=0.0)
+    seen = sum(int(b[3].numpy().sum()) for b in _dataset(ms, cfg, train=True))
+    assert seen == 5
+    val = list(_dataset(ms, cfg, train=False))
+    assert sum(len(b[0]) for b in val) == 12 and val[0][0].shape[1:] == (32, 32, 3)
+
+
+def test_encoder_options_reach_the_model(tmp_path):
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=1)
+    write_labelled_folder(tmp_path / "lab", n_per_class=4, size=64, seed=2)
+    cfg = MaskTrainConfig(encoder="lite0", input_size=64, epochs=1, batch_size=8, freeze_encoder=True,
+                          image_positives=False, blank_photos=4, val_fraction=0.25)
+    bundle = train_masks([tmp_path / "pixel"], tmp_path / "lab", tmp_path / "m", cfg)
+    info = json.loads((tmp_path / "m" / "rustseg.json").read_text())["info"]
+    assert bundle.spec.encoder == "lite0" and info["initialised_from"].startswith("ImageNet")
+    assert info["train_counts"]["labelled_photos"] == 4  # the clean ones only
+    assert info["train_counts"]["generated_blank_photos"] == 4
+    from rustseg_core.learn.torch_weights import read_state_dict
+    from rustseg_core.pipeline.efficientnet_lite import weights_file
+
+    stem = read_state_dict(weights_file())["_conv_stem.weight"].transpose(2, 3, 1, 0)
+    np.testing.assert_array_equal(bundle.model.get_layer("enc_conv_stem").get_weights()[0], stem)
+    assert not np.allclose(bundle.model.get_layer("dec1_1").get_weights()[0], 0)
+
+
+def test_unknown_encoder_is_named(tmp_path):
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=4, size=48, seed=1)
+    write_labelled_folder(tmp_path / "lab", n_per_class=2, size=48, seed=2)
+    with pytest.raises(ValueError, match="unknown encoder 'vgg'"):
+        train_masks([tmp_path / "pixel"], tmp_path / "lab", tmp_path / "m",
+                    MaskTrainConfig(encoder="vgg", input_size=32, epochs=1, blank_photos=0))
