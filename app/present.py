@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from rustseg_core.inspection.current import mask_source_text
 from rustseg_core.inspection.report import distribution_label, gps_text, locations_svg
 from rustseg_core.store import Record
 from rustseg_core.vocabulary import (DISTRIBUTIONS, MODES, OUTPUTS, RESULT_JSON, SEVERITIES,
@@ -117,6 +118,13 @@ class ResultView:
         return mode.label if mode else self.summary["mode"]
 
     @property
+    def mask_source(self) -> str | None:
+        """Which mask the numbers come from, for a kept result ("the model's mask",
+        "corrected by hand, version 2"); ``None`` for a result nobody kept."""
+        version = self.summary.get("mask_version")
+        return None if version is None else mask_source_text(version)
+
+    @property
     def mask_note(self) -> str | None:
         return self.summary.get("mask_note")
 
@@ -161,11 +169,14 @@ def inline_view(rendered: Rendered) -> ResultView:
                       result_id=time.strftime("%Y%m%d-%H%M%S"), stages=_stages(rendered.summary))
 
 
-def stored_view(record: Record, url_for_file: Callable[[str], str]) -> ResultView:
-    """A kept result; ``url_for_file(name)`` gives the URL serving one of its files."""
+def stored_view(record: Record, url_for_file: Callable[[str], str],
+                summary: dict | None = None) -> ResultView:
+    """A kept result; ``url_for_file(name)`` gives the URL serving one of its files and
+    ``summary`` (default: the record's own) is what its current mask says."""
     urls = {o.key: url_for_file(o.filename) for o in VIEW_OUTPUTS}
-    return ResultView(summary=record.summary, urls=urls, result_id=record.id, record=record,
-                      stages=_stages(record.summary))
+    summary = record.summary if summary is None else summary
+    return ResultView(summary=summary, urls=urls, result_id=record.id, record=record,
+                      stages=_stages(summary))
 
 
 @dataclass(frozen=True)

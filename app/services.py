@@ -118,6 +118,24 @@ def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
         return None
 
 
+def current_outputs(record: Record) -> tuple[dict, dict[str, bytes]]:
+    """A kept result as its current mask says: the summary (area, grades, distribution and
+    ``mask_version``: 0 for the model's mask) and the stored files that the correction
+    replaces (the mask and the overlay; none before any correction)."""
+    from rustseg_core.inspection.current import MODEL_MASK, current_result
+    from rustseg_core.store.mask_file import read_mask_png
+
+    latest, png = store().current_mask(record)
+    if latest is None:
+        return {**record.summary, "mask_version": MODEL_MASK}, {}
+    config = getattr(services().segmenter, "config", None)
+    style = {k: getattr(config, f"overlay_{k}") for k in ("colour", "alpha") if config is not None}
+    now = current_result(record.summary, store().read_file(record, "image.jpg"),
+                         read_mask_png(png, record.photo_size()), latest.version,
+                         current_app.config["INSPECTION"], **style)
+    return now.summary, {"mask.png": png, "overlay.jpg": now.overlay_jpeg}
+
+
 def save_correction(record: Record, png: bytes) -> Correction | None:
     """Store a corrected mask for a kept record; ``None`` if the store failed (logged). The
     store checks the PNG (``MaskInputError`` with a 4xx status: the caller's problem)."""

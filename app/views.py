@@ -8,21 +8,24 @@ from flask import (Blueprint, Flask, Response, abort, flash, make_response, redi
                    render_template, send_file, url_for)
 from werkzeug.datastructures import FileStorage
 
-from rustseg_core.inspection.grades import CAVEATS
+from rustseg_core.inspection.grades import CAVEATS, ri_text
 from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, ImageInputError
 from rustseg_core.pipeline.overlay import contrasting
 from rustseg_core.store import MaskInputError
-from rustseg_core.vocabulary import (MODES, RESULT_JSON, SEVERITIES, VERDICTS, download_name,
-                                     output_for_file)
+from rustseg_core.vocabulary import (MODES, OUTPUTS, RESULT_JSON, SEVERITIES, VERDICTS,
+                                     download_name, output_for_file)
 
 from .errors import photo_problem
 from .forms import ALLOWED_EXTENSIONS, FeedbackForm, MaskForm, UploadForm, upload_error_status
 from .present import colour_name, inline_view, render_result, result_json, stored_view
 from .services import analyse as analyse_photo
-from .services import keep_upload, save_correction, services, store
+from .services import current_outputs, keep_upload, save_correction, services, store
 
 web = Blueprint("web", __name__)
+MASK_FILE, OVERLAY_FILE = OUTPUTS["mask"].filename, OUTPUTS["overlay"].filename
+# The model's own mask of a kept result, beside mask.png (the current one): the editor's reset.
+MODEL_MASK_FILE = "model-mask.png"
 KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
 MASK_FAILED = "We could not save your mask this time; nothing was changed. Please try again."
 
@@ -43,6 +46,7 @@ def register_template_helpers(app: Flask) -> None:
                 "accept_extensions": ",".join("." + e for e in ALLOWED_EXTENSIONS),
                 "verdict_labels": VERDICTS,
                 "caveats": CAVEATS,
+                "ri_text": ri_text,
                 "severities": SEVERITIES}
 
 
@@ -113,7 +117,10 @@ def _record_or_404(record_id: str):
 def _record_page(s, rec, status: int = 200, feedback: FeedbackForm | None = None,
                  mask_form: MaskForm | None = None) -> Response:
     """A kept result's page: the result, "was this right?" and the mask editor."""
-    view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name))
+    summary, _ = current_outputs(rec)
+    view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name),
+                       summary=summary)
+    view.urls["model_mask"] = url_for("web.record_file", record_id=rec.id, name=MODEL_MASK_FILE)
     html = render_template("result.html", view=view, feedback=feedback or FeedbackForm(),
                            mask_form=mask_form or MaskForm(), corrections=s.corrections(rec.id))
     return _private(make_response(html, status))
@@ -159,18 +166,25 @@ def mask(record_id: str) -> Response:
 
 @web.get("/r/<record_id>/<name>")
 def record_file(record_id: str, name: str) -> Response:
-    """One output of a kept result (the original upload itself is never served back)."""
+    """One output of a kept result (the original upload itself is never served back). The
+    mask, the overlay and the JSON follow the current mask (a correction, once saved);
+    ``model-mask.png`` is the model's own."""
     s, rec = _record_or_404(record_id)
-    output = output_for_file(name)
+    output = output_for_file(MASK_FILE if name == MODEL_MASK_FILE else name)
     if output is None:
         abort(404)
     if output is RESULT_JSON:
-        body = json.dumps(result_json(rec.summary, rec), indent=2)
+        body = json.dumps(result_json(current_outputs(rec)[0], rec), indent=2)
         resp = Response(body, mimetype=output.mime)
         resp.headers["Content-Disposition"] = f'inline; filename="{download_name(rec.id, output)}"'
         return _private(resp)
     try:
-        data = s.read_file(rec, name)
+        if name == MASK_FILE:
+            data = s.current_mask(rec)[1]
+        elif name == OVERLAY_FILE:
+            data = current_outputs(rec)[1].get(name) or s.read_file(rec, name)
+        else:
+            data = s.read_file(rec, output.filename)
     except FileNotFoundError:
         abort(404)
     # Content-Disposition names the file as the page's download attribute does: a browser

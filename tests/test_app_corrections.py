@@ -165,3 +165,34 @@ def test_no_rust_button_stores_an_empty_mask(client, kept_id, store_dir):
     got = client.get(f"/api/v1/results/{kept_id}/mask")
     assert got.headers["X-RustSEG-Mask-Version"] == "1"
     assert not np.asarray(Image.open(io.BytesIO(got.data))).any()
+
+
+# ---------------------------------------------------------------- what the page reads
+def test_a_corrected_mask_drives_the_area_grade_overlay_and_downloads(client, kept_id, store_dir):
+    rec = Store(store_dir).get(kept_id)
+    model_overlay = client.get(f"/r/{kept_id}/overlay.jpg").data
+    before = client.get(f"/r/{kept_id}/result.json").get_json()
+    assert before["mask_version"] == 0
+    page = client.get(f"/r/{kept_id}").get_data(as_text=True)
+    assert "The model&#39;s mask" in page or "The model's mask" in page
+
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:, : SIZE // 2] = True  # half the photo: 50 %, D610 grade 0, Ri 5, severe
+    assert _put(client, kept_id, _png(mask)).status_code == 201
+    after = client.get(f"/r/{kept_id}/result.json").get_json()
+    assert after["mask_version"] == 1 and after["area_fraction"] == pytest.approx(0.5)
+    assert (after["astm_d610_grade"], after["iso4628_ri"], after["severity"]) == (1, 5, "severe")
+    assert after["probability"] == before["probability"]  # the model's verdict stays its own
+    page = client.get(f"/r/{kept_id}").get_data(as_text=True)
+    assert "Corrected by hand, version 1" in page and "50.0 %" in page
+    assert 'data-severity="severe"' in page and "Ri 5 (reference area 40–50 %)" in page
+    shown = client.get(f"/r/{kept_id}/mask.png")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(shown.data))) > 0, mask)
+    overlay = client.get(f"/r/{kept_id}/overlay.jpg").data
+    assert overlay != model_overlay
+    left, right = (np.asarray(Image.open(io.BytesIO(overlay)).convert("RGB"), float)[:, s].mean((0, 1))
+                   for s in (slice(5, SIZE // 2 - 5), slice(SIZE // 2 + 5, -5)))
+    assert left[0] - left[2] > right[0] - right[2] + 20  # the tint is on the corrected half
+    model_mask = client.get(f"/r/{kept_id}/model-mask.png").data
+    assert model_mask == Store(store_dir).file_path(rec, "mask.png").read_bytes()
+    assert f'data-model-mask="/r/{kept_id}/model-mask.png"' in page

@@ -42,11 +42,28 @@ def test_d610_table_is_the_issues():
     assert astm_d610_grade(0) == 10 and astm_d610_grade(100) == 0 and astm_d610_grade(50.5) == 0
 
 
-@pytest.mark.parametrize("percent,ri", [(0, 0), (1e-9, 1), (0.05, 1), (up(0.05), 2), (0.5, 2),
-                                        (up(0.5), 3), (1, 3), (up(1), 4), (8, 4), (up(8), 5),
-                                        (40, 5), (50, 5), (100, 5)])
+ISO_CUTS = [math.sqrt(0.05 * 0.5), math.sqrt(0.5 * 1), math.sqrt(1 * 8), math.sqrt(8 * 40)]
+
+
+@pytest.mark.parametrize("percent,ri", [
+    (0, 0), (1e-9, 1), (0.05, 1), (ISO_CUTS[0], 1), (up(ISO_CUTS[0]), 2), (0.5, 2),
+    (ISO_CUTS[1], 2), (up(ISO_CUTS[1]), 3), (1, 3), (ISO_CUTS[2], 3), (up(ISO_CUTS[2]), 4),
+    (8, 4), (8.2, 4), (ISO_CUTS[3], 4), (up(ISO_CUTS[3]), 5), (40, 5), (50, 5), (100, 5)])
 def test_iso4628_ri_boundaries(percent, ri):
     assert iso4628_ri(percent) == ri
+
+
+def test_iso4628_ri_is_the_nearest_reference_area_on_a_log_scale():
+    from rustseg_core.inspection.grades import ISO_4628_3_REFERENCE, iso4628_reference
+
+    def nearest(p):
+        def distance(low, high):
+            return 0.0 if low <= p <= high else min(abs(math.log(p / low)), abs(math.log(p / high)))
+        return min((distance(low, high), ri) for ri, low, high in ISO_4628_3_REFERENCE[1:])[1]
+
+    for p in np.geomspace(1e-4, 100, 400):
+        assert iso4628_ri(p) == nearest(p), p
+    assert [iso4628_reference(ri) for ri in range(6)] == ["0 %", "0.05 %", "0.5 %", "1 %", "8 %", "40–50 %"]
 
 
 @pytest.mark.parametrize("bad", [-0.001, 100.001, float("nan"), float("inf")])

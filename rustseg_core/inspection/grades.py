@@ -2,10 +2,18 @@
 
 ASTM D610 / SSPC-VIS 2 grade a painted steel surface 10 (no rust) … 0 by the percentage of
 the area rusted; each grade is "at most" its limit (10 ≤ 0.01 %, 9 ≤ 0.03 %, …, 1 ≤ 50 %,
-0 > 50 %). ISO 4628-3 gives Ri 0 … 5 nominal areas (0, 0.05, 0.5, 1, 8, 40–50 %) rather
-than ranges; a measured percentage gets the lowest Ri whose nominal area it does not exceed
-(Ri 0 only for no rust at all, Ri 5 above 8 %): the same "at most" reading as D610, which
-never grades a surface better than measured.
+0 > 50 %).
+
+ISO 4628-3 defines its degrees of rusting by reference areas, not ranges: Ri 0 0 %, Ri 1
+0.05 %, Ri 2 0.5 %, Ri 3 1 %, Ri 4 8 %, Ri 5 40–50 %. An assessor compares the surface with
+the standard's pictures and names the one it resembles most, so a measured percentage gets
+the Ri whose reference area is **nearest on a log scale** — the scale the references are
+spaced on (each a few times the last). The cut between two neighbours is the geometric mean
+of their reference areas: Ri 1 up to √(0.05·0.5) ≈ 0.158 %, Ri 2 up to √(0.5·1) ≈ 0.707 %,
+Ri 3 up to √8 ≈ 2.83 %, Ri 4 up to √(8·40) ≈ 17.9 % (Ri 5's range starts at 40 %), Ri 5
+above. Ri 0 is no rust at all: 0 % is infinitely far below any positive area on a log
+scale. (An "at most" reading, as for D610, would call 8.2 % Ri 5, whose reference area is
+five times that.)
 """
 from __future__ import annotations
 
@@ -21,8 +29,14 @@ from ..vocabulary import SEVERITY_IDS
 ASTM_D610: tuple[tuple[int, float], ...] = (
     (10, 0.01), (9, 0.03), (8, 0.1), (7, 0.3), (6, 1.0), (5, 3.0), (4, 10.0), (3, 16.0),
     (2, 33.0), (1, 50.0))
-# (Ri, nominal area %) of ISO 4628-3; Ri 5's nominal area is 40–50 %.
-ISO_4628_3_NOMINAL: tuple[tuple[int, float], ...] = ((0, 0.0), (1, 0.05), (2, 0.5), (3, 1.0), (4, 8.0))
+# (Ri, reference area %: low, high) of ISO 4628-3; only Ri 5's is a range.
+ISO_4628_3_REFERENCE: tuple[tuple[int, float, float], ...] = (
+    (0, 0.0, 0.0), (1, 0.05, 0.05), (2, 0.5, 0.5), (3, 1.0, 1.0), (4, 8.0, 8.0), (5, 40.0, 50.0))
+# The largest area % each Ri but the last takes: geometric means of neighbouring references
+# (see the module docstring); Ri 0 only at 0 %.
+ISO_4628_3_CUTS: tuple[tuple[int, float], ...] = (
+    (0, 0.0), *((ri, math.sqrt(high * ISO_4628_3_REFERENCE[i + 2][1]))
+                for i, (ri, _, high) in enumerate(ISO_4628_3_REFERENCE[1:-1])))
 ISO_4628_3_TOP = 5
 
 # Said wherever a grade is shown.
@@ -51,10 +65,23 @@ def astm_d610_grade(percent: float) -> int:
 
 
 def iso4628_ri(percent: float) -> int:
-    """ISO 4628-3 degree of rusting Ri (0 … 5): the lowest Ri whose nominal area is at least
-    ``percent`` (see the module docstring)."""
+    """ISO 4628-3 degree of rusting Ri (0 … 5): the Ri whose reference area is nearest to
+    ``percent`` on a log scale (see the module docstring)."""
     p = _check_percent(percent)
-    return next((ri for ri, nominal in ISO_4628_3_NOMINAL if p <= nominal), ISO_4628_3_TOP)
+    return next((ri for ri, cut in ISO_4628_3_CUTS if p <= cut), ISO_4628_3_TOP)
+
+
+def iso4628_reference(ri: int) -> str:
+    """The reference area of degree ``ri``, as shown beside the grade: "8 %", "40–50 %"."""
+    _, low, high = ISO_4628_3_REFERENCE[ri]
+    fmt = lambda v: f"{v:g}"  # noqa: E731
+    return f"{fmt(low)} %" if low == high else f"{fmt(low)}–{fmt(high)} %"
+
+
+def ri_text(ri: int, short: bool = False) -> str:
+    """"Ri 4 (reference area 8 %)", or with ``short`` "Ri 4 (8 %)": a degree is always shown
+    with the area it stands for."""
+    return f"Ri {ri} ({'' if short else 'reference area '}{iso4628_reference(ri)})"
 
 
 @dataclass(frozen=True)

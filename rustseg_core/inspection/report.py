@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary import DISTRIBUTIONS, REPORT_OUTPUTS, SEVERITIES
-from .grades import CAVEATS
+from .grades import CAVEATS, ri_text
 from .pdf import Document, fit
 from .survey import Survey, SurveyPhoto
 
@@ -36,7 +36,7 @@ def table_row(number: int, photo: SurveyPhoto) -> tuple[str, ...]:
     """One photo's line of the HTML and PDF tables, as text (``TABLE_HEADINGS``)."""
     s = photo.summary
     return (str(number), photo.name, SEVERITIES[s["severity"]].label, str(s["astm_d610_grade"]),
-            f"Ri {s['iso4628_ri']}", distribution_label(s.get("rust_distribution")),
+            ri_text(s["iso4628_ri"], short=True), distribution_label(s.get("rust_distribution")),
             f"{100 * s['area_fraction']:.2f} %", f"{100 * s['probability']:.1f} %",
             (s.get("capture_time") or "—").replace("T", " "), gps_text(s))
 
@@ -161,7 +161,7 @@ def _photo_section(i: int, p: SurveyPhoto) -> str:
                       for uri, alt in ((_uri(p.image_jpeg), "Photo"), (_uri(p.overlay_jpeg), "Overlay"))
                       if uri)
     facts = (("Severity", _badge(p.severity)), ("ASTM D610 grade", e(str(s["astm_d610_grade"]))),
-             ("ISO 4628-3", e(f"Ri {s['iso4628_ri']}")),
+             ("ISO 4628-3", e(ri_text(s["iso4628_ri"]))),
              ("Distribution", e(distribution_label(s.get("rust_distribution"), suggested=True))),
              ("Rust area", e(area_text(s))), ("Corrosion probability", e(f"{100 * s['probability']:.1f} %")),
              ("Taken", e((s.get("capture_time") or "not recorded").replace("T", " "))),
@@ -214,7 +214,7 @@ TABLE_ROW = 16.0
 def _facts(p: SurveyPhoto) -> list[tuple[str, str]]:
     s = p.summary
     return [("Severity", SEVERITIES[p.severity].label), ("ASTM D610 grade", str(s["astm_d610_grade"])),
-            ("ISO 4628-3", f"Ri {s['iso4628_ri']}"),
+            ("ISO 4628-3", ri_text(s["iso4628_ri"])),
             ("Distribution", distribution_label(s.get("rust_distribution"), suggested=True)),
             ("Rust area", area_text(s)), ("Corrosion probability", f"{100 * s['probability']:.1f} %"),
             ("Taken", (s.get("capture_time") or "not recorded").replace("T", " ")), ("GPS", gps_text(s))]
