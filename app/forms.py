@@ -109,11 +109,15 @@ class SurveyForm(ModeForm):
     photos = MultipleFileField("Photos of the structure")
     mode = RadioField("Mask method", choices=[], validate_choice=False)
     title = StringField("Survey name", default="")
+    site = StringField("Site or structure", default="")
+    inspector = StringField("Inspector", default="")
     survey = HiddenField()
 
-    def validate_title(self, field) -> None:
+    def _short(self, field) -> None:
         if len(field.data or "") > 120:
-            raise ValidationError("The survey name is longer than 120 characters.")
+            raise ValidationError(f"The {field.label.text.lower()} is longer than 120 characters.")
+
+    validate_title = validate_site = validate_inspector = _short
 
     def uploads(self) -> list:
         """The photos actually sent (a browser sends one empty part for no choice)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from rustseg_core.inspection.current import mask_source_text
-from rustseg_core.inspection.report import distribution_label, gps_text, locations_svg
+from rustseg_core.inspection.report import about, distribution_label, gps_text, locations_svg, mode_label
 from rustseg_core.store import Record
 from rustseg_core.vocabulary import (DISTRIBUTIONS, MODES, OUTPUTS, RESULT_JSON, SEVERITIES,
                                      STAGES, TOTAL, Distribution, Output, Severity, download_name)
@@ -193,6 +193,8 @@ class SurveyRow:
     distribution: str
     taken: str | None
     gps: str | None
+    method: str = ""
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class SurveyView:
     rows: list[SurveyRow]
     skipped: list[tuple[str, str]]
     locations_svg: str  # inline SVG from the core (escaped there), empty without GPS
+    about: list[tuple[str, str]] = field(default_factory=list)  # what the report states it was made with
 
 
 def survey_view(survey: "Survey") -> SurveyView:
@@ -217,8 +220,11 @@ def survey_view(survey: "Survey") -> SurveyView:
                       area_pct=percent(p.summary["area_fraction"], 2),
                       distribution=distribution_label(p.summary.get("rust_distribution")),
                       taken=(p.summary.get("capture_time") or "").replace("T", " ") or None,
-                      gps=gps_text(p.summary) if p.has_gps else None)
+                      gps=gps_text(p.summary) if p.has_gps else None,
+                      method=mode_label(p.summary.get("mode")),
+                      uncertain=bool(p.summary.get("uncertain")))
             for i, p in enumerate(survey.photos, 1)]
     return SurveyView(title=survey.title, created=survey.created.replace("T", " "),
                       photos=totals["photos"], totals=[(s, totals[k]) for k, s in SEVERITIES.items()],
-                      rows=rows, skipped=list(survey.skipped), locations_svg=locations_svg(survey))
+                      rows=rows, skipped=list(survey.skipped), locations_svg=locations_svg(survey),
+                      about=about(survey))

@@ -41,7 +41,7 @@ def page() -> Response:
     return make_response(render_template("survey.html", form=SurveyForm()))
 
 
-def _analyse_uploads(uploads: list[FileStorage], mode: str, title: str) -> Survey:
+def _analyse_uploads(uploads: list[FileStorage], mode: str, **about) -> Survey:
     """Analyse each photo in turn; one that cannot be used is listed as skipped."""
     photos, skipped = [], []
     limit = current_app.config["MAX_UPLOAD_BYTES"]
@@ -60,7 +60,7 @@ def _analyse_uploads(uploads: list[FileStorage], mode: str, title: str) -> Surve
             skipped.append((name, photo_problem(e)))
             continue
         photos.append(survey_photo(name, result, summary))
-    return make_survey(photos, title, skipped)
+    return make_survey(photos, skipped=skipped, **about)
 
 
 @surveys.post("")
@@ -70,12 +70,14 @@ def create() -> Response:
     form = SurveyForm()
     if not form.validate_on_submit():
         return make_response(render_template("survey.html", form=form), 400)
-    title = form.title.data.strip() or f"RustSEG survey {time.strftime('%Y-%m-%d')}"
+    about = dict(title=form.title.data.strip() or f"RustSEG survey {time.strftime('%Y-%m-%d')}",
+                 site=form.site.data.strip(), inspector=form.inspector.data.strip(),
+                 cutoffs=current_app.config["INSPECTION"].severity)
     try:
         if form.survey.data:
-            survey = replace(survey_from_json(form.survey.data), title=title)
+            survey = replace(survey_from_json(form.survey.data), **about)
         else:
-            survey = _analyse_uploads(form.uploads(), form.mode.data, title)
+            survey = _analyse_uploads(form.uploads(), form.mode.data, **about)
     except SurveyError as e:
         form.survey.errors = [f"The survey could not be used: {e}"]
         return make_response(render_template("survey.html", form=form), 400)

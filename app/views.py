@@ -13,7 +13,7 @@ from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import SUPPORTED_TEXT, ImageInputError
 from rustseg_core.pipeline.overlay import contrasting
 from rustseg_core.store import MaskInputError
-from rustseg_core.vocabulary import (MODES, OUTPUTS, RESULT_JSON, SEVERITIES, VERDICTS,
+from rustseg_core.vocabulary import (CHECK_BY_EYE, MODES, OUTPUTS, RESULT_JSON, SEVERITIES, VERDICTS,
                                      download_name, output_for_file)
 
 from .errors import photo_problem
@@ -47,6 +47,7 @@ def register_template_helpers(app: Flask) -> None:
                 "verdict_labels": VERDICTS,
                 "caveats": CAVEATS,
                 "ri_text": ri_text,
+                "check_by_eye": CHECK_BY_EYE,
                 "severities": SEVERITIES}
 
 

@@ -28,19 +28,23 @@ class Mode:
     """A way of turning the model's evidence into a mask."""
 
     id: str
-    label: str  # short name for forms and tables
-    help: str  # one sentence for people
+    label: str  # short name for forms, tables and reports
+    help: str  # one sentence for people, in plain words
+    research: bool = False  # the paper's methods: for research and comparison, not for grades
 
 
 MODES: dict[str, Mode] = {m.id: m for m in (
-    Mode("learned", "Learned — U-Net mask",
-         "The U-Net's own per-pixel map, trained on close-up photos with drawn masks and on "
-         "clean photos; no colour rule."),
-    Mode("standard", "Standard — dense CRF",
-         "The paper's method: Grad-CAM++, its dynamic threshold, then a dense CRF."),
-    Mode("advanced", "Advanced — K-means + CRF",
-         "The paper's advanced mode: colour clustering and erosion before a shorter CRF; "
-         "it can help when the rust is patchy."),
+    Mode("learned", "Rust mask (recommended)",
+         "Recommended. A network trained on close-up photos in which people traced the rust "
+         "marks it pixel by pixel. Use it for grades and reports."),
+    Mode("standard", "Paper method (research)",
+         "The method of the RustSEG paper: the part of the photo the classifier paid most "
+         "attention to, traced along colour edges. For research and comparison: its areas "
+         "differ from the recommended method's, so do not mix methods in one survey.",
+         research=True),
+    Mode("advanced", "Paper method, advanced (research)",
+         "The paper's variant that also sorts the photo's colours into two groups before "
+         "tracing. For research and comparison.", research=True),
 )}
 MODE_IDS = tuple(MODES)
 # The modes of the paper's method, which any model (a classifier too) can run.
@@ -184,6 +188,13 @@ INSPECTION_FIELDS = ("astm_d610_grade", "iso4628_ri", "severity", "rust_distribu
                      "roi_fraction")
 # What a photo's EXIF says about where and when it was taken (None when it does not say).
 PHOTO_FIELDS = ("capture_time", "latitude", "longitude")
+# Every table of per-photo results (results.csv/json of ``rustseg segment``, report.csv of a
+# survey) uses these names, in this order. ``uncertain``: the probability is in the model's
+# borderline band, so the decision should be checked by eye.
+RESULT_FIELDS = ("probability", "decision", "uncertain", "threshold", "area_fraction", "width",
+                 "height", "mode", "model_version", "mask_note", *INSPECTION_FIELDS, *PHOTO_FIELDS)
+# Said wherever a borderline result is shown.
+CHECK_BY_EYE = "Borderline: check by eye"
 
 # The files of a survey report (``rustseg segment --report`` and the web survey page);
 # ``encoder`` names the function of ``rustseg_core.inspection.report`` that renders it.

@@ -140,9 +140,14 @@ def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
 
     seg = SimpleNamespace(decode=lambda p: SimpleNamespace(image=p),
                           probabilities=lambda paths: np.array([prob(p) for p in paths]))
-    best, table = tune_decision(seg, tmp_path / "val", tmp_path / "pixel", held, log=lambda s: None)
+    best, found = tune_decision(seg, tmp_path / "val", tmp_path / "pixel", held, log=lambda s: None)
     assert best == 0.4
-    assert table == pytest.approx({0.3: 6 / 8, 0.4: 7 / 8, 0.5: 5 / 8, 0.6: 6 / 8, 0.7: 3 / 8, 0.8: 3 / 8})
+    assert found["accuracy_by_threshold"] == pytest.approx(
+        {0.3: 6 / 8, 0.4: 7 / 8, 0.5: 5 / 8, 0.6: 6 / 8, 0.7: 3 / 8, 0.8: 3 / 8})
+    # The one photo called wrong (the clean one at 0.55) is 0.15 above 0.4: the band takes it in.
+    band = found["uncertain_band"]
+    assert band["low"] == pytest.approx(0.25) and band["high"] == pytest.approx(0.55)
+    assert band["share_inside"] == pytest.approx(4 / 8) and band["accuracy_outside"] == 1.0
 
 
 def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path):
@@ -167,6 +172,8 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     assert meta["thresholds"]["decision_threshold"] == whole["threshold"]
     assert str(labelled) in meta["decision_note"]
     assert meta["learned_side"] in (192, 256, 320) and 0.3 <= meta["mask_threshold"] <= 0.7
+    band = meta["uncertain_band"]
+    assert band["low"] <= whole["threshold"] <= band["high"] and 0 <= band["share_inside"] <= 1
     assert "held-out" in meta["learned_note"]
     seg = Segmenter.load(model)
     assert seg.learned_side == meta["learned_side"]

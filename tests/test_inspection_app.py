@@ -221,7 +221,12 @@ def test_cli_report_and_roi(tiny_model_dir, tmp_path):
     for o in REPORT_OUTPUTS.values():
         assert (out / o.filename).stat().st_size > 0
     report = list(csv.DictReader(open(out / "report.csv")))
-    assert sorted(r["name"] for r in report) == ["gps.jpg", "plain.jpg"]
+    # The same path form as results.csv's "file" column, so the two can be joined.
+    assert sorted(r["file"] for r in report) == sorted(r["file"] for r in good)
+    assert sorted(Path(r["file"]).name for r in report) == ["gps.jpg", "plain.jpg"]
+    for r in report:
+        match = next(g for g in good if g["file"] == r["file"])
+        assert all(r[k] == match[k] for k in ("probability", "severity", "iso4628_ri", "mode"))
     assert len(json.loads((out / "report.geojson").read_text())["features"]) == 1
     assert "broken.jpg" in (out / "report.html").read_text()
     mask = np.asarray(Image.open(out / "gps_mask.png"))
@@ -253,3 +258,36 @@ def test_cli_bad_roi_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["segment", str(tmp_path), "--out", str(tmp_path / "o"), "--severity-cutoffs", "1,2"])
     assert e.value.code == 2 and "GOOD,FAIR,POOR" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ borderline results
+@pytest.fixture
+def borderline_client(tiny_segmenter):
+    """The app with a model whose borderline band holds every probability."""
+    from dataclasses import replace
+
+    from app import create_app
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    band = {"low": 0.0, "high": 1.0, "share_inside": 1.0}
+    bundle = replace(tiny_segmenter.bundle, info={**tiny_segmenter.bundle.info, "uncertain_band": band})
+    seg = Segmenter(bundle, tiny_segmenter.config, _forward=tiny_segmenter._forward)
+    return create_app({"TESTING": True, "SEGMENTER": seg, "STORE_DIR": "", "SECRET_KEY": "t",
+                       "WTF_CSRF_ENABLED": False}).test_client()
+
+
+def test_a_borderline_result_says_check_by_eye_everywhere(borderline_client, client):
+    assert _api(client, photo_bytes(rust=True)).get_json()["uncertain"] is False
+    body = _api(borderline_client, photo_bytes(rust=True)).get_json()
+    assert body["uncertain"] is True
+    page = borderline_client.post("/analyse", data={"photo": (io.BytesIO(photo_bytes(rust=True)), "p.jpg"),
+                                                    "mode": "standard"},
+                                  content_type="multipart/form-data").get_data(as_text=True)
+    assert "data-uncertain" in page and "Borderline: check by eye" in page
+    assert "Possible corrosion" in page or "Probably no corrosion" in page
+    survey = borderline_client.post("/survey", data={
+        "photos": [(io.BytesIO(photo_bytes(rust=True)), "a.jpg")], "mode": "standard",
+        "title": "Pier", "site": "North wharf", "inspector": "J. Doe"},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "data-uncertain" in survey and "North wharf" in survey and "J. Doe" in survey
+    assert "Paper method (research)" in survey and "Severity cut-offs" in survey

@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from .. import __version__, tf_runtime
@@ -180,7 +181,8 @@ def _segment(args: argparse.Namespace) -> int:
     from .batch import ReportBuilder, segment_batch
     from .sources import SourceError
 
-    report = ReportBuilder() if args.report else None
+    report = ReportBuilder(args.title or f"RustSEG survey {time.strftime('%Y-%m-%d')}", args.site or "",
+                           args.inspector or "", args.severity_cutoffs) if args.report else None
     options = dict(mode=args.mode, every=args.every, progress=not args.quiet, roi=args.roi,
                    report=report, inspection=InspectionConfig(severity=args.severity_cutoffs),
                    resume=not args.redo)
@@ -321,17 +323,19 @@ def _tune_learned(args: argparse.Namespace) -> int:
     from ..learn.tuning import tune_decision, tune_learned, write_learned_defaults
 
     side, threshold, _ = tune_learned(segmenter, args.masks, names)
-    decision = None
+    decision, band = None, None
     if args.images:
         _existing([args.images], "labelled validation photos")
-        decision, _ = tune_decision(segmenter, args.images, args.masks, names)
+        decision, found = tune_decision(segmenter, args.images, args.masks, names)
+        band = found["uncertain_band"]
     if args.write:
         note = (f"chosen on the model's {len(names)} held-out photos of {args.masks}"
                 + (f" and the labelled photos of {args.images}" if args.images else "")
                 + " with: rustseg " + " ".join(args.argv))
-        write_learned_defaults(target, side, threshold, note, decision)
+        write_learned_defaults(target, side, threshold, note, decision, band)
         print(f"wrote learned_side {side} and mask threshold {threshold}"
-              + (f" and decision threshold {decision}" if decision is not None else "") + f" into {target}")
+              + (f", decision threshold {decision} and borderline band {band['low']}–{band['high']}"
+                 if decision is not None else "") + f" into {target}")
     return 0
 
 
@@ -405,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest area %% rusted that is still good, fair and poor (above: severe)")
     s.add_argument("--report", action="store_true",
                    help="also write a survey report: report.html, report.pdf, report.csv, report.geojson")
+    s.add_argument("--title", help="with --report: the report's title (default: RustSEG survey and the date)")
+    s.add_argument("--site", help="with --report: the site or structure inspected, printed on the report")
+    s.add_argument("--inspector", help="with --report: who inspected it, printed on the report")
     s.add_argument("--model", help=model_help)
     s.add_argument("--engine", choices=("in-process", "ray"), default="in-process",
                    help="in-process: one photo after another in this process; ray: a pool of "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..inspection.assess import InspectionConfig
+from ..inspection.grades import SeverityCutoffs
 from ..inspection.report import write_reports
 from ..inspection.roi import Polygon
 from ..inspection.survey import SurveyPhoto, make_survey
@@ -53,8 +54,9 @@ class ReportBuilder:
     writes report.html/.pdf/.csv/.geojson; ``seconds`` is the time it took (the report's
     cost on top of the segmentation, see ``benchmarks/report_overhead.py``)."""
 
-    def __init__(self, title: str = "RustSEG survey"):
-        self.title = title
+    def __init__(self, title: str = "RustSEG survey", site: str = "", inspector: str = "",
+                 cutoffs: SeverityCutoffs = SeverityCutoffs()):
+        self.title, self.site, self.inspector, self.cutoffs = title, site, inspector, cutoffs
         self.photos: list[SurveyPhoto] = []
         self.skipped: list[tuple[str, str]] = []
         self.seconds = 0.0
@@ -70,7 +72,9 @@ class ReportBuilder:
         if not self.photos:
             return []
         t0 = time.perf_counter()
-        paths = write_reports(make_survey(self.photos, self.title, self.skipped), out_dir)
+        survey = make_survey(self.photos, self.title, self.skipped, site=self.site,
+                             inspector=self.inspector, cutoffs=self.cutoffs)
+        paths = write_reports(survey, out_dir)
         self.seconds += time.perf_counter() - t0
         return paths
 

@@ -27,13 +27,12 @@ from ..inspection.roi import Polygon
 from ..inspection.survey import SurveyPhoto, survey_photo
 from ..pipeline.imageio import ImageInputError
 from ..pipeline.segmenter import Result, Segmenter
-from ..vocabulary import INSPECTION_FIELDS, OUTPUTS, PHOTO_FIELDS, STAGE_IDS, TOTAL
+from ..vocabulary import OUTPUTS, RESULT_FIELDS, STAGE_IDS, TOTAL
 from .sources import S3, Source, read_bytes
 
 log = logging.getLogger(__name__)
 # The summary's own field names (as in the API's JSON), then one column per timed stage.
-SUMMARY_FIELDS = ["probability", "decision", "area_fraction", "width", "height", "mode",
-                  "model_version", "mask_note", *INSPECTION_FIELDS, *PHOTO_FIELDS]
+SUMMARY_FIELDS = list(RESULT_FIELDS)
 TIMING_FIELDS = [f"{s}_ms" for s in (TOTAL.id, *STAGE_IDS)]
 CSV_FIELDS = ["file", "frame", *SUMMARY_FIELDS, *TIMING_FIELDS, "error"]
 # Per-image files: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
@@ -85,11 +84,13 @@ class FileOutcome:
     def to_json(self) -> dict:
         return {"rows": self.rows, "skipped": [list(s) for s in self.skipped], "failed": self.failed,
                 "photos": [{"name": p.name, "summary": p.summary, "image_jpeg": _b64(p.image_jpeg),
-                            "overlay_jpeg": _b64(p.overlay_jpeg)} for p in self.photos]}
+                            "overlay_jpeg": _b64(p.overlay_jpeg), "file": p.file, "frame": p.frame}
+                           for p in self.photos]}
 
     @classmethod
     def from_json(cls, d: dict, resumed: bool = False) -> "FileOutcome":
-        photos = [SurveyPhoto(p["name"], p["summary"], _unb64(p["image_jpeg"]), _unb64(p["overlay_jpeg"]))
+        photos = [SurveyPhoto(p["name"], p["summary"], _unb64(p["image_jpeg"]), _unb64(p["overlay_jpeg"]),
+                              file=p.get("file", ""), frame=p.get("frame"))
                   for p in d["photos"]]
         return cls(d["rows"], photos, [tuple(s) for s in d["skipped"]], d["failed"], resumed)
 
@@ -237,7 +238,8 @@ def process(segmenter: Segmenter, source: Source, settings: Settings, out_dir: P
             names.append(name)
             if settings.survey:
                 t0 = time.perf_counter()
-                outcome.photos.append(survey_photo(_label(source, frame), result, summary))
+                outcome.photos.append(survey_photo(_label(source, frame), result, summary,
+                                                   file=source.uri, frame=frame))
                 outcome.survey_seconds += time.perf_counter() - t0
         except (ImageInputError, OSError, ValueError) as e:  # ValueError: an ROI too small
             log.info("skipped %s: %s", source.uri, e)

@@ -1,9 +1,14 @@
 """Survey report files: self-contained HTML, PDF, CSV and GeoJSON, rendered in memory.
 
 The HTML embeds its images as ``data:`` URIs and plots the GPS positions as inline SVG (no
-map tiles: nothing is loaded from another site). The PDF has a cover summary,
-a table and one section per photo (photo, overlay, numbers), written by ``pdf`` with the
-thumbnails embedded as JPEGs.
+map tiles: nothing is loaded from another site). The PDF (fpdf2) has a cover summary, a
+table and one section per photo (photo, overlay, numbers), with the thumbnails embedded as
+the JPEGs they are (fpdf2 copies JPEG data into the file without re-encoding it).
+
+Every report states what it was made with — the date of the analysis, the model version,
+the mask method and the severity cut-offs — and, when given, the site and the inspector;
+every photo is named in full (names wrap, they are never cut) and a borderline result says
+"check by eye".
 """
 from __future__ import annotations
 
@@ -13,20 +18,20 @@ import html
 import io
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from ..vocabulary import DISTRIBUTIONS, REPORT_OUTPUTS, SEVERITIES
+from ..vocabulary import (CHECK_BY_EYE, DISTRIBUTIONS, MODES, REPORT_OUTPUTS, RESULT_FIELDS,
+                          SEVERITIES)
 from .grades import CAVEATS, ri_text
-from .pdf import Document, fit
 from .survey import Survey, SurveyPhoto
 
-CSV_FIELDS = ("number", "name", "severity", "astm_d610_grade", "iso4628_ri", "rust_distribution",
-              "area_fraction", "probability", "decision", "capture_time", "latitude", "longitude",
-              "roi_fraction")
-TABLE_HEADINGS = ("#", "Photo", "Severity", "D610", "Ri", "Distribution", "Rust area",
+# results.csv's columns (``vocabulary.RESULT_FIELDS``, same names and order), led by the
+# photo's rank in the report and its file; results.csv's timings and errors are not here (a
+# report lists only photos that were analysed; the skipped ones are in its "Skipped" list).
+CSV_FIELDS = ("number", "file", "frame", *RESULT_FIELDS)
+TABLE_HEADINGS = ("#", "Photo", "Severity", "D610", "ISO 4628-3", "Distribution", "Rust area",
                   "Probability", "Taken", "GPS")
 SECTIONS_PER_PAGE = 2
 
@@ -35,9 +40,10 @@ SECTIONS_PER_PAGE = 2
 def table_row(number: int, photo: SurveyPhoto) -> tuple[str, ...]:
     """One photo's line of the HTML and PDF tables, as text (``TABLE_HEADINGS``)."""
     s = photo.summary
+    probability = f"{100 * s['probability']:.1f} %" + (" (borderline)" if s.get("uncertain") else "")
     return (str(number), photo.name, SEVERITIES[s["severity"]].label, str(s["astm_d610_grade"]),
             ri_text(s["iso4628_ri"], short=True), distribution_label(s.get("rust_distribution")),
-            f"{100 * s['area_fraction']:.2f} %", f"{100 * s['probability']:.1f} %",
+            f"{100 * s['area_fraction']:.2f} %", probability,
             (s.get("capture_time") or "—").replace("T", " "), gps_text(s))
 
 
@@ -59,6 +65,37 @@ def area_text(summary: dict) -> str:
     where = "of the photo" if summary.get("roi") is None else \
         f"of the region of interest ({100 * summary.get('roi_fraction', 1):.0f} % of the photo)"
     return f"{100 * summary['area_fraction']:.2f} % {where}"
+
+
+def mode_label(mode: str | None) -> str:
+    m = MODES.get(mode or "")
+    return m.label if m else (mode or "unknown")
+
+
+def about(survey: Survey) -> list[tuple[str, str]]:
+    """What the report was made with, for its first page: date, site, inspector, model,
+    mask method, cut-offs and how many results are borderline."""
+    c = survey.cutoffs
+    versions = sorted({p.summary.get("model_version") or "unknown" for p in survey.photos})
+    modes = sorted({p.summary.get("mode") or "" for p in survey.photos})
+    borderline = sum(bool(p.summary.get("uncertain")) for p in survey.photos)
+    facts = [("Analysed", survey.created.replace("T", " "))]
+    facts += [(k, v) for k, v in (("Site", survey.site), ("Inspector", survey.inspector)) if v]
+    facts += [("Model version", ", ".join(versions)),
+              ("Mask method", ", ".join(mode_label(m) for m in modes)
+               + ("; the paper's methods are for research and comparison" if any(
+                   MODES.get(m) and MODES[m].research for m in modes) else "")),
+              ("Severity cut-offs", f"Good up to {c.good:g} % of the area rusted, Fair up to "
+                                    f"{c.fair:g} %, Poor up to {c.poor:g} %, Severe above"),
+              ("Borderline results", f"{borderline} of {len(survey.photos)} (probability near the "
+                                     f"decision threshold: {CHECK_BY_EYE.split(': ')[1]})")]
+    return facts
+
+
+def verdict_text(summary: dict) -> str:
+    """"Corrosion" / "No corrosion", and the borderline warning when it is one."""
+    text = "Corrosion" if summary.get("decision") == "corrosion" else "No corrosion"
+    return f"{text} ({CHECK_BY_EYE.lower()})" if summary.get("uncertain") else text
 
 
 def totals_text(survey: Survey) -> str:
@@ -85,8 +122,9 @@ def report_csv(survey: Survey) -> bytes:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, restval="", extrasaction="ignore")
     w.writeheader()
     for i, p in enumerate(survey.photos, 1):
-        row = {k: ("" if v is None else v) for k, v in p.summary.items()}
-        w.writerow({**row, "number": i, "name": p.name})
+        row = {k: ("" if v is None else json.dumps(v) if isinstance(v, list) else v)
+               for k, v in p.summary.items()}
+        w.writerow({**row, "number": i, "file": p.source, "frame": "" if p.frame is None else p.frame})
     return buf.getvalue().encode()
 
 
@@ -160,10 +198,12 @@ def _photo_section(i: int, p: SurveyPhoto) -> str:
     figures = "".join(f'<figure><img src="{uri}" alt="{e(alt)}"><figcaption>{e(alt)}</figcaption></figure>'
                       for uri, alt in ((_uri(p.image_jpeg), "Photo"), (_uri(p.overlay_jpeg), "Overlay"))
                       if uri)
-    facts = (("Severity", _badge(p.severity)), ("ASTM D610 grade", e(str(s["astm_d610_grade"]))),
+    facts = (("Severity", _badge(p.severity)), ("Decision", e(verdict_text(s))),
+             ("ASTM D610 grade", e(str(s["astm_d610_grade"]))),
              ("ISO 4628-3", e(ri_text(s["iso4628_ri"]))),
              ("Distribution", e(distribution_label(s.get("rust_distribution"), suggested=True))),
              ("Rust area", e(area_text(s))), ("Corrosion probability", e(f"{100 * s['probability']:.1f} %")),
+             ("Mask method", e(mode_label(s.get("mode")))),
              ("Taken", e((s.get("capture_time") or "not recorded").replace("T", " "))),
              ("GPS", e(gps_text(s))))
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
@@ -187,9 +227,10 @@ def report_html(survey: Survey) -> bytes:
     svg = locations_svg(survey)
     where = svg or "<p>No photo in this survey has a usable GPS position in its EXIF.</p>"
     skipped = "".join(f"<li>{e(n)}: {e(why)}</li>" for n, why in survey.skipped)
-    body = (f"<h1>{e(survey.title)}</h1><p>Created {e(survey.created.replace('T', ' '))} · "
-            f"{e(totals_text(survey))}</p><div class=\"totals\"><div><b>{t['photos']}</b>photos</div>"
-            f"{totals}</div>"
+    made_with = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in about(survey))
+    body = (f"<h1>{e(survey.title)}</h1><p>{e(totals_text(survey))}</p>"
+            f'<dl class="about">{made_with}</dl>'
+            f"<div class=\"totals\"><div><b>{t['photos']}</b>photos</div>{totals}</div>"
             f'<div class="caveats"><p><strong>Read the grades with these caveats:</strong></p><ul>'
             + "".join(f"<li>{e(c)}</li>" for c in CAVEATS) + "</ul></div>"
             f"<h2>Locations</h2>{where}"
@@ -204,116 +245,189 @@ def report_html(survey: Survey) -> bytes:
 
 
 # ------------------------------------------------------------------ PDF
-MARGIN = 50.0
-TABLE_COLUMNS = ((18, "right"), (100, "left"), (42, "left"), (26, "right"), (24, "left"),
-                 (60, "left"), (44, "right"), (40, "right"), (82, "left"), (111, "left"))
-PDF_HEADINGS = ("#", "Photo", "Severity", "D610", "Ri", "Distribution", "Area", "Prob.", "Taken", "GPS")
-TABLE_ROW = 16.0
+A4_WIDTH, A4_HEIGHT, MARGIN = 595.28, 841.89, 40.0
+# The table's column widths in points (the 515 between the margins), in TABLE_HEADINGS' order.
+TABLE_WIDTHS = (18, 110, 42, 26, 46, 54, 38, 50, 62, 69)
+PDF_TEXT = str.maketrans({"≤": "<=", "≥": ">=", "–": "-", "—": "-", "…": "...", "↑": "^",
+                          "’": "'", "‘": "'", "“": '"', "”": '"', "×": "x"})
+MUTED = "#556677"
+
+
+def _t(text: str) -> str:
+    """Text for the PDF's standard fonts (Latin-1: a few typographic marks are spelled out)."""
+    return str(text).translate(PDF_TEXT).encode("latin-1", "replace").decode("latin-1")
+
+
+def _para(pdf, w: float, h: float, text: str) -> None:
+    """Wrapped text from the current position; the next line starts at the left margin."""
+    pdf.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    c = colour.lstrip("#")
+    return tuple(int(c[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def _new_pdf(survey: Survey):
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="portrait", unit="pt", format="A4")
+    pdf.set_title(_t(survey.title))
+    pdf.set_creator("RustSEG")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, MARGIN)
+    pdf.c_margin = 2.5
+    return pdf
+
+
+def _pdf_cover(pdf, survey: Survey) -> None:
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 20)
+    _para(pdf, 0, 24, _t(survey.title))
+    pdf.set_font("helvetica", "", 11)
+    _para(pdf, 0, 16, _t(totals_text(survey)))
+    pdf.ln(6)
+    for label, value in about(survey):
+        pdf.set_font("helvetica", "B", 9)
+        pdf.set_text_color(*_rgb(MUTED))
+        pdf.cell(110, 13, _t(label))
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font("helvetica", "", 9)
+        _para(pdf, 0, 13, _t(value))
+    pdf.ln(8)
+    t = survey.totals()
+    top = max([t[k] for k in SEVERITIES] + [1])
+    for sid, sev in SEVERITIES.items():
+        y = pdf.get_y()
+        pdf.set_font("helvetica", "B", 10)
+        pdf.cell(60, 18, sev.label)
+        width = 360 * t[sid] / top
+        if width:
+            pdf.set_fill_color(*_rgb(sev.colour))
+            pdf.rect(MARGIN + 60, y + 1, width, 16, style="F")
+        pdf.set_x(MARGIN + 66 + width)
+        pdf.set_font("helvetica", "", 10)
+        pdf.cell(40, 18, str(t[sid]), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font("helvetica", "B", 11)
+    pdf.cell(0, 16, "Read the grades with these caveats", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 9)
+    for caveat in CAVEATS:
+        _para(pdf, 0, 12, _t("- " + caveat))
+    _pdf_locations(pdf, survey)
+
+
+def _pdf_locations(pdf, survey: Survey) -> None:
+    located = survey.located()
+    pdf.ln(10)
+    pdf.set_font("helvetica", "B", 10)
+    if not located:
+        _para(pdf, 0, 14, "No photo in this survey has a usable GPS position in its EXIF.")
+        return
+    _para(pdf, 0, 14, _t(f"Locations of the {len(located)} photos with GPS (numbers as in "
+                             "the table; north up, same scale both ways)"))
+    top = pdf.get_y() + 4
+    box_w, box_h = A4_WIDTH - 2 * MARGIN, min(300.0, A4_HEIGHT - MARGIN - top - 24)
+    if box_h < 120:  # no room left on the cover: the plot gets a page of its own
+        pdf.add_page()
+        top, box_h = MARGIN, 300.0
+    pdf.set_fill_color(247, 249, 251)
+    pdf.set_draw_color(204, 204, 221)
+    pdf.rect(MARGIN, top, box_w, box_h, style="DF")
+    xy = project([(p.summary["latitude"], p.summary["longitude"]) for _, p in located], box_w, box_h, 24)
+    pdf.set_font("helvetica", "B", 9)
+    for (i, p), (x, y) in zip(located, xy):
+        pdf.set_fill_color(*_rgb(SEVERITIES[p.severity].colour))
+        pdf.set_draw_color(255, 255, 255)
+        pdf.circle(x=MARGIN + x, y=top + y, radius=5, style="DF")
+        pdf.text(MARGIN + x + 7, top + y + 3, str(i))
+    lats = [p.summary["latitude"] for _, p in located]
+    lons = [p.summary["longitude"] for _, p in located]
+    pdf.set_xy(MARGIN, top + box_h + 4)
+    pdf.set_font("helvetica", "", 8)
+    pdf.set_text_color(*_rgb(MUTED))
+    _para(pdf, 0, 11, _t(f"latitude {min(lats):.5f} ... {max(lats):.5f}, longitude "
+                             f"{min(lons):.5f} ... {max(lons):.5f}"))
+    pdf.set_text_color(0, 0, 0)
+
+
+def _pdf_table(pdf, survey: Survey) -> None:
+    from fpdf.fonts import FontFace
+
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 13)
+    pdf.cell(0, 18, "Photos, worst first", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 7)
+    head = FontFace(emphasis="BOLD", fill_color=(233, 237, 240))
+    plain = FontFace(color=(29, 36, 48), fill_color=(255, 255, 255))
+    with pdf.table(col_widths=TABLE_WIDTHS, width=sum(TABLE_WIDTHS), text_align="LEFT",
+                   line_height=9, headings_style=head, borders_layout="HORIZONTAL_LINES",
+                   repeat_headings=1) as table:
+        table.row([_t(h) for h in TABLE_HEADINGS])
+        for i, p in enumerate(survey.photos, 1):
+            sev = SEVERITIES[p.severity]
+            badge = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_rgb(sev.colour))
+            row = table.row()
+            for k, cell in enumerate(table_row(i, p)):
+                row.cell(_t(cell), style=badge if k == 2 else plain)
+
+
+def _pdf_section(pdf, i: int, p: SurveyPhoto) -> None:
+    """One photo: its name in full (wrapped), severity, photo and overlay, and its facts."""
+    sev = SEVERITIES[p.severity]
+    if pdf.get_y() > A4_HEIGHT - MARGIN - 330:
+        pdf.add_page()
+    pdf.set_font("helvetica", "B", 12)
+    pdf.set_fill_color(*_rgb(sev.colour))
+    pdf.set_text_color(255, 255, 255)
+    pdf.cell(64, 18, sev.label, fill=True, align="C")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_x(MARGIN + 72)
+    _para(pdf, 0, 18, _t(f"#{i}  {p.name}"))
+    top = pdf.get_y() + 4
+    width, height = (A4_WIDTH - 2 * MARGIN - 10) / 2, 180.0
+    for k, (jpeg, caption) in enumerate(((p.image_jpeg, "Photo"), (p.overlay_jpeg, "Overlay"))):
+        if jpeg is None:
+            continue
+        x = MARGIN + k * (width + 10)
+        pdf.image(io.BytesIO(jpeg), x=x, y=top, w=width, h=height, keep_aspect_ratio=True)
+        pdf.set_xy(x, top + height + 1)
+        pdf.set_font("helvetica", "", 7.5)
+        pdf.set_text_color(*_rgb(MUTED))
+        pdf.cell(width, 10, caption, align="C")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(MARGIN, top + height + 14)
+    for label, value in _facts(p):
+        pdf.set_font("helvetica", "", 8.5)
+        pdf.set_text_color(*_rgb(MUTED))
+        pdf.cell(110, 11.5, _t(label + ":"))
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font("helvetica", "B" if label in ("Severity", "Decision") else "", 8.5)
+        _para(pdf, 0, 11.5, _t(value))
+    pdf.ln(14)
 
 
 def _facts(p: SurveyPhoto) -> list[tuple[str, str]]:
     s = p.summary
-    return [("Severity", SEVERITIES[p.severity].label), ("ASTM D610 grade", str(s["astm_d610_grade"])),
-            ("ISO 4628-3", ri_text(s["iso4628_ri"])),
+    return [("Photo file", p.source + ("" if p.frame is None else f", frame {p.frame}")),
+            ("Severity", SEVERITIES[p.severity].label), ("Decision", verdict_text(s)),
+            ("ASTM D610 grade", str(s["astm_d610_grade"])), ("ISO 4628-3", ri_text(s["iso4628_ri"])),
             ("Distribution", distribution_label(s.get("rust_distribution"), suggested=True)),
             ("Rust area", area_text(s)), ("Corrosion probability", f"{100 * s['probability']:.1f} %"),
+            ("Mask method", mode_label(s.get("mode"))),
             ("Taken", (s.get("capture_time") or "not recorded").replace("T", " ")), ("GPS", gps_text(s))]
 
 
-def _cover(doc: Document, survey: Survey) -> None:
-    page = doc.page()
-    page.text(MARGIN, 80, fit(survey.title, 495, 22), 22, bold=True)
-    page.text(MARGIN, 100, f"Created {survey.created.replace('T', ' ')}", 10, colour="#556677")
-    page.text(MARGIN, 126, totals_text(survey), 12)
-    t = survey.totals()
-    top = max([t[k] for k in SEVERITIES] + [1])
-    for k, (sid, sev) in enumerate(SEVERITIES.items()):
-        y = 145 + 24 * k
-        page.text(MARGIN, y + 12, sev.label, 10, bold=True)
-        width = 360 * t[sid] / top
-        if width:
-            page.rect(MARGIN + 60, y, width, 16, fill=sev.colour)
-        page.text(MARGIN + 66 + width, y + 12, str(t[sid]), 10)
-    page.text(MARGIN, 265, "Read the grades with these caveats", 12, bold=True)
-    y = 283
-    for caveat in CAVEATS:
-        for k, line in enumerate(textwrap.wrap(caveat, 112)):
-            page.text(MARGIN + (10 if k else 0), y, ("" if k else "• ") + line, 9)
-            y += 12.5
-    located = survey.located()
-    top_y = max(y + 25, 400)
-    if not located:
-        page.text(MARGIN, top_y, "No photo in this survey has a usable GPS position in its EXIF.", 10)
-        return
-    page.text(MARGIN, top_y, f"Locations of the {len(located)} photos with GPS (numbers as in the "
-                             "table; north up, same scale both ways)", 10, bold=True)
-    box_h = min(330.0, 790 - top_y - 30)
-    page.rect(MARGIN, top_y + 10, 495, box_h, fill="#f7f9fb", stroke="#ccccdd")
-    xy = project([(p.summary["latitude"], p.summary["longitude"]) for _, p in located], 495, box_h, 24)
-    for (i, p), (x, yy) in zip(located, xy):
-        page.circle(MARGIN + x, top_y + 10 + yy, 4.5, fill=SEVERITIES[p.severity].colour)
-        page.text(MARGIN + x + 6, top_y + 10 + yy + 3, str(i), 7)
-    lats = [p.summary["latitude"] for _, p in located]
-    lons = [p.summary["longitude"] for _, p in located]
-    page.text(MARGIN, top_y + box_h + 24, f"latitude {min(lats):.5f} … {max(lats):.5f}, longitude "
-                                          f"{min(lons):.5f} … {max(lons):.5f}", 8, colour="#556677")
-
-
-def _table_pages(doc: Document, survey: Survey) -> None:
-    rows = [table_row(i, p) for i, p in enumerate(survey.photos, 1)]
-    per_page = int((842 - 100 - 40) // TABLE_ROW)
-    for start in range(0, len(rows), per_page):
-        page = doc.page()
-        chunk = rows[start:start + per_page]
-        page.text(24, 60, f"Photos, worst first ({start + 1}–{start + len(chunk)} of {len(rows)})", 13, bold=True)
-        y = 76.0
-        page.rect(24, y, 547, TABLE_ROW, fill="#e9edf0")
-        for cells, is_head in [(PDF_HEADINGS, True)] + [(r, False) for r in chunk]:
-            x = 24.0
-            for (width, align), cell in zip(TABLE_COLUMNS, cells):
-                text = fit(cell, width - 4, 7)
-                colour = "#1d2430"
-                if not is_head and cell == SEVERITIES[survey.photos[int(cells[0]) - 1].severity].label:
-                    page.rect(x + 1, y + 2, width - 2, TABLE_ROW - 4,
-                              fill=SEVERITIES[survey.photos[int(cells[0]) - 1].severity].colour)
-                    colour = "#ffffff"
-                tx = x + width - 3 if align == "right" else x + 3
-                page.text(tx, y + 11, text, 7, bold=is_head, colour=colour, align=align)
-                x += width
-            y += TABLE_ROW
-            page.line(24, y, 571, y, colour="#dde2e6")
-
-
-def _section(doc: Document, page, i: int, p: SurveyPhoto, top: float) -> None:
-    sev = SEVERITIES[p.severity]
-    page.text(MARGIN, top + 20, fit(f"#{i}  {p.name}", 400, 13), 13, bold=True)
-    page.rect(545 - 64, top + 6, 64, 19, fill=sev.colour)
-    page.text(545 - 32, top + 19.5, sev.label, 10, bold=True, colour="#ffffff", align="centre")
-    for k, (jpeg, caption) in enumerate(((p.image_jpeg, "Photo"), (p.overlay_jpeg, "Overlay"))):
-        if jpeg is None:
-            continue
-        x = MARGIN + k * 252
-        page.text(x + 121, top + 42, caption, 8, colour="#556677", align="centre")
-        doc.image(page, jpeg, x, top + 48, 243, 182)
-    for k, (label, value) in enumerate(_facts(p)):
-        col, row = divmod(k, 4)
-        x, y = MARGIN + col * 252, top + 252 + 14 * row
-        page.text(x, y, label + ":", 8.5, colour="#556677")
-        page.text(x + 92, y, fit(value, 158, 8.5), 8.5, bold=label == "Severity",
-                  colour=sev.colour if label == "Severity" else "#1d2430")
-
-
 def report_pdf(survey: Survey) -> bytes:
-    """Cover summary (totals, caveats, locations), the table, then one section per photo
-    (photo, overlay, numbers), two to an A4 page. The thumbnails are embedded as JPEGs."""
-    doc = Document(survey.title)
-    _cover(doc, survey)
-    _table_pages(doc, survey)
-    for first in range(0, len(survey.photos), SECTIONS_PER_PAGE):
-        page = doc.page()
-        for k, p in enumerate(survey.photos[first:first + SECTIONS_PER_PAGE]):
-            _section(doc, page, first + k + 1, p, 30 + k * 400)
-    return bytes(doc)
+    """Cover (what it was made with, totals, caveats, locations), the table, then one
+    section per photo (photo, overlay, numbers). The thumbnails are embedded as JPEGs."""
+    pdf = _new_pdf(survey)
+    _pdf_cover(pdf, survey)
+    _pdf_table(pdf, survey)
+    pdf.add_page()
+    for i, p in enumerate(survey.photos, 1):
+        _pdf_section(pdf, i, p)
+    return bytes(pdf.output())
 
 
 # ------------------------------------------------------------------ all files

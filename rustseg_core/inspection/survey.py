@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..pipeline.imageio import ImageInputError, decode
 from ..vocabulary import CLASS_LABELS, DISTRIBUTION_IDS, SEVERITY_IDS
-from .grades import severity_rank
+from .grades import SeverityCutoffs, severity_rank
 from .roi import RoiError, check_polygon
 
 if TYPE_CHECKING:
@@ -47,6 +47,13 @@ class SurveyPhoto:
     summary: dict
     image_jpeg: bytes | None = None
     overlay_jpeg: bytes | None = None
+    # Where it came from, as results.csv names it (default: the name) and the video frame.
+    file: str = ""
+    frame: int | None = None
+
+    @property
+    def source(self) -> str:
+        return self.file or self.name
 
     @property
     def severity(self) -> str:
@@ -65,6 +72,9 @@ class Survey:
     title: str = "RustSEG survey"
     created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
     skipped: tuple[tuple[str, str], ...] = ()  # (name, why)
+    site: str = ""
+    inspector: str = ""
+    cutoffs: SeverityCutoffs = field(default_factory=SeverityCutoffs)
 
     def totals(self) -> dict[str, int]:
         """``{"photos": n, "good": …, "fair": …, "poor": …, "severe": …}``."""
@@ -79,11 +89,14 @@ class Survey:
 
 
 def make_survey(photos: list[SurveyPhoto], title: str = "RustSEG survey",
-                skipped: list[tuple[str, str]] | None = None) -> Survey:
-    """A survey of ``photos``, sorted worst first (then by name, for a stable order)."""
+                skipped: list[tuple[str, str]] | None = None, site: str = "", inspector: str = "",
+                cutoffs: SeverityCutoffs = SeverityCutoffs()) -> Survey:
+    """A survey of ``photos``, sorted worst first (then by name, for a stable order), with
+    the severity cut-offs its grades were given with."""
     ordered = sorted(photos, key=lambda p: (-severity_rank(p.severity),
                                             -float(p.summary.get("area_fraction", 0)), p.name))
-    return Survey(tuple(ordered), title=title, skipped=tuple(skipped or ()))
+    return Survey(tuple(ordered), title=title, skipped=tuple(skipped or ()), site=site,
+                  inspector=inspector, cutoffs=cutoffs)
 
 
 def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
@@ -107,11 +120,12 @@ def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
     return buf.getvalue()
 
 
-def survey_photo(name: str, result: "Result", summary: dict) -> SurveyPhoto:
+def survey_photo(name: str, result: "Result", summary: dict, file: str = "",
+                 frame: int | None = None) -> SurveyPhoto:
     """A segmented photo for a survey: its checked summary and thumbnails of the photo and
     of its overlay."""
     return SurveyPhoto(name, clean_summary(summary), thumbnail_jpeg(result.image),
-                       thumbnail_jpeg(result.overlay))
+                       thumbnail_jpeg(result.overlay), file=file, frame=frame)
 
 
 # ------------------------------------------------------------------ JSON in and out
@@ -139,6 +153,12 @@ def _text(value: Any, what: str, limit: int = MAX_NAME, optional: bool = True) -
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise SurveyError(f"{what} must be text of at most {limit} characters")
+    return value
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise SurveyError(f"{what} must be true or false, not {value!r}")
     return value
 
 
@@ -170,6 +190,12 @@ def clean_summary(s: Any) -> dict:
         "longitude": _optional(s.get("longitude"), _number, -180, 180, "longitude"),
         "mode": _text(s.get("mode"), "mode", 40),
         "model_version": _text(s.get("model_version"), "model_version", 100),
+        # Optional: answers from before these fields existed read as not borderline.
+        "uncertain": _flag(s.get("uncertain", False), "uncertain"),
+        "threshold": _optional(s.get("threshold"), _number, 0, 1, "threshold"),
+        "width": _optional(s.get("width"), _integer, 1, 10**6, "width"),
+        "height": _optional(s.get("height"), _integer, 1, 10**6, "height"),
+        "mask_note": _text(s.get("mask_note") or None, "mask_note", 300),
     }
 
 
@@ -194,7 +220,9 @@ def photo_from_dict(d: Any) -> SurveyPhoto:
     return SurveyPhoto(name=_text(d.get("name"), "name", optional=False),
                        summary=clean_summary(d.get("summary")),
                        image_jpeg=_image(d.get("image_jpg_base64"), "image_jpg_base64"),
-                       overlay_jpeg=_image(d.get("overlay_jpg_base64"), "overlay_jpg_base64"))
+                       overlay_jpeg=_image(d.get("overlay_jpg_base64"), "overlay_jpg_base64"),
+                       file=_text(d.get("file") or None, "file", 1000) or "",
+                       frame=_optional(d.get("frame"), _integer, 0, 10**9, "frame"))
 
 
 def survey_from_json(text: str, max_photos: int = MAX_PHOTOS) -> Survey:
@@ -219,7 +247,14 @@ def survey_from_json(text: str, max_photos: int = MAX_PHOTOS) -> Survey:
             isinstance(x, list) and len(x) == 2 and all(isinstance(v, str) for v in x) for x in skipped):
         raise SurveyError('"skipped" must be a list of [name, reason] pairs')
     title = _text(data.get("title"), "title") or "RustSEG survey"
-    survey = make_survey(out, title, [(n[:MAX_NAME], why[:MAX_NAME]) for n, why in skipped])
+    try:
+        cutoffs = SeverityCutoffs(*data["cutoffs"]) if data.get("cutoffs") is not None else SeverityCutoffs()
+    except (TypeError, ValueError) as e:
+        raise SurveyError(f'"cutoffs" must be three rising area percentages: {e}') from None
+    survey = make_survey(out, title, [(n[:MAX_NAME], why[:MAX_NAME]) for n, why in skipped],
+                         site=_text(data.get("site") or None, "site") or "",
+                         inspector=_text(data.get("inspector") or None, "inspector") or "",
+                         cutoffs=cutoffs)
     created = _text(data.get("created"), "created", 40)
     return replace(survey, created=created) if created else survey
 
@@ -229,9 +264,11 @@ def survey_to_json(survey: Survey) -> str:
     def b64(data: bytes | None) -> str | None:
         return None if data is None else base64.b64encode(data).decode("ascii")
 
-    return json.dumps({"title": survey.title, "created": survey.created,
+    c = survey.cutoffs
+    return json.dumps({"title": survey.title, "created": survey.created, "site": survey.site,
+                       "inspector": survey.inspector, "cutoffs": [c.good, c.fair, c.poor],
                        "skipped": [list(x) for x in survey.skipped],
-                       "photos": [{"name": p.name, "summary": p.summary,
+                       "photos": [{"name": p.name, "summary": p.summary, "file": p.file, "frame": p.frame,
                                    "image_jpg_base64": b64(p.image_jpeg),
                                    "overlay_jpg_base64": b64(p.overlay_jpeg)} for p in survey.photos]},
                       separators=(",", ":"))

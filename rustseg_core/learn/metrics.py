@@ -42,6 +42,30 @@ def decision_threshold(probs: np.ndarray, labels: np.ndarray, rust_probs: np.nda
     return max(table, key=table.get), table
 
 
+def uncertain_band(probs: np.ndarray, labels: np.ndarray, threshold: float,
+                   accuracy: float = 0.95, max_width: float = 0.3, step: float = 0.01) -> dict:
+    """The borderline band around the decision threshold: the narrowest ``[t - w, t + w]``
+    (clipped to [0, 1]) outside which validation photos are called right at least
+    ``accuracy`` of the time (``w`` at most ``max_width``). Inside it a result says "check
+    by eye". Returns the band and how much of the validation set it holds."""
+    p, y = np.asarray(probs, float), np.asarray(labels) > 0.5
+    right = (p > threshold) == y
+    chosen = None
+    for w in np.arange(0.0, max_width + 1e-9, step):
+        inside = (p > threshold - w) & (p <= threshold + w)
+        if (~inside).any() and right[~inside].mean() >= accuracy:
+            chosen = w
+            break
+    w = float(max_width if chosen is None else chosen)
+    inside = (p > threshold - w) & (p <= threshold + w)
+    return {"low": round(max(0.0, threshold - w), 4), "high": round(min(1.0, threshold + w), 4),
+            "target_accuracy": accuracy, "reached": chosen is not None,
+            "share_inside": round(float(inside.mean()), 4) if len(p) else 0.0,
+            "accuracy_inside": round(float(right[inside].mean()), 4) if inside.any() else None,
+            "accuracy_outside": round(float(right[~inside].mean()), 4) if (~inside).any() else None,
+            "photos": int(len(p))}
+
+
 def mask_scores(pred: np.ndarray, gt: np.ndarray) -> dict:
     """IoU, Dice, pixel precision and recall of boolean masks (empty ∩ empty counts as 1)."""
     tp = float((pred & gt).sum())

@@ -34,7 +34,7 @@ from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .masks import MaskSet, blank_photos, load_labelled_folder, load_mask_folder, split
 from .torch_weights import read_state_dict
-from .metrics import decision_threshold, mask_scores
+from .metrics import decision_threshold, mask_scores, uncertain_band
 from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
 
@@ -224,8 +224,11 @@ def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
     ious = {t: mean_iou(pix, gts, t) for t in thresholds}
     mask_t = max(ious, key=ious.get)
     decision_t, accs = decision_threshold(val_images[0], val_images[1], mask_probs, thresholds)
+    band = uncertain_band(np.concatenate([val_images[0], mask_probs]),
+                          np.concatenate([val_images[1], np.ones(len(mask_probs))]), decision_t)
     return {"mask_threshold": mask_t, "val_iou_by_threshold": ious,
-            "decision_threshold": decision_t, "val_accuracy_by_threshold": accs}
+            "decision_threshold": decision_t, "val_accuracy_by_threshold": accs,
+            "uncertain_band": band}
 
 
 # ---------------------------------------------------------------- training
@@ -363,6 +366,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         "pixel_head": True,
         "default_mode": "learned",
         "mask_threshold": chosen["mask_threshold"],
+        "uncertain_band": chosen["uncertain_band"],
         "trained_on": {"masks": [str(d) for d in mask_dirs], "image_labels": str(labelled_dir),
                        "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None},
         "train_counts": {"mask_photos": len(train_masks_set), "val_mask_photos": len(val_masks_set),

@@ -23,7 +23,7 @@ from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from .data import list_labelled
 from .evaluate import mask_pairs, predict_folder
-from .metrics import decision_threshold, mask_scores, summarise_segmentation
+from .metrics import decision_threshold, mask_scores, summarise_segmentation, uncertain_band
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -119,7 +119,8 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
     """The decision threshold with the best accuracy on every validation photo whose answer
     is known: ``labelled`` (corrosion/ and not_corrosion/) and the model's held-out mask
     photos of ``folder``, which all show rust. Choosing on the web-style photos alone let
-    the gate call close-ups clean. Returns (threshold, {threshold: accuracy})."""
+    the gate call close-ups clean. Returns (threshold, {"accuracy_by_threshold": {threshold:
+    accuracy}, "uncertain_band": the borderline band around it on the same photos})."""
     ds = list_labelled(labelled)
     close = [p for p, _ in mask_pairs(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
@@ -131,13 +132,16 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
             f"{np.mean(probs[n:] <= t) if close else 0:.3f})")
     log(f"decision threshold {best}: accuracy {table[best]:.3f} on {n} labelled photos and "
         f"{len(close)} held-out close-ups")
-    return best, table
+    band = uncertain_band(probs, np.concatenate([ds.labels, np.ones(len(close))]), best)
+    log(f"borderline band {band['low']}–{band['high']}: {100 * band['share_inside']:.1f} % of these "
+        f"photos, accuracy {band['accuracy_inside']} inside and {band['accuracy_outside']} outside")
+    return best, {"accuracy_by_threshold": table, "uncertain_band": band}
 
 
 def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str,
-                           decision_threshold: float | None = None) -> None:
-    """Store learned mode's side and mask threshold (and, if given, the decision threshold)
-    in the model's metadata."""
+                           decision_threshold: float | None = None, band: dict | None = None) -> None:
+    """Store learned mode's side and mask threshold (and, if given, the decision threshold
+    and its borderline band) in the model's metadata."""
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text())
     meta.setdefault("info", {}).update(learned_side=int(side), mask_threshold=float(threshold),
@@ -147,6 +151,8 @@ def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, n
         meta["info"]["decision_note"] = note
         if "thresholds" in meta["info"]:  # what training chose, kept in step
             meta["info"]["thresholds"]["decision_threshold"] = float(decision_threshold)
+    if band is not None:
+        meta["info"]["uncertain_band"] = band
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     tmp.replace(path)

@@ -72,6 +72,9 @@ class Result:
     image_format: str | None = None  # of the photo as received (JPEG, PNG, ...); None for arrays
     exif: Image.Exif | None = None  # of the photo as received (capture time, GPS ...)
     mask_note: str | None = None  # e.g. that advanced mode fell back to the standard mask
+    # The probability is in the model's borderline band (chosen on validation photos, see
+    # metrics.uncertain_band): the decision should be checked by eye.
+    uncertain: bool = False
 
     @property
     def decision(self) -> str:
@@ -83,6 +86,7 @@ class Result:
             "probability": round(self.probability, 6),
             "decision": self.decision,
             "is_corrosion": self.is_corrosion,
+            "uncertain": self.uncertain,
             "threshold": self.threshold,
             "mode": self.mode,
             "area_fraction": round(self.area_fraction, 6),
@@ -174,6 +178,20 @@ class Segmenter:
     def threshold(self) -> float:
         t = self._config.threshold
         return self.bundle.threshold if t is None else t
+
+    @property
+    def uncertain_band(self) -> tuple[float, float] | None:
+        """(low, high): probabilities above ``low`` and up to ``high`` are borderline; ``None``
+        for a model without one (or with the threshold overridden: the band was chosen
+        around the model's own)."""
+        band = self.bundle.info.get("uncertain_band")
+        if not band or self._config.threshold is not None:
+            return None
+        return float(band["low"]), float(band["high"])
+
+    def is_uncertain(self, probability: float) -> bool:
+        band = self.uncertain_band
+        return band is not None and band[0] < probability <= band[1]
 
     @property
     def learned_side(self) -> int:
@@ -344,7 +362,8 @@ class Segmenter:
                       heatmap=heat, mask=mask_full, overlay=overlay,
                       area_fraction=area, original_size=photo.size,
                       model_version=self.bundle.version, timings=timings,
-                      image_format=photo.format, exif=photo.exif, mask_note=note)
+                      image_format=photo.format, exif=photo.exif, mask_note=note,
+                      uncertain=self.is_uncertain(ev.probability))
 
 
 def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
