@@ -159,7 +159,7 @@ def _pct(sorted_values: list[float], q: float) -> float:
 
 
 def run_clients(url: str, photos: list[tuple[str, bytes]], clients: int, uploads: int,
-                deadline: float, keep_every: int = 0, mode: str = "standard",
+                deadline: float, keep_every: int = 0, mode: str | None = None,
                 timeout: float = 180.0) -> tuple[list[Answer], bool]:
     """``clients`` threads, each sending ``uploads`` photos one after the other (round robin
     over ``photos``); no new request after ``deadline`` (monotonic). (answers, stopped early)."""
@@ -237,7 +237,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--uploads", type=int, default=50, help="per client")
     ap.add_argument("--warmup", type=int, default=2, help="rounds of one upload per client first")
-    ap.add_argument("--mode", choices=("standard", "advanced"), default="standard")
+    ap.add_argument("--modes", default="default,standard,advanced",
+                    help="comma list of mask modes, each measured in turn on the same server; "
+                         "'default' sends no mode, as a user who leaves the choice alone (the "
+                         "model's default: learned for the shipped U-Net)")
     ap.add_argument("--keep-every", type=int, default=10,
                     help="keep every Nth upload in a temporary store (0: none; own server only)")
     ap.add_argument("--workers", type=int, default=2)
@@ -256,6 +259,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             ap.error(str(e))
     if args.clients < 1 or args.uploads < 1:
         ap.error("--clients and --uploads must be at least 1")
+    from rustseg_core.vocabulary import MODE_IDS
+
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in args.mode_list if m not in ("default", *MODE_IDS)]
+    if bad or not args.mode_list:
+        ap.error(f"--modes takes default and {', '.join(MODE_IDS)}, not {', '.join(bad) or 'nothing'}")
     return args
 
 
@@ -279,23 +288,35 @@ def main(argv: list[str] | None = None) -> int:
             url, master = server.url, server.proc.pid
             server_note = (f"gunicorn started by this script on {url}, {args.workers} workers × "
                            f"{args.threads} threads, gunicorn.conf.py, model {model}")
+        reports = {}
         try:
-            version = (get_json(url + "/healthz")[1] or {}).get("model_version")
-            server_note += f" (model version {version})"
-            report = measure(url, master, photos, args)
-            report.photos_note, report.server_note = photos_note, server_note
-            if store_dir is not None:
-                report.store_note = _store_note(store_dir, report.answers)
+            health = get_json(url + "/healthz")[1] or {}
+            server_note += f" (model version {health.get('model_version')})"
+            for mode in args.mode_list:
+                args.mode = None if mode == "default" else mode
+                log(f"mode {mode}")
+                report = measure(url, master, photos, args)
+                report.photos_note, report.server_note = photos_note, server_note
+                if store_dir is not None:
+                    report.store_note = _store_note(store_dir, report.answers)
+                reports[mode] = report
         finally:
             if server:
                 server.stop()
-    print(report.text())
+    for mode, report in reports.items():
+        modes = {a.body.get("mode") for a in report.answers if a.status == 200 and a.body}
+        print(f"### mode: {mode} (answered in {', '.join(sorted(modes)) or '?'})\n")
+        print(report.text() + "\n")
     if args.json:
-        data = {k: v for k, v in asdict(report).items() if k != "answers"}
-        data["latencies_s"] = [a.seconds for a in report.answers]
-        data["statuses"] = [a.status for a in report.answers]
-        args.json.write_text(json.dumps(data, indent=2))
-    ok = report.errors == 0 and report.max_growth() <= args.max_rss_growth and not report.stopped_early
+        out = {}
+        for mode, report in reports.items():
+            data = {k: v for k, v in asdict(report).items() if k != "answers"}
+            data["latencies_s"] = [a.seconds for a in report.answers]
+            data["statuses"] = [a.status for a in report.answers]
+            out[mode] = data
+        args.json.write_text(json.dumps(out, indent=2))
+    ok = all(r.errors == 0 and r.max_growth() <= args.max_rss_growth and not r.stopped_early
+             for r in reports.values())
     return 0 if ok else 1
 
 

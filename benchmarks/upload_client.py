@@ -41,13 +41,14 @@ class Answer:
         return self.body.get("id") if self.status == 200 and self.body and self.body.get("kept") else None
 
 
-def segment(base_url: str, photo: bytes, filename: str = "photo.jpg", mode: str = "standard",
+def segment(base_url: str, photo: bytes, filename: str = "photo.jpg", mode: str | None = None,
             keep: bool = False, timeout: float = 180.0) -> Answer:
-    """``POST /api/v1/segment`` on a loopback server; never raises for HTTP or network errors."""
+    """``POST /api/v1/segment`` on a loopback server (``mode=None``: the model's default, as a
+    user who sends none gets); never raises for HTTP or network errors."""
     url = require_loopback(base_url) + "/api/v1/segment"
     ctype = "image/png" if filename.lower().endswith(".png") else "image/jpeg"
-    body, content_type = multipart({"mode": mode, "keep": "true" if keep else "false"},
-                                   {"image": (filename, photo, ctype)})
+    fields = {"keep": "true" if keep else "false", **({"mode": mode} if mode else {})}
+    body, content_type = multipart(fields, {"image": (filename, photo, ctype)})
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": content_type})
     t0 = time.perf_counter()

@@ -116,3 +116,14 @@ def test_batch_engines_measures_both_engines(tiny_model_dir, tmp_path):
     r.update(machine=batch_engines.machine_info(), command="x")
     md = batch_engines.render(r)
     assert "| thumbnail" in md and "each Ray actor peaked at" in md
+
+
+def test_client_latency_times_the_api_and_the_page(tiny_model_dir, two_photos, capsys):
+    from benchmarks import client_latency
+
+    assert client_latency.main(["--reps", "2", "--model", str(tiny_model_dir),
+                                "--photo", str(two_photos[0])]) == 0
+    out = capsys.readouterr().out
+    for words in ("0.1 MP", "12 MP", "API `POST /api/v1/segment`", "result page `POST /analyse`",
+                  "Worker peak resident memory"):
+        assert words in out, words

@@ -168,13 +168,16 @@ def test_load_script_reports_latency_errors_and_worker_memory(server, capsys):
     from benchmarks import load_test
 
     code = load_test.main(["--url", server.url, "--server-pid", str(server.proc.pid),
-                           "--clients", "3", "--uploads", "4", "--warmup", "1",
+                           "--clients", "3", "--uploads", "4", "--warmup", "1", "--modes", "default,advanced",
                            "--sample-every", "0.2", "--max-rss-growth", "1.0"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "requests: 12 of 12" in out and "errors: 0" in out and "200 × 12" in out
+    # Each mode in turn, the model's default first (what a user who sends no mode gets).
+    assert re.findall(r"### mode: (\w+) \(answered in (\w+)\)", out) == [("default", "standard"),
+                                                                         ("advanced", "advanced")]
+    assert out.count("requests: 12 of 12") == 2 and "errors: 0" in out and "200 × 12" in out
     assert re.search(r"latency \(s\): p50 [\d.]+, p95 [\d.]+, max [\d.]+", out)
-    assert len(re.findall(r"  pid \d+: \d+ → \d+", out)) == 2  # both workers' RSS
+    assert len(re.findall(r"  pid \d+: \d+ → \d+", out)) == 4  # both workers' RSS, per mode
     assert "other processes kept on average" in out
 
 

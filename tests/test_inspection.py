@@ -395,3 +395,24 @@ def test_report_csv_and_results_csv_share_their_field_names():
     shared = [f for f in REPORT_FIELDS if f != "number"]
     assert shared == [f for f in RESULTS_FIELDS if f in shared]  # same names, same order
     assert set(RESULTS_FIELDS) - set(REPORT_FIELDS) == {"error", *(f for f in RESULTS_FIELDS if f.endswith("_ms"))}
+
+
+def test_distribution_of_a_large_mask_matches_full_resolution(monkeypatch):
+    import cv2
+
+    import rustseg_core.inspection.grades as grades
+
+    rng = np.random.default_rng(4)
+    smalls = [np.zeros((150, 200), bool) for _ in range(3)]
+    smalls[0][40:80, 50:110] = True  # one spot
+    smalls[1][rng.integers(0, 150, 200), rng.integers(0, 200, 200)] = True  # specks
+    smalls[2] = rng.random((150, 200)) > 0.9  # rust everywhere
+    for small in smalls:
+        big = cv2.resize(small.astype(np.uint8), (2400, 1800), interpolation=cv2.INTER_NEAREST) > 0
+        fast = distribution_type(big)
+        monkeypatch.setattr(grades, "DISTRIBUTION_MAX_PIXELS", 10**9)
+        assert fast == distribution_type(big)
+        monkeypatch.undo()
+    one = np.zeros((1800, 2400), bool)
+    one[900, 1200] = True
+    assert distribution_type(one) == "spot"  # a single rusted pixel is not lost

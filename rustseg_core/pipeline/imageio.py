@@ -235,3 +235,28 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                max_side: int | None = None) -> np.ndarray:
     """Decode ``source`` (path, bytes or file) to an upright RGB ``uint8`` array (H, W, 3)."""
     return decode(source, max_pixels=max_pixels, max_side=max_side).image
+
+
+# ------------------------------------------------------------------ encoding
+def encode_mask_png(mask: np.ndarray) -> bytes:
+    """A boolean mask as RustSEG's mask file: an 8-bit greyscale PNG, 255 = corrosion.
+
+    zlib's run-length strategy suits masks (long runs of one value): for a 12 MP mask it
+    takes half the time of the default strategy and makes a smaller file, with the same
+    pixels (see ``benchmarks/client_latency.py``).
+    """
+    import zlib
+
+    buf = io.BytesIO()
+    grey = np.ascontiguousarray(mask, bool).view(np.uint8) * np.uint8(255)
+    Image.fromarray(grey, "L").save(
+        buf, "PNG", compress_level=1, compress_type=zlib.Z_RLE)
+    return buf.getvalue()
+
+
+def encode_picture_png(image: np.ndarray) -> bytes:
+    """An RGB picture (the heatmap over the photo) as a PNG at zlib level 1: five times
+    faster than the default level for files about 8 % larger."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()

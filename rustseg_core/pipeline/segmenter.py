@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
 from ..tf_runtime import tensorflow
 from .cam import cam_from_gradients, make_forward_with_grads
 from .colour import rust_probability
-from .imageio import Photo, Source, decode
+from .imageio import Photo, Source, decode, encode_mask_png, encode_picture_png
 from .model import ModelBundle, load_bundle, preprocess, shipped_model_dir
 from .overlay import heatmap_over, overlay_mask
 from .refine import dynamic_threshold, fused_evidence, refine
@@ -100,21 +101,42 @@ class Result:
     def mask_png(self) -> bytes:
         """The mask as an 8-bit PNG (0 background, 255 corrosion) at the original size."""
         mask = self.mask if self.mask is not None else np.zeros(self.original_size[::-1], bool)
-        return _encode(Image.fromarray(mask.astype(np.uint8) * 255, "L"), "PNG")
+        return encode_mask_png(mask)
 
     def overlay_jpeg(self, quality: int = 90) -> bytes:
         return _encode(Image.fromarray(self.overlay), "JPEG", quality=quality)
 
     def heatmap_png(self) -> bytes:
         """The map the mask came from, drawn over the photo."""
-        return _encode(Image.fromarray(heatmap_over(self.image, self.heatmap)), "PNG")
+        return encode_picture_png(heatmap_over(self.image, self.heatmap))
 
     def image_jpeg(self, quality: int = 90) -> bytes:
         return _encode(Image.fromarray(self.image), "JPEG", quality=quality)
 
-    def encoded(self) -> dict[str, bytes]:
-        """Every output of ``vocabulary.OUTPUTS``, encoded once, by file name."""
-        return {o.filename: getattr(self, o.encoder)() for o in vocab.OUTPUTS.values()}
+    def encoded(self) -> "EncodedOutputs":
+        """Every output of ``vocabulary.OUTPUTS`` by file name, each encoded when first read
+        (an API answer that wants only the mask never pays for the heatmap's PNG)."""
+        return EncodedOutputs(self)
+
+
+class EncodedOutputs(Mapping):
+    """A result's encoded outputs by file name, encoded on first access and kept."""
+
+    def __init__(self, result: Result):
+        self._result = result
+        self._done: dict[str, bytes] = {}
+        self._encoders = {o.filename: o.encoder for o in vocab.OUTPUTS.values()}
+
+    def __getitem__(self, filename: str) -> bytes:
+        if filename not in self._done:
+            self._done[filename] = getattr(self._result, self._encoders[filename])()
+        return self._done[filename]
+
+    def __iter__(self):
+        return iter(self._encoders)
+
+    def __len__(self) -> int:
+        return len(self._encoders)
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:

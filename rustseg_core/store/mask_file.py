@@ -13,6 +13,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from ..pipeline.imageio import encode_mask_png
+
 # Modes whose pixels can be read as a mask (palette images are expanded first).
 MASK_MODES = ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA")
 
@@ -61,10 +63,9 @@ def read_mask_png(data: bytes, size: tuple[int, int]) -> np.ndarray:
 
 
 def mask_png(mask: np.ndarray) -> bytes:
-    """The canonical encoding of a boolean mask: 8-bit greyscale PNG, 255 = corrosion."""
-    buf = io.BytesIO()
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(buf, "PNG", optimize=True)
-    return buf.getvalue()
+    """The canonical encoding of a boolean mask: 8-bit greyscale PNG, 255 = corrosion (the
+    same encoding as the pipeline's own masks)."""
+    return encode_mask_png(mask)
 
 
 def empty_mask_png(size: tuple[int, int]) -> bytes:
