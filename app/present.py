@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import colorsys
+import io
 import json
 import time
+import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -147,6 +149,10 @@ class ResultView:
         lat, lon = self.summary.get("latitude"), self.summary.get("longitude")
         return None if lat is None or lon is None else gps_text(self.summary)
 
+    @property
+    def zip_download(self) -> str:
+        return zip_name(self.result_id)
+
     def download(self, key: str) -> str:
         """The file name a download of output ``key`` is saved under."""
         return download_name(self.result_id, RESULT_JSON if key == RESULT_JSON.key else OUTPUTS[key])
@@ -159,14 +165,39 @@ def _stages(summary: dict) -> list[tuple[str, float]]:
     return known + [(k, v) for k, v in t.items() if k not in named]
 
 
+# The outputs of the one download that holds a result (the photo itself is left out: the
+# person has it).
+ZIP_OUTPUTS = (OUTPUTS["mask"], OUTPUTS["overlay"], OUTPUTS["heatmap"])
+ZIP_MIME = "application/zip"
+
+
+def result_zip(result_id: str, summary_json: dict, files) -> bytes:
+    """One ZIP of a result's mask, overlay, heatmap and JSON, named as the single
+    downloads are (``rustseg-<id>-mask.png`` ...). Stored, not deflated: the images are
+    compressed already."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for o in ZIP_OUTPUTS:
+            z.writestr(download_name(result_id, o), files[o.filename])
+        z.writestr(download_name(result_id, RESULT_JSON), json.dumps(summary_json, indent=2))
+    return buf.getvalue()
+
+
+def zip_name(result_id: str) -> str:
+    return f"rustseg-{result_id}.zip"
+
+
 def inline_view(rendered: Rendered) -> ResultView:
-    """Images as data: URIs: a result nobody asked to keep is never written anywhere. Its
-    downloads are named by the time of the analysis (it has no id)."""
+    """Images as data: URIs: a result nobody asked to keep is never written anywhere (so
+    it is gone once the page is left: one ZIP holds it all). Its downloads are named by the
+    time of the analysis (it has no id)."""
     urls = {o.key: data_uri(rendered.files[o.filename], o.mime) for o in OUTPUTS.values()}
-    urls[RESULT_JSON.key] = data_uri(json.dumps(result_json(rendered.summary), indent=2).encode(),
-                                     RESULT_JSON.mime)
-    return ResultView(summary=rendered.summary, urls=urls,
-                      result_id=time.strftime("%Y%m%d-%H%M%S"), stages=_stages(rendered.summary))
+    body = result_json(rendered.summary)
+    urls[RESULT_JSON.key] = data_uri(json.dumps(body, indent=2).encode(), RESULT_JSON.mime)
+    result_id = time.strftime("%Y%m%d-%H%M%S")
+    urls["zip"] = data_uri(result_zip(result_id, body, rendered.files), ZIP_MIME)
+    return ResultView(summary=rendered.summary, urls=urls, result_id=result_id,
+                      stages=_stages(rendered.summary))
 
 
 def stored_view(record: Record, url_for_file: Callable[[str], str],
@@ -226,5 +257,7 @@ def survey_view(survey: "Survey") -> SurveyView:
             for i, p in enumerate(survey.photos, 1)]
     return SurveyView(title=survey.title, created=survey.created.replace("T", " "),
                       photos=totals["photos"], totals=[(s, totals[k]) for k, s in SEVERITIES.items()],
-                      rows=rows, skipped=list(survey.skipped), locations_svg=locations_svg(survey),
+                      rows=rows, skipped=list(survey.skipped),
+                      # drawn for a phone: 390 px shows it at about its own size
+                      locations_svg=locations_svg(survey, 420, 300, text=16),
                       about=about(survey))

@@ -18,12 +18,14 @@ from rustseg_core.vocabulary import (CHECK_BY_EYE, MODES, OUTPUTS, RESULT_JSON, 
 
 from .errors import photo_problem
 from .forms import ALLOWED_EXTENSIONS, FeedbackForm, MaskForm, UploadForm, upload_error_status
-from .present import colour_name, inline_view, render_result, result_json, stored_view
+from .present import (ZIP_MIME, ZIP_OUTPUTS, colour_name, inline_view, render_result, result_json,
+                      result_zip, stored_view, zip_name)
 from .services import analyse as analyse_photo
 from .services import current_outputs, keep_upload, save_correction, services, store
 
 web = Blueprint("web", __name__)
 MASK_FILE, OVERLAY_FILE = OUTPUTS["mask"].filename, OUTPUTS["overlay"].filename
+ZIP_FILE = "result.zip"  # mask, overlay, heatmap and JSON in one download
 # The model's own mask of a kept result, beside mask.png (the current one): the editor's reset.
 MODEL_MASK_FILE = "model-mask.png"
 KEEP_FAILED = "We could not keep your photo this time, so nothing was stored. Your result is below."
@@ -122,6 +124,7 @@ def _record_page(s, rec, status: int = 200, feedback: FeedbackForm | None = None
     view = stored_view(rec, lambda name: url_for("web.record_file", record_id=rec.id, name=name),
                        summary=summary)
     view.urls["model_mask"] = url_for("web.record_file", record_id=rec.id, name=MODEL_MASK_FILE)
+    view.urls["zip"] = url_for("web.record_file", record_id=rec.id, name=ZIP_FILE)
     html = render_template("result.html", view=view, feedback=feedback or FeedbackForm(),
                            mask_form=mask_form or MaskForm(), corrections=s.corrections(rec.id))
     return _private(make_response(html, status))
@@ -171,6 +174,12 @@ def record_file(record_id: str, name: str) -> Response:
     mask, the overlay and the JSON follow the current mask (a correction, once saved);
     ``model-mask.png`` is the model's own."""
     s, rec = _record_or_404(record_id)
+    if name == ZIP_FILE:
+        summary, current = current_outputs(rec)
+        files = {o.filename: current.get(o.filename) or s.read_file(rec, o.filename) for o in ZIP_OUTPUTS}
+        resp = send_file(io.BytesIO(result_zip(rec.id, result_json(summary, rec), files)),
+                         mimetype=ZIP_MIME, max_age=0, as_attachment=True, download_name=zip_name(rec.id))
+        return _private(resp)
     output = output_for_file(MASK_FILE if name == MODEL_MASK_FILE else name)
     if output is None:
         abort(404)

@@ -196,3 +196,23 @@ def test_a_corrected_mask_drives_the_area_grade_overlay_and_downloads(client, ke
     model_mask = client.get(f"/r/{kept_id}/model-mask.png").data
     assert model_mask == Store(store_dir).file_path(rec, "mask.png").read_bytes()
     assert f'data-model-mask="/r/{kept_id}/model-mask.png"' in page
+
+
+def test_a_kept_result_downloads_as_one_zip_with_its_current_mask(client, kept_id):
+    import json
+    import zipfile
+
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:40] = True
+    assert _put(client, kept_id, _png(mask)).status_code == 201
+    page = client.get(f"/r/{kept_id}").get_data(as_text=True)
+    assert f'href="/r/{kept_id}/result.zip"' in page and "data-not-kept" not in page
+    resp = client.get(f"/r/{kept_id}/result.zip")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    assert f"rustseg-{kept_id}.zip" in resp.headers["Content-Disposition"]
+    z = zipfile.ZipFile(io.BytesIO(resp.data))
+    assert sorted(z.namelist()) == sorted(f"rustseg-{kept_id}-{n}" for n in
+                                          ("mask.png", "overlay.jpg", "heatmap.png", "result.json"))
+    got = np.asarray(Image.open(io.BytesIO(z.read(f"rustseg-{kept_id}-mask.png")))) > 0
+    assert np.array_equal(got, mask)
+    assert json.loads(z.read(f"rustseg-{kept_id}-result.json"))["mask_version"] == 1

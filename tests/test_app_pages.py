@@ -112,7 +112,15 @@ def test_jpeg_upload_renders_result_inline_without_touching_disk(client, store_d
         assert stage in html
     uris = data_uris(html)
     kinds = sorted({_decode_data_uri(u)[0] for u in uris})
-    assert kinds == ["application/json", "image/jpeg", "image/png"]
+    assert kinds == ["application/json", "application/zip", "image/jpeg", "image/png"]
+    # One download holds the whole result, and the page says an unkept result is not kept.
+    assert "data-not-kept" in html and "gone once you" in html
+    zip_uri = next(u for u in uris if u.startswith("data:application/zip"))
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(_decode_data_uri(zip_uri)[1])).namelist()
+    assert sorted(n.split("-", 3)[-1] for n in names) == ["heatmap.png", "mask.png", "overlay.jpg",
+                                                           "result.json"]
     # Downloads are named rustseg-<id>-<what>.<ext>; an unkept result's id is its time.
     ids = {re.search(r'download="rustseg-(\d{8}-\d{6})-' + what, html).group(1)
            for what in ("mask.png", "overlay.jpg", "result.json")}

@@ -127,11 +127,17 @@ def test_upload_reaches_the_result_page(browser, server, photos, viewport):
             assert img.evaluate("i => i.complete && i.naturalWidth > 0")
         _no_horizontal_scroll(page)
         first, second = (page.locator(".figures.pair figure").nth(i).bounding_box() for i in (0, 1))
+        assert "corroded areas marked" in page.locator(".figures.pair figure img").first.get_attribute("alt")
+        grade = page.locator("[data-grade]").bounding_box()
         if viewport == "phone":
             assert second["y"] >= first["y"] + first["height"] - 1  # stacked
             assert first["width"] > 0.8 * VIEWPORTS["phone"]["width"]
+            # The verdict and the marked photo come first (on the first screen); the grade after.
+            assert first["y"] < VIEWPORTS["phone"]["height"] and grade["y"] > first["y"] + first["height"]
         else:
             assert abs(second["y"] - first["y"]) < 2 and second["x"] > first["x"] + first["width"]
+        # Long values read as sentences, not a word per line.
+        assert page.locator("[data-distribution]").bounding_box()["width"] > 0.35 * VIEWPORTS[viewport]["width"]
         page.screenshot(path=str(ARTIFACTS / f"result-{viewport}.png"), full_page=True)
     finally:
         ctx.close()

@@ -182,6 +182,31 @@ def test_editor_tools_with_a_mouse(browser, server, photos):
     assert [c.version for c in s.corrections(record_id)] == [1, 2]
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (1366, 768), (390, 844)])
+def test_the_whole_photo_and_save_fit_one_screen(browser, server, photos, size):
+    base, _ = server
+    phone = size[0] < 600
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, is_mobile=phone,
+                              has_touch=phone, device_scale_factor=2 if phone else 1)
+    page = ctx.new_page()
+    try:
+        _keep_photo(page, base, photos["rusty"])
+        tools = page.locator("[data-editor-tools]")
+        tools.evaluate("t => t.scrollIntoView({block: 'start'})")
+        canvas = page.locator("[data-editor-canvas]").bounding_box()
+        save = page.locator("[data-save]").bounding_box()
+        top = tools.bounding_box()["y"]
+        assert top >= -1 and canvas["y"] > top
+        assert save["y"] + save["height"] <= size[1] + 1, (canvas, save)  # photo and Save at once
+        ratio = canvas["width"] / canvas["height"]
+        assert ratio == pytest.approx(1280 / 960, rel=0.02)  # the photo's aspect is kept
+        _no_horizontal_scroll(page)
+        if size == (1280, 800):
+            page.screenshot(path=str(ARTIFACTS / "editor-fits-desktop-800.png"))
+    finally:
+        ctx.close()
+
+
 def test_without_javascript_a_mask_file_can_be_sent(browser, server, photos, tmp_path):
     base, store_dir = server
     ctx, page = _new_page(browser, "phone", js=False)

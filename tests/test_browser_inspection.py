@@ -176,7 +176,7 @@ def test_five_photo_survey(browser, server, survey_photos, viewport):
             assert img.evaluate("i => i.complete && i.naturalWidth > 0")
         _no_horizontal_scroll(page)
         page.screenshot(path=str(ARTIFACTS / f"survey-{viewport}.png"), full_page=True)
-        for key, magic in (("pdf", b"%PDF"), ("html", b"<!doctype html>"), ("csv", b"number,name"),
+        for key, magic in (("pdf", b"%PDF"), ("html", b"<!doctype html>"), ("csv", b"number,file,frame,probability"),
                            ("geojson", b"{")):
             with page.expect_download() as dl:
                 page.locator(f'[data-download="{key}"]').click()

@@ -68,10 +68,39 @@ def test_segment_video_every_nth_frame(tiny_model_dir, tmp_path):
     assert (out / "clip_f000002_mask.png").is_file()
 
 
-def test_segment_nothing_readable_fails(tiny_model_dir, tmp_path):
+def _without_tensorflow(*argv: str) -> subprocess.CompletedProcess:
+    """``rustseg ARGV`` in a fresh interpreter that must not have loaded TensorFlow."""
+    code = ("import sys; from rustseg_core.cli import main; "
+            f"rc = main({list(argv)!r}); "
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was loaded'; sys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_segment_nothing_readable_fails_before_the_model_loads(tmp_path):
     bad = tmp_path / "x.png"
     bad.write_bytes(b"")
-    assert main(["segment", str(bad), "--out", str(tmp_path / "o"), "--model", str(tiny_model_dir), "-q"]) == 1
+    text = tmp_path / "notes.jpg"
+    text.write_text("a text file with a photo's name")
+    out = _without_tensorflow("segment", str(bad), str(text), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert "no readable photo" in out.stderr and "notes.jpg" in out.stderr and "x.png" in out.stderr
+
+
+def test_an_empty_folder_says_no_photos_were_found(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no photos here")
+    out = _without_tensorflow("segment", str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2 and "no photos or videos found in" in out.stderr, out.stderr
+
+
+def test_a_rerun_says_what_it_kept(tiny_model_dir, photo_folder, tmp_path, capsys):
+    args = ["segment", str(photo_folder), "--out", str(tmp_path / "out"), "--model", str(tiny_model_dir), "-q"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "3 segmented" in first.out and "will skip" in first.err and "broken.jpg" in first.err
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert again.startswith("0 segmented (3 kept from an earlier run"), again
 
 
 # -- what a new user meets ----------------------------------------------------------------------

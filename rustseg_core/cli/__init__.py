@@ -21,8 +21,11 @@ from .store_cmd import add_export_arguments, add_store_commands
 DESCRIPTION = """\
 RustSEG: does a photo of steel show corrosion, and where?
 
-Classify with a CNN trained on image-level labels, localise with Grad-CAM++, refine into a
-pixel mask with the paper's threshold and a dense CRF.
+One forward pass of a U-Net on an ImageNet-pretrained encoder gives the probability that a
+photo shows corrosion and a per-pixel rust mask (learned mode, the default), graded by
+ASTM D610 and ISO 4628-3. The paper's method (Grad-CAM++ on the classifier's last map, its
+dynamic threshold and a dense CRF: --mode standard or advanced) stays for research and
+comparison.
 """
 EPILOG = "Run 'rustseg COMMAND --help' for the options of one command."
 ENV_MODEL = "RUSTSEG_MODEL"
@@ -127,7 +130,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     defaults = MaskTrainConfig()
     cfg = MaskTrainConfig(encoder=args.encoder, freeze_encoder=args.freeze_encoder,
                           image_positives=not args.no_image_positives,
-                          blank_photos=defaults.blank_photos if args.blank_photos is None else args.blank_photos,
+                          blank_photos=args.blank_photos,
                           input_size=args.input_size or defaults.input_size, base_width=args.base_width,
                           epochs=args.epochs or defaults.epochs,
                           batch_size=args.batch_size or defaults.batch_size,
@@ -142,7 +145,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
-def _segment_inputs(args: argparse.Namespace) -> list[str]:
+def _segment_inputs(args: argparse.Namespace) -> tuple[list[str], set[str]]:
     """PATHS then the entries of ``--from-list``; local ones must exist, s3:// ones need pyarrow."""
     from .sources import S3, SourceError, read_list, s3_filesystem
 
@@ -157,15 +160,46 @@ def _segment_inputs(args: argparse.Namespace) -> list[str]:
     if not inputs:
         raise UsageError("nothing to segment: give PATHS or --from-list FILE")
     _existing([i for i in inputs if not i.startswith(S3)], "input")
+    said = _check_local_photos(inputs)
     if args.every < 1:
         raise UsageError("--every must be at least 1")
     if args.workers is not None and (args.workers < 1 or args.engine != "ray"):
         raise UsageError("--workers needs --engine ray and a number of at least 1")
-    return inputs
+    return inputs, said
+
+
+def _check_local_photos(inputs: list[str]) -> set[str]:
+    """Before the model loads (seconds): a folder with no photo or video in it, or files
+    that are all unreadable as images, are a usage error; an unreadable file among good
+    ones is said at once (and skipped by the run, as before). Returns the files said."""
+    from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, probe
+    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand
+
+    local = [i for i in inputs if not i.startswith(S3)]
+    try:
+        sources = expand(local)
+    except SourceError as e:
+        raise UsageError(str(e)) from e
+    if local and not sources and len(local) == len(inputs):
+        kinds = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+        raise UsageError(f"no photos or videos found in {', '.join(local)} (looked for {kinds})")
+    bad: dict[str, str] = {}
+    for source in sources:
+        if Path(source.uri).suffix.lower() in VIDEO_EXTENSIONS:
+            continue
+        try:
+            probe(source.uri)
+        except ImageInputError as e:
+            bad[source.uri] = f"{source.uri}: {e}"
+    if bad and len(bad) == len(sources) and len(local) == len(inputs):
+        raise UsageError("no readable photo among the inputs: " + "; ".join(bad.values()))
+    for line in bad.values():
+        print(f"  will skip {line}", file=sys.stderr)
+    return set(bad)
 
 
 def _segment(args: argparse.Namespace) -> int:
-    inputs = _segment_inputs(args)
+    inputs, said = _segment_inputs(args)
     if args.engine == "ray":
         from .ray_engine import ray_available
 
@@ -201,11 +235,16 @@ def _segment(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from e
     failed = [r for r in rows if r["error"]]
     found = sum(r.get("decision") == CORROSION for r in rows)
-    print(f"{len(rows) - len(failed)} segmented ({found} with corrosion), {len(failed)} skipped; "
+    reused = getattr(rows, "reused", 0)
+    done = len(rows) - len(failed) - reused
+    kept = f" ({reused} kept from an earlier run with the same settings; --redo segments them again)" \
+        if reused else ""
+    print(f"{done} segmented{kept}, {found} with corrosion in all, {len(failed)} skipped; "
           f"results in {args.out}/results.csv" + (" and report.html/.pdf/.csv/.geojson" if report
                                                    and report.photos else ""))
     for r in failed:
-        print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
+        if r["file"] not in said:  # the unreadable ones were said before the model loaded
+            print(f"  skipped {r['file']}: {r['error']}", file=sys.stderr)
     return 0 if rows and len(failed) < len(rows) else 1
 
 
@@ -371,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --masks: leave out the corrosion photos that have only an image label")
     t.add_argument("--blank-photos", type=int, metavar="N",
                    help="with --masks: generated textureless clean photos (flat colours, "
-                        "gradients, noise; default: 160)")
+                        "gradients, noise; default: one for every ten clean photos)")
     t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
     t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
     t.add_argument("--lr", type=float,

@@ -99,11 +99,20 @@ def start(inputs: list[str | Path], out_dir: str | Path) -> tuple[Path, list[Sou
     return out_dir, expand(inputs)
 
 
-def finish(outcomes: Iterable[FileOutcome], out_dir: Path, report: "ReportBuilder | None") -> list[dict]:
+class BatchRows(list):
+    """The rows of a batch (one per photo or video frame), and how many of them an earlier
+    run had already made (``reused``: their files were complete, so nothing was redone)."""
+
+    reused: int = 0
+
+
+def finish(outcomes: Iterable[FileOutcome], out_dir: Path, report: "ReportBuilder | None") -> BatchRows:
     """Rows of every file in input order, written to results.csv/json, and the report."""
-    rows: list[dict] = []
+    rows = BatchRows()
     for outcome in outcomes:
         rows.extend(outcome.rows)
+        if outcome.resumed:
+            rows.reused += len(outcome.rows)
         if report is not None:
             report.add(outcome)
     write_summary(rows, out_dir)

@@ -171,8 +171,10 @@ def _badge(severity: str) -> str:
     return f'<span class="sev" style="background:{s.colour}">{s.label}</span>'
 
 
-def locations_svg(survey: Survey, width: int = 720, height: int = 400) -> str:
-    """The GPS positions as numbered points coloured by severity (empty text if none)."""
+def locations_svg(survey: Survey, width: int = 720, height: int = 400, text: float = 12.0) -> str:
+    """The GPS positions as numbered points coloured by severity (empty text if none).
+    ``text`` is the label size in the drawing's units: the drawing scales to its box, so a
+    page shown on a phone draws a smaller box with larger labels."""
     located = survey.located()
     if not located:
         return ""
@@ -181,16 +183,21 @@ def locations_svg(survey: Survey, width: int = 720, height: int = 400) -> str:
     lons = [p.summary["longitude"] for _, p in located]
     dots = "".join(
         f'<g><title>#{i} {html.escape(p.name)}: {SEVERITIES[p.severity].label}, D610 grade '
-        f'{p.summary["astm_d610_grade"]}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="7" '
+        f'{p.summary["astm_d610_grade"]}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="{0.6 * text:.1f}" '
         f'fill="{SEVERITIES[p.severity].colour}" stroke="#fff" stroke-width="1.5"/>'
-        f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="12">{i}</text></g>'
+        f'<text x="{x + 0.75 * text + 3:.1f}" y="{y + text / 3:.1f}" font-size="{text:g}" '
+        f'font-weight="600">{i}</text></g>'
         for (i, p), (x, y) in zip(located, xy))
-    extent = (f"latitude {min(lats):.5f} … {max(lats):.5f}, longitude {min(lons):.5f} … "
-              f"{max(lons):.5f} (north up, equal scale)")
+    small = 0.8 * text
+    extent = "".join(  # two short lines, so they fit a narrow drawing
+        f'<text x="8" y="{height - 8 - (1 - k) * (small + 4):.1f}" font-size="{small:.1f}" '
+        f'fill="#556">{html.escape(line)}</text>'
+        for k, line in enumerate((f"latitude {min(lats):.5f} … {max(lats):.5f}",
+                                  f"longitude {min(lons):.5f} … {max(lons):.5f} (north up, equal scale)")))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
             f'width="{width}" height="{height}" role="img" aria-label="Photo locations">'
-            f'<text x="8" y="18" font-size="12" fill="#556">N ↑</text>{dots}'
-            f'<text x="8" y="{height - 8}" font-size="11" fill="#556">{html.escape(extent)}</text></svg>')
+            f'<text x="8" y="{text + 6:g}" font-size="{text:g}" fill="#556">N ↑</text>{dots}'
+            f'{extent}</svg>')
 
 
 def _photo_section(i: int, p: SurveyPhoto) -> str:

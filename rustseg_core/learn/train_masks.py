@@ -57,7 +57,10 @@ class MaskTrainConfig:
     freeze_encoder: bool = False  # train the decoder and the image unit only
     # Use the corrosion photos that have only an image label (pooled loss + image head).
     image_positives: bool = True
-    blank_photos: int = 160  # generated textureless clean photos (see masks.blank_photos)
+    # Generated textureless clean photos (see masks.blank_photos); None: one for every ten
+    # clean photos of the image-level folder (140 for classification/train), so they never
+    # outweigh the real ones in a small data set.
+    blank_photos: int | None = None
     epochs: int = 8
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -254,7 +257,9 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     if labelled is not None and not cfg.image_positives:
         labelled = labelled.subset(np.flatnonzero(labelled.labels == 0))
     val_images = load_labelled_folder(val_labelled_dir, size, cache_dir) if val_labelled_dir else None
-    blanks = blank_photos(cfg.blank_photos, size, cfg.seed) if cfg.blank_photos else None
+    n_blank = cfg.blank_photos if cfg.blank_photos is not None else \
+        (int(np.sum(labelled.labels == 0)) // 10 if labelled is not None else 0)
+    blanks = blank_photos(n_blank, size, cfg.seed) if n_blank else None
     extra = [s for s in (labelled, blanks) if s is not None]
     train_set = MaskSet.concat([train_masks_set] + extra)
     log.info("decoded %d mask photos, %d labelled photos in %.0f s", len(masks_all),
