@@ -127,3 +127,6 @@ class SegmenterConfig:
     # Learned mode: the side the U-Net's pixel map is computed at (a second pass when it
     # differs from the model's input size; larger keeps thinner rust). None → the model's.
     learned_side: int | None = None
+    # What runs learned mode: "tensorflow", or "onnx" (ONNX Runtime on the model folder's
+    # exported model.onnx; see benchmarks/onnx_runtime.py for how the two compare).
+    runtime: Literal["tensorflow", "onnx"] = "tensorflow"

@@ -8,6 +8,16 @@ import pytest
 from tests.synthetic import rust_image
 
 
+def _jpeg_round_trip(img: np.ndarray, quality: int = 92) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A model bundle (input 64, base width 4, no batch norm) trained for a few seconds on synthetic
@@ -22,7 +32,10 @@ def tiny_model_dir(tmp_path_factory):
     xs, ys = [], []
     for i in range(160):
         img, _ = rust_image(rng, 64, rust=bool(i % 2))
-        xs.append(img)
+        # Half of them as a JPEG file gives them back: the tests' photos are JPEGs, and a
+        # model that saw only lossless noise called every JPEG of rust clean on CPUs whose
+        # oneDNN kernels round differently (a test that passed or failed by machine).
+        xs.append(_jpeg_round_trip(img) if i % 4 < 2 else img)
         ys.append(i % 2)
     x = np.stack(xs).astype(np.float32) / 255.0
     y = np.asarray(ys, np.float32)[:, None]

@@ -341,6 +341,27 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    target = model_dir(args.model_dir)
+    try:
+        import onnxruntime  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError:
+        raise UsageError("export needs tf2onnx and onnxruntime: python3 -m pip install -r "
+                         "requirements-dev.txt") from None
+    from ..learn.onnx_export import ExportError, export_onnx
+
+    try:
+        done = export_onnx(target, side=args.side, fp16=not args.no_fp16)
+    except ExportError as e:
+        raise UsageError(str(e)) from e
+    files = ", ".join(f"{name} ({f['bytes'] / 2**20:.1f} MiB)" for name, f in done.files.items())
+    print(f"wrote {files} into {target}: input {done.side}x{done.side}, ONNX Runtime within "
+          f"{done.max_abs_diff:.1e} of model.keras" + (
+              f", fp16 masks IoU {done.fp16_iou:.3f} against fp32" if done.fp16_iou is not None else ""))
+    return 0
+
+
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
     """A subcommand whose help shows every option's default."""
     return sub.add_parser(name, help=summary, description=description or summary,
@@ -503,6 +524,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --learned: also choose the decision threshold, on these labelled validation "
                         "photos (corrosion/, not_corrosion/) plus the held-out photos of --masks")
     u.set_defaults(func=_tune)
+
+    x = _command(sub, "export", "write learned mode's network as ONNX into the model folder",
+                 "Write the U-Net's learned mode as model.onnx (and a half-precision "
+                 "model.fp16.onnx if its masks agree) into MODEL_DIR, checked against "
+                 "model.keras with ONNX Runtime, and record them in its rustseg.json; the "
+                 "phone's browser and ONNX Runtime on a server run these files.")
+    x.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder with a per-pixel output")
+    x.add_argument("--side", type=int, help="input side (default: the model's learned_side)")
+    x.add_argument("--no-fp16", action="store_true", help="do not write the half-precision copy")
+    x.set_defaults(func=_export)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)

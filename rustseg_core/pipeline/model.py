@@ -170,6 +170,7 @@ class ModelBundle:
     threshold: float = 0.5
     normalisation: str = "divide_255"
     info: dict = field(default_factory=dict)
+    directory: Path | None = None  # the folder it was loaded from (its exported files)
 
     @property
     def input_size(self) -> int:
@@ -213,4 +214,4 @@ def load_bundle(directory: str | Path) -> ModelBundle:
     return ModelBundle(model=model, spec=ModelSpec.from_dict(meta["spec"]),
                        threshold=float(meta.get("threshold", 0.5)),
                        normalisation=meta.get("normalisation", "divide_255"),
-                       info=meta.get("info", {}))
+                       info=meta.get("info", {}), directory=directory)

@@ -153,10 +153,11 @@ class Segmenter:
     """
 
     def __init__(self, bundle: ModelBundle, config: SegmenterConfig | None = None,
-                 _forward=None, _pixel_passes: dict | None = None, **overrides):
+                 _forward=None, _pixel_passes: dict | None = None, _onnx=None, **overrides):
         self.bundle = bundle
         config = config or SegmenterConfig(refine=refine_from_info(bundle.info))
         self._config = replace(config, **overrides) if overrides else config
+        self._onnx = _onnx if _onnx is not None else self._onnx_session()
         if _forward is None:
             _forward = make_forward_with_grads(bundle.model, bundle.input_size)
             # Trace once now so the first request does not pay for it.
@@ -185,7 +186,7 @@ class Segmenter:
         """A copy with some ``SegmenterConfig`` fields replaced, sharing the loaded model and
         its traced forward pass (cheap: no reloading, no retracing)."""
         return Segmenter(self.bundle, replace(self._config, **changes), _forward=self._forward,
-                         _pixel_passes=self._pixel_passes)
+                         _pixel_passes=self._pixel_passes, _onnx=self._onnx or False)
 
     def with_refine(self, **changes) -> "Segmenter":
         """A copy with some ``RefineConfig`` fields replaced (see :meth:`with_config`)."""
@@ -289,6 +290,47 @@ class Segmenter:
         return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2},
                         pixels)
 
+    def _onnx_session(self):
+        """ONNX Runtime for learned mode (``runtime="onnx"``), on the model folder's exported
+        ``model.onnx`` at the learned side; False when TensorFlow runs it."""
+        if self._config.runtime != "onnx":
+            return False
+        from .onnx_runtime import OnnxLearned
+
+        exported = self.bundle.info.get("onnx", {})
+        if self.bundle.directory is None or "model.onnx" not in exported.get("files", {}):
+            raise ValueError("runtime 'onnx' needs the model folder's model.onnx: run "
+                             "rustseg export MODEL_DIR first")
+        session = OnnxLearned(self.bundle.directory / "model.onnx")
+        if session.side != self.learned_side:
+            raise ValueError(f"model.onnx takes {session.side} px, learned mode runs at "
+                             f"{self.learned_side}: export again with --side {self.learned_side}")
+        return session
+
+    @property
+    def runtime(self) -> str:
+        """What runs learned mode: ``tensorflow`` or ``onnx`` (the paper's modes always run
+        on TensorFlow, for Grad-CAM++'s gradients)."""
+        return "onnx" if self._onnx else "tensorflow"
+
+    def learned_evidence(self, image: np.ndarray) -> Evidence:
+        """Learned mode's evidence alone (probability and pixel map, no Grad-CAM++), on ONNX
+        Runtime when it is the runtime, else the same as :meth:`evidence`."""
+        if not self._onnx:
+            return self.evidence(image, pixel_map=True)
+        t0 = time.perf_counter()
+        x = preprocess(image, self.learned_side)[None]
+        if self.tta_flip:
+            x = np.concatenate([x, x[:, :, ::-1]])
+        t1 = time.perf_counter()
+        prob, pixels = self._onnx(x)
+        logits = np.log(prob) - np.log1p(-prob)
+        p = float(expit(self._mean_logits(logits, 1)[0]))
+        pix = (pixels[0] if len(pixels) == 1 else (pixels[0] + pixels[1][:, ::-1]) / 2).astype(np.float32)
+        t2 = time.perf_counter()
+        return Evidence(p, np.zeros((1, 1), np.float32), {"preprocess": t1 - t0, "classify": t2 - t1,
+                                                          "localise": 0.0}, pix)
+
     def _pixel_pass(self, side: int):
         """The U-Net's pixel logits at ``side``, traced once per side (an eager call of the
         whole network costs several times the traced one)."""
@@ -354,7 +396,7 @@ class Segmenter:
         photo = self.decode(source)
         image, (w0, h0) = photo.image, photo.size
         timings = {"decode": time.perf_counter() - t_start}
-        ev = self.evidence(image, pixel_map=mode == "learned")
+        ev = self.learned_evidence(image) if mode == "learned" else self.evidence(image, pixel_map=False)
         timings.update(ev.timings)
         is_corrosion = ev.probability > self.threshold
         t0 = time.perf_counter()

@@ -1,0 +1,108 @@
+"""Learned mode on TensorFlow against ONNX Runtime, side by side in one run, on the same
+photos: end-to-end time per photo (decode → model → mask at full size → overlay) and how
+well the two masks agree (mean IoU; the issue's bar for switching: ≥ 1.3× faster with mean
+IoU ≥ 0.99). The model folder needs ``model.onnx`` (``rustseg export MODEL_DIR``).
+
+Usage (from the repository root):
+``python3 -m benchmarks.onnx_runtime [--images DIR] [--limit 40] [--megapixels 12] [--json OUT]``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from benchmarks.common import (DEFAULT_MODEL, CpuMonitor, contention_note, finish, find_images, log,
+                               machine_info, machine_markdown, make_megapixel_photo, markdown_table,
+                               summarise)
+
+MODULE = "benchmarks.onnx_runtime"
+DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pixel" / "test" / "images"
+SPEED_BAR, IOU_BAR = 1.3, 0.99
+
+
+def _iou(a, b) -> float:
+    a = np.zeros((1, 1), bool) if a is None else a
+    b = np.zeros((1, 1), bool) if b is None else b
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def run(args) -> dict:
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    tf_seg = Segmenter.load(args.model)
+    onnx_seg = Segmenter.load(args.model, runtime="onnx")
+    photos = find_images(Path(args.images), args.limit)
+    if not photos:
+        raise SystemExit(f"no photos in {args.images}")
+    sets = {"as stored": [p.read_bytes() for p in photos]}
+    if args.megapixels:
+        tmp = Path(tempfile.mkdtemp(prefix="rustseg-onnx-"))
+        big = [make_megapixel_photo(p, args.megapixels, tmp, seed=i) for i, p in enumerate(photos[:args.large])]
+        sets[f"{args.megapixels:g} MP"] = [p.read_bytes() for p in big]
+    results = {"machine": machine_info(), "model": str(args.model), "photos": len(photos),
+               "images": str(args.images), "sets": {}, "notes": []}
+    with CpuMonitor() as mon:
+        for name, data in sets.items():
+            log(f"{name}: {len(data)} photos, each segmented by both runtimes in turn")
+            for seg in (tf_seg, onnx_seg):  # warm-up of this size
+                seg.segment(data[0])
+            times = {"tensorflow": [], "onnx": []}
+            ious, same = [], 0
+            for d in data:
+                out = {}
+                for runtime, seg in (("tensorflow", tf_seg), ("onnx", onnx_seg)):
+                    t0 = time.perf_counter()
+                    out[runtime] = seg.segment(d)
+                    times[runtime].append(time.perf_counter() - t0)
+                ious.append(_iou(out["tensorflow"].mask, out["onnx"].mask))
+                same += out["tensorflow"].is_corrosion == out["onnx"].is_corrosion
+            tf_s, ort_s = summarise(times["tensorflow"]), summarise(times["onnx"])
+            results["sets"][name] = {"tensorflow": tf_s, "onnx": ort_s,
+                                     "speedup": tf_s["median"] / ort_s["median"],
+                                     "mean_iou": float(np.mean(ious)), "min_iou": float(np.min(ious)),
+                                     "same_decision": same / len(data), "n": len(data)}
+    results["cpu"] = mon.result
+    note = contention_note(mon.result)
+    if note:
+        results["notes"].append(note)
+    return results
+
+
+def render(r: dict) -> str:
+    rows = [[name, s["n"], f"{s['tensorflow']['median'] * 1000:.0f}", f"{s['onnx']['median'] * 1000:.0f}",
+             f"{s['speedup']:.2f}×", f"{s['mean_iou']:.4f} (min {s['min_iou']:.3f})",
+             f"{100 * s['same_decision']:.0f} %"]
+            for name, s in r["sets"].items()]
+    table = markdown_table(["photos", "n", "TensorFlow ms (median)", "ONNX Runtime ms", "speed-up",
+                            "mask IoU between them", "same decision"], rows)
+    ok = all(s["speedup"] >= SPEED_BAR and s["mean_iou"] >= IOU_BAR for s in r["sets"].values())
+    verdict = (f"ONNX Runtime {'meets' if ok else 'does not meet'} the bar for learned mode's runtime "
+               f"(≥ {SPEED_BAR}× end to end with mean mask IoU ≥ {IOU_BAR}) on every set.")
+    return "\n".join([f"## Learned mode: TensorFlow vs ONNX Runtime (model {r['model']}, end to end "
+                      "per photo, interleaved)", "", table, "", verdict, "",
+                      machine_markdown(r["machine"]), *[f"- {n}" for n in r["notes"]]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--images", default=str(DEFAULT_PHOTOS))
+    p.add_argument("--limit", type=int, default=40, help="photos of --images")
+    p.add_argument("--megapixels", type=float, default=12.0, help="also these photos resized to this (0: no)")
+    p.add_argument("--large", type=int, default=8, help="how many photos get the large copy")
+    p.add_argument("--json", help="also save the numbers here")
+    args = p.parse_args(argv)
+    return finish(run(args), MODULE, render, args.limit < 10, args.json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""``rustseg export MODEL_DIR``: learned mode's network as ONNX, for the phone's browser
+(onnxruntime-web) and for ONNX Runtime on a server.
+
+One graph, with named inputs and outputs:
+
+* input ``image``: float32 ``[N, S, S, 3]``, RGB in [0, 1] — the photo resized to ``S``×``S``
+  exactly as the server's learned mode does (``preprocess``: area when shrinking, bilinear
+  when enlarging; the whole photo, squashed to a square). The model's own normalisation
+  (Lite0's ``(x − 127) / 128`` of 0–255 pixels) is inside the graph.
+* output ``probability``: float32 ``[N]``, the image head's probability of corrosion;
+* output ``pixel_probability``: float32 ``[N, S, S]``, the per-pixel probability of rust.
+
+``S`` is learned mode's side (``learned_side`` in ``rustseg.json``). What to do with the
+outputs — the decision threshold, the borderline band, the mask threshold — comes from
+``rustseg.json`` too, which the export updates with an ``onnx`` entry naming the files,
+their sizes and SHA-256 (so a browser can tell a new version and a half download).
+
+A half-precision copy (``model.fp16.onnx``: weights in float16, inputs and outputs still
+float32) halves what a phone downloads; it is written only if its masks agree with the
+full-precision ones on the check images (mean IoU ≥ ``FP16_MIN_IOU``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..pipeline.model import META_FILE, load_bundle
+from ..tf_runtime import tensorflow as _tensorflow
+
+ONNX_FILE, FP16_FILE = "model.onnx", "model.fp16.onnx"
+INPUT, PROBABILITY, PIXELS = "image", "probability", "pixel_probability"
+OPSET = 17
+FP16_MIN_IOU = 0.99
+
+
+class ExportError(ValueError):
+    """The model cannot be exported (no pixel output, or the converted graph disagrees)."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    side: int
+    files: dict[str, dict]  # file name → {"bytes", "sha256", "precision"}
+    max_abs_diff: float  # ONNX Runtime against Keras on the check images
+    fp16_iou: float | None  # mean mask IoU of the fp16 copy against fp32 (None: not made)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_images(side: int, n: int = 4, seed: int = 0) -> np.ndarray:
+    """Smooth random images with structure at several scales (noise alone says little)."""
+    rng = np.random.default_rng(seed)
+    tf = _tensorflow()
+    coarse = rng.random((n, 6, 6, 3)).astype(np.float32)
+    x = tf.image.resize(coarse, (side, side)).numpy() * 0.8
+    return np.clip(x + 0.2 * rng.random((n, side, side, 3)), 0, 1).astype(np.float32)
+
+
+def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = True) -> Exported:
+    """Write ``model.onnx`` (and ``model.fp16.onnx``) into ``model_dir`` and record them in
+    its ``rustseg.json``; check the graph against the Keras model with ONNX Runtime."""
+    import onnxruntime as ort
+    import tf2onnx
+
+    tf = _tensorflow()
+    model_dir = Path(model_dir)
+    bundle = load_bundle(model_dir)
+    if not bundle.spec.decoder:
+        raise ExportError(f"the model in {model_dir} has no per-pixel output: only a U-Net's "
+                          "learned mode is exported")
+    side = int(side or bundle.info.get("learned_side") or bundle.input_size)
+    model = bundle.model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32, name=INPUT)])
+    def learned(x):
+        logit, _, pixels = model(x, training=False)
+        return {PROBABILITY: tf.sigmoid(logit[:, 0]), PIXELS: tf.sigmoid(pixels[..., 0])}
+
+    out = model_dir / ONNX_FILE
+    tmp = out.with_suffix(".tmp")
+    tf2onnx.convert.from_function(learned, input_signature=learned.input_signature, opset=OPSET,
+                                  output_path=str(tmp))
+    x = _check_images(side)
+    want = {k: v.numpy() for k, v in learned(x).items()}
+    got = _run(ort, tmp, x)
+    diff = max(float(np.abs(got[k] - want[k]).max()) for k in want)
+    if diff > 1e-3:
+        tmp.unlink()
+        raise ExportError(f"the ONNX graph disagrees with the Keras model by {diff:.2g}")
+    tmp.replace(out)
+    files = {ONNX_FILE: {"bytes": out.stat().st_size, "sha256": _sha256(out), "precision": "float32"}}
+    fp16_iou = None
+    half = model_dir / FP16_FILE
+    if fp16:
+        import onnx
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        converted = convert_float_to_float16(onnx.load(str(out)), keep_io_types=True)
+        tmp = half.with_suffix(".tmp")
+        onnx.save(converted, str(tmp))
+        t = float(bundle.info.get("mask_threshold", 0.5))
+        halves = _run(ort, tmp, x)[PIXELS]
+        fp16_iou = float(np.mean([_iou(a > t, b > t) for a, b in zip(halves, want[PIXELS])]))
+        if fp16_iou >= FP16_MIN_IOU:
+            tmp.replace(half)
+            files[FP16_FILE] = {"bytes": half.stat().st_size, "sha256": _sha256(half),
+                                "precision": "float16 weights"}
+        else:
+            tmp.unlink()
+            half.unlink(missing_ok=True)
+    _record(model_dir, side, files, bundle.normalisation)
+    return Exported(side, files, diff, fp16_iou)
+
+
+def _run(ort, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(names, {INPUT: x})))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def _record(model_dir: Path, side: int, files: dict, normalisation: str) -> None:
+    path = model_dir / META_FILE
+    meta = json.loads(path.read_text())
+    meta.setdefault("info", {})["onnx"] = {
+        "side": side, "opset": OPSET, "files": files,
+        "input": {"name": INPUT, "shape": ["N", side, side, 3], "dtype": "float32",
+                  "range": "RGB in [0, 1]", "resize": "the whole photo to side x side, area "
+                  "when shrinking, bilinear when enlarging", "normalisation": normalisation},
+        "outputs": {PROBABILITY: {"shape": ["N"], "use": "corrosion when above threshold"},
+                    PIXELS: {"shape": ["N", side, side], "use": "rust where above info.mask_threshold"}},
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    tmp.replace(path)

@@ -1,0 +1,69 @@
+"""``rustseg export``: the learned-mode network as ONNX, matching model.keras."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rustseg_core.cli import main
+
+ort = pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def unet_copy(tiny_unet_dir, tmp_path):
+    return shutil.copytree(tiny_unet_dir, tmp_path / "unet")
+
+
+def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
+    from rustseg_core.learn.onnx_export import INPUT, PIXELS, PROBABILITY
+    from rustseg_core.pipeline.model import preprocess
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import rust_image
+
+    assert main(["export", str(unet_copy)]) == 0
+    assert "model.onnx" in capsys.readouterr().out
+    info = json.loads((unet_copy / "rustseg.json").read_text())["info"]["onnx"]
+    side = info["side"]
+    assert info["input"]["name"] == INPUT and set(info["outputs"]) == {PROBABILITY, PIXELS}
+    assert info["files"]["model.onnx"]["bytes"] == (unet_copy / "model.onnx").stat().st_size
+    seg = Segmenter.load(unet_copy)
+    sess = ort.InferenceSession(str(unet_copy / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == [INPUT]
+    for seed in range(3):
+        img, _ = rust_image(np.random.default_rng(seed), 120, rust=seed != 2)
+        x = preprocess(img, side)[None]
+        prob, pixels = sess.run([PROBABILITY, PIXELS], {INPUT: x})
+        ev = seg.with_config(learned_side=side).evidence(img)
+        assert prob[0] == pytest.approx(ev.probability, abs=1e-4)
+        np.testing.assert_allclose(pixels[0], ev.pixels, atol=1e-4)
+    if "model.fp16.onnx" in info["files"]:
+        half = ort.InferenceSession(str(unet_copy / "model.fp16.onnx"), providers=["CPUExecutionProvider"])
+        assert half.get_inputs()[0].type == "tensor(float)"  # float32 in and out
+        assert (unet_copy / "model.fp16.onnx").stat().st_size < 0.6 * (unet_copy / "model.onnx").stat().st_size
+
+
+def test_a_classifier_is_refused_in_one_line(tiny_model_dir, tmp_path, capsys):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "clf")
+    assert main(["export", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "no per-pixel output" in err and err.count("\n") == 1
+
+
+def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import rust_image
+
+    with pytest.raises(ValueError, match="rustseg export"):
+        Segmenter.load(unet_copy, runtime="onnx")
+    assert main(["export", str(unet_copy), "--no-fp16"]) == 0
+    on_tf, on_ort = Segmenter.load(unet_copy), Segmenter.load(unet_copy, runtime="onnx")
+    assert (on_tf.runtime, on_ort.runtime) == ("tensorflow", "onnx")
+    for seed in range(3):
+        img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
+        a, b = on_tf.segment(img), on_ort.segment(img)
+        assert a.probability == pytest.approx(b.probability, abs=1e-4) and a.is_corrosion == b.is_corrosion
+        assert (a.mask is None) == (b.mask is None)
+        if a.mask is not None:
+            assert np.mean(a.mask != b.mask) < 1e-3
+    assert on_ort.segment(img, mode="standard").mode == "standard"  # the paper's modes stay on TF
