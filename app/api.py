@@ -1,4 +1,5 @@
-"""JSON API: ``POST /api/v1/segment``, ``GET``/``PUT /api/v1/results/<id>/mask`` and
+"""JSON API: ``POST /api/v1/segment``, ``GET``/``PUT /api/v1/results/<id>/mask``,
+``GET /api/v1/model`` and ``/api/v1/grades`` (what the phone needs to analyse offline) and
 ``GET /healthz``, with its own JSON errors.
 
 The API takes no cookies and is CSRF-exempt: the only key to a kept result is its
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import re
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
@@ -16,18 +18,22 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from rustseg_core.inspection.roi import RoiError
 from rustseg_core.pipeline.imageio import ImageInputError
-from rustseg_core.store import MaskInputError, Record
+from rustseg_core.store import MaskInputError, Record, RecordExists
 from rustseg_core.vocabulary import OUTPUTS
 
 from .forms import ApiSegmentForm, upload_error_status
-from .present import render_result
-from .services import analyse, keep_upload, save_correction, services, store
+from .present import render_result, result_json
+from .services import analyse, keep_upload, keyed_record_id, save_correction, services, store
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 # Extra images a client may ask for with include=overlay,heatmap,image (the mask always comes).
 EXTRA_IMAGES = tuple(k for k in OUTPUTS if k != "mask")
+# With keep=true, a client may name its upload (the phone's offline queue does): the same
+# key is kept once, however often the upload is sent again.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 
 def _b64(data: bytes) -> str:
@@ -86,6 +92,16 @@ def segment() -> Response:
     unknown = include - set(EXTRA_IMAGES)
     if unknown:
         return json_error(400, f"unknown include {sorted(unknown)}; choose from {sorted(EXTRA_IMAGES)}")
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    keep = bool(form.keep.data) and store() is not None
+    record_id = None
+    if keep and key is not None:
+        if not IDEMPOTENCY_KEY_RE.match(key):
+            return json_error(400, f"{IDEMPOTENCY_HEADER} must be 8 to 128 letters, digits, '-', '_', '.' or ':'")
+        record_id = keyed_record_id(key)
+        kept_before = store().get(record_id)
+        if kept_before is not None:  # a retry of an upload already kept: answer, keep nothing
+            return _kept_answer(kept_before, include)
     original = form.image.data.read()
     try:
         result, summary = analyse(original, form.mode.data, form.polygon)  # ImageInputError → _image
@@ -98,13 +114,35 @@ def segment() -> Response:
         name = OUTPUTS[key].filename
         body[f"{name.replace('.', '_')}_base64"] = _b64(rendered.files[name])
     body.update(kept=False, id=None, result_url=None)
-    if form.keep.data and store() is not None:
-        rec = keep_upload(original, rendered)
+    if keep:
+        try:
+            rec = keep_upload(original, rendered, record_id)
+        except RecordExists:  # the same key kept by a request running beside this one
+            rec = store().get(record_id)
+            if rec is None:
+                return json_error(409, "this upload is being kept by another request; send it again")
+            return _kept_answer(rec, include)
         if rec is None:
             body["keep_error"] = "the photo could not be kept; nothing was stored"
         else:
             body.update(kept=True, id=rec.id,
                         result_url=url_for("web.record", record_id=rec.id, _external=True))
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _kept_answer(rec: Record, include: set[str]) -> Response:
+    """What the first upload with an idempotency key answered: the kept record's summary,
+    mask and requested images, with ``replayed: true``."""
+    s = store()
+    latest, mask = s.current_mask(rec)
+    body = {**result_json(rec.summary), "mask_png_base64": _b64(mask)}
+    for key in sorted(include):
+        name = OUTPUTS[key].filename
+        body[f"{name.replace('.', '_')}_base64"] = _b64(s.read_file(rec, name))
+    body.update(kept=True, id=rec.id, result_url=url_for("web.record", record_id=rec.id, _external=True),
+                replayed=True)
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from rustseg_core.pipeline.model_files import shipped_model_dir
-from rustseg_core.store import STORE_ERRORS, Correction, Record, StoreBackend, open_store
+from rustseg_core.store import STORE_ERRORS, Correction, Record, StoreBackend, keyed_id, open_store
 
 if TYPE_CHECKING:  # importing the segmenter pulls in TensorFlow
     from rustseg_core.inspection.roi import Polygon
@@ -104,18 +104,25 @@ def analyse(original: bytes, mode: str, roi: "Polygon | None" = None) -> tuple["
     return assess(segmenter().segment(original, mode=mode), roi, current_app.config["INSPECTION"])
 
 
-def keep_upload(original: bytes, rendered: "Rendered") -> Record | None:
+def keep_upload(original: bytes, rendered: "Rendered", record_id: str | None = None) -> Record | None:
     """Keep a consented upload with its outputs; ``None`` if the store failed (logged).
 
     A full disk must not cost the person their result, and the store cleans up after itself,
-    so callers show the result either way and only say the photo was not kept.
+    so callers show the result either way and only say the photo was not kept. With
+    ``record_id`` (an idempotency key's, see ``keyed_record``) the store may raise
+    ``RecordExists``: that upload was kept already.
     """
     try:
         return store().save(original, rendered.summary, rendered.files,
-                            image_format=rendered.image_format)
+                            image_format=rendered.image_format, record_id=record_id)
     except STORE_ERRORS:
         log.exception("could not keep a photo")
         return None
+
+
+def keyed_record_id(key: str) -> str:
+    """The record id an upload with this ``Idempotency-Key`` is kept under."""
+    return keyed_id(current_app.config["SECRET_KEY"], key)
 
 
 def current_outputs(record: Record) -> tuple[dict, dict[str, bytes]]:

@@ -149,3 +149,53 @@ def test_unet_app_defaults_to_learned_and_offers_every_mode(tiny_unet_dir, tmp_p
     assert re.search(r'<input checked[^>]*value="learned"', home)
     for mode in ("learned", "standard", "advanced"):
         assert f'value="{mode}"' in home
+
+
+# ---------------------------------------------------------------- idempotent keeps
+def _keep(client, key=None, seed=0):
+    from tests.app_support import photo_bytes
+
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post("/api/v1/segment", data={"image": (io.BytesIO(photo_bytes(rust=True, seed=seed)), "p.jpg"),
+                                                "keep": "true"},
+                       content_type="multipart/form-data", headers=headers)
+
+
+def test_an_upload_sent_again_with_its_key_is_kept_once(client, store_dir):
+    from rustseg_core.store import Store
+
+    first = _keep(client, "phone-3f9c2a1e-0001")
+    again = _keep(client, "phone-3f9c2a1e-0001", seed=5)  # a retry (even of other bytes) is the same upload
+    other = _keep(client, "phone-3f9c2a1e-0002")
+    a, b, c = first.get_json(), again.get_json(), other.get_json()
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert a["kept"] and b["kept"] and b["id"] == a["id"] and b.get("replayed") is True
+    assert c["id"] != a["id"] and "replayed" not in a
+    assert b["probability"] == a["probability"] and b["mask_png_base64"] == a["mask_png_base64"]
+    assert len(Store(store_dir).records()) == 2
+    assert _keep(client, "bad key!").status_code == 400
+    assert _keep(client).get_json()["id"] not in (a["id"], c["id"])  # no key: a new record each time
+
+
+def test_concurrent_uploads_with_one_key_keep_one_record(app, store_dir):
+    import threading
+
+    from rustseg_core.store import Store
+
+    answers, errors = [], []
+
+    def send():
+        try:
+            answers.append(_keep(app.test_client(), "phone-race-0000001"))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    ids = {r.get_json()["id"] for r in answers if r.status_code == 200}
+    assert len(ids) == 1 and all(r.status_code in (200, 409) for r in answers)
+    assert len(Store(store_dir).records()) == 1

@@ -40,6 +40,10 @@ def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
     if "model.fp16.onnx" in info["files"]:
         half = ort.InferenceSession(str(unet_copy / "model.fp16.onnx"), providers=["CPUExecutionProvider"])
         assert half.get_inputs()[0].type == "tensor(float)"  # float32 in and out
+        img, _ = rust_image(np.random.default_rng(7), 120, rust=True)
+        x = preprocess(img, side)[None]
+        np.testing.assert_allclose(half.run([PIXELS], {INPUT: x})[0], sess.run([PIXELS], {INPUT: x})[0],
+                                   atol=2e-2)
         assert (unet_copy / "model.fp16.onnx").stat().st_size < 0.6 * (unet_copy / "model.onnx").stat().st_size
 
 

@@ -63,6 +63,21 @@ def test_a_keep_reads_back_byte_for_byte(any_store):
     assert check.ok and check.rows == 1 and check.orphans == check.stray_corrections == ()
 
 
+def test_a_given_record_id_is_kept_once(any_store):
+    from rustseg_core.store import RecordExists, keyed_id
+
+    rid = keyed_id("secret", "phone-upload-1")
+    assert rid == keyed_id("secret", "phone-upload-1") != keyed_id("other", "phone-upload-1")
+    first = any_store.save(photo(1), summary(1), outputs(1), image_format="JPEG", record_id=rid)
+    assert first.id == rid
+    with pytest.raises(RecordExists):
+        any_store.save(photo(2), summary(2), outputs(2), image_format="JPEG", record_id=rid)
+    with pytest.raises(RecordExists):  # not an id a store makes: refused, nothing written
+        any_store.save(photo(2), summary(2), outputs(2), image_format="JPEG", record_id="../x")
+    assert any_store.records() == [first] and any_store.read_file(first, "original") == photo(1)
+    assert any_store.check().ok
+
+
 def test_a_database_in_sql_ascii_works_like_utf8(postgres_server):
     """initdb in a bare C locale makes SQL_ASCII databases, on which psycopg returns bytes
     for text unless the client asks for UTF-8 (the store does)."""

@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .local import Store
 from .mask_file import MaskInputError
-from .records import (EXPORT_CSV, Correction, ExportSummary, Record, StoreCheck,
-                      extension_for_format, is_valid_id)
+from .records import (EXPORT_CSV, Correction, ExportSummary, Record, RecordExists, StoreCheck,
+                      extension_for_format, is_valid_id, keyed_id)
 
 if TYPE_CHECKING:  # the database backend imports its driver only when a URL asks for it
     from .database import DatabaseStore
@@ -58,5 +58,5 @@ def open_store(location: str) -> StoreBackend:
 
 
 __all__ = ["DEFAULT_STORE_DIR", "ENV_DATABASE_URL", "EXPORT_CSV", "STORE_ERRORS", "Correction",
-           "ExportSummary", "MaskInputError", "Record", "Store", "StoreBackend", "StoreCheck",
-           "extension_for_format", "is_url", "is_valid_id", "open_store"]
+           "ExportSummary", "MaskInputError", "Record", "RecordExists", "Store", "StoreBackend",
+           "StoreCheck", "extension_for_format", "is_url", "is_valid_id", "keyed_id", "open_store"]

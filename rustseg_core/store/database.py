@@ -24,7 +24,7 @@ from ..vocabulary import NO_RUST, OUTPUT_FILES, VERDICTS
 from . import migrate
 from .backend import StoreCommon
 from .mask_file import empty_mask_png
-from .records import (CORRECTIONS_DIR, Correction, Record, StoreCheck,
+from .records import (CORRECTIONS_DIR, Correction, Record, RecordExists, StoreCheck,
                       check_outputs, correction_file, extension_for_format, is_valid_id, now,
                       prepare_correction, record_columns, record_from_row)
 from .schema import corrections, files, records
@@ -91,9 +91,11 @@ class DatabaseStore(StoreCommon):
 
     # -- writing -----------------------------------------------------------------------------
     def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes], *,
-             image_format: str | None) -> Record:
+             image_format: str | None, record_id: str | None = None) -> Record:
         """Keep one photo with its outputs (see the folder store's ``save``): its row and
-        every file in one transaction. Returns the new record."""
+        every file in one transaction. Returns the new record; :class:`RecordExists` when
+        a given ``record_id`` is taken (the primary key decides, so two requests racing with
+        the same id keep one record)."""
         check_outputs(outputs)
         original_file = "original" + extension_for_format(image_format)
         summary = dict(summary)
@@ -101,14 +103,19 @@ class DatabaseStore(StoreCommon):
         row = {"created_at": now(), "original_file": original_file,
                "original_bytes": len(original), **record_columns(summary)}
         blobs = {original_file: original, **{name: outputs[name] for name in OUTPUT_FILES}}
+        given = record_id
+        if given is not None and not is_valid_id(given):
+            raise RecordExists(given)
         for attempt in (1, 2):
-            record_id = secrets.token_urlsafe(16)
+            record_id = given or secrets.token_urlsafe(16)
             try:
                 with self.engine.begin() as con:
                     con.execute(insert(records).values(id=record_id, **row))
                     self._insert_files(con, record_id, blobs)
                 break
             except IntegrityError:
+                if given is not None:
+                    raise RecordExists(given) from None
                 # 128 random bits do not collide; if they ever did, the primary key said so
                 # and nothing was written: one fresh id, then give up loudly.
                 if attempt == 2 or self.get(record_id) is None:

@@ -40,7 +40,7 @@ from . import migrate
 from .backend import StoreCommon
 from .mask_file import empty_mask_png
 from .records import (CORRECTIONS_DIR, EXPORT_CSV, SUMMARY_FILE, Correction, ExportSummary,
-                      Record, StoreCheck, check_outputs, correction_file, extension_for_format,
+                      Record, RecordExists, StoreCheck, check_outputs, correction_file, extension_for_format,
                       is_valid_id, now, prepare_correction, record_columns, record_from_row)
 
 log = logging.getLogger(__name__)
@@ -198,24 +198,34 @@ class Store(StoreCommon):
 
     # -- writing -----------------------------------------------------------------------------
     def save(self, original: bytes, summary: Mapping, outputs: Mapping[str, bytes], *,
-             image_format: str | None) -> Record:
+             image_format: str | None, record_id: str | None = None) -> Record:
         """Keep one photo: ``original`` as received (of ``image_format``, as the pipeline
         decoded it: ``Result.image_format``), the result ``summary`` (``Result.summary()``)
-        and the rendered ``outputs`` named as in ``OUTPUT_FILES``. Returns the new record."""
+        and the rendered ``outputs`` named as in ``OUTPUT_FILES``. Returns the new record.
+
+        ``record_id`` (default: a new random one) names it; :class:`RecordExists` when that
+        id is taken or being saved by another request, with nothing written."""
         check_outputs(outputs)
         original_file = "original" + extension_for_format(image_format)
         summary = dict(summary)
         self._ensure()
-        record_id = secrets.token_urlsafe(16)
+        if record_id is not None and (not is_valid_id(record_id) or self.get(record_id) is not None):
+            raise RecordExists(record_id)
+        record_id = record_id or secrets.token_urlsafe(16)
         stage = self.staging_dir / record_id
         final = self.items_dir / record_id
-        stage.mkdir()
+        try:
+            stage.mkdir()
+        except FileExistsError:  # the same id being saved by another request right now
+            raise RecordExists(record_id) from None
         try:
             _write_synced(stage / original_file, original)
             for name in OUTPUT_FILES:
                 _write_synced(stage / name, outputs[name])
             _write_synced(stage / SUMMARY_FILE, json.dumps(summary, indent=2).encode())
             _fsync_dir(stage)
+            if final.exists():  # saved by another request meanwhile: keep theirs
+                raise RecordExists(record_id)
             os.replace(stage, final)
             _fsync_dir(self.items_dir)
         except BaseException:

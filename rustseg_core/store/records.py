@@ -25,6 +25,24 @@ def is_valid_id(record_id: str) -> bool:
     return isinstance(record_id, str) and bool(_ID_RE.match(record_id))
 
 
+class RecordExists(Exception):
+    """``save`` was given a record id that is already taken (a retried upload, see
+    ``keyed_id``): nothing was written."""
+
+
+def keyed_id(secret: str | bytes, key: str) -> str:
+    """The record id of an upload sent with idempotency key ``key``: the same key always
+    names the same record, so an upload retried or resent after a reload is kept once. A
+    keyed hash (not the key itself), so a client cannot choose another record's id."""
+    import base64
+    import hashlib
+    import hmac
+
+    secret = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(secret, ("idempotency:" + key).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
 def now() -> str:
     """The time stamp every row carries: UTC, ISO 8601, whole seconds (sorts as text)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
