@@ -34,11 +34,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from . import api, errors, security, surveys, views
+    from . import api, errors, field, security, surveys, views
 
     csrf.init_app(app)
     csrf.exempt(api.api)  # API clients send no cookies, so there is nothing to forge
+    csrf.exempt(field.api_field)
     app.register_blueprint(views.web)
+    app.register_blueprint(field.field)
+    app.register_blueprint(field.api_field)
     app.register_blueprint(surveys.surveys)
     app.register_blueprint(api.api)
     app.register_blueprint(api.health)
