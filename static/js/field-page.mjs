@@ -93,10 +93,22 @@ async function showQueue() {
   }
 }
 
+let retry = null, retryDelay = 2000;
+
 async function syncQueue() {
   const kept = await field.queue.sync().catch(() => 0);
   if (kept) say(`${kept} photo${kept > 1 ? "s" : ""} from this phone sent to the RustSEG store.`);
   await showQueue();
+  // Still waiting while online (the server was busy keeping it, or the link dropped): try
+  // again, less often each time; its key makes a second arrival harmless.
+  const waiting = (await field.queue.list()).some((e) => e.consent && e.state === "waiting");
+  clearTimeout(retry);
+  if (waiting && navigator.onLine) {
+    retry = setTimeout(syncQueue, retryDelay);
+    retryDelay = Math.min(60000, retryDelay * 2);
+  } else {
+    retryDelay = 2000;
+  }
 }
 
 // ---------------------------------------------------------------- analysing here
@@ -135,8 +147,20 @@ function chosenFile() {
 
 async function analyseHere(file, why) {
   const busy = $("[data-busy]");
+  let m;
   try {
-    const m = await ensureModel();
+    m = await ensureModel();
+  } catch (e) {
+    // No model on this phone (it failed to download or to load): the server, if it answers.
+    if (await serverReachable()) {
+      say("The model could not be loaded on this phone (" + (e.message || e) + "), so the server analyses the photo.", "warn");
+      form.submit();
+      return;
+    }
+    say("This phone could not analyse the photo: " + (e.message || e) + ".", "warn");
+    return;
+  }
+  try {
     if (busy) busy.hidden = false;
     say(why + " Analysing on this phone…");
     const { result } = await field.analyseFile(file, m);
@@ -166,6 +190,7 @@ function resetSubmit() {
 
 function start() {
   for (const part of document.querySelectorAll("[data-field]")) part.hidden = false;
+  window.rustsegField = field;  // for the parity checks (benchmarks/field_browser.py) and tests
   const here = $("input[name=where][value=phone]");
   // Registered after site.js's listener (module scripts run after it), so its checks (no
   // photo, too large) have had their say: a prevented submit is left alone.
@@ -210,7 +235,10 @@ function setupLive() {
   let stream = null, running = false, last = null, frames = [];
   async function loop(m) {
     while (running) {
-      if (video.readyState < 2) { await new Promise((r) => setTimeout(r, 30)); continue; }
+      // One frame at a time, and the page's own work in between: the WebAssembly runs on this
+      // thread, and a loop of resolved promises alone would never let the page draw or react.
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      if (video.readyState < 2 || !video.videoWidth) continue;
       const image = field.working(video, video.videoWidth, video.videoHeight, { work_max_side: 480 });
       const result = await field.analyseImage(image, m);
       if (!running) break;
