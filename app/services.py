@@ -46,7 +46,7 @@ def start_services(app: Flask) -> Services:
         try:
             from rustseg_core.pipeline.segmenter import Segmenter
 
-            segmenter = Segmenter.load(model)
+            segmenter = Segmenter.load(model, runtime=app.config["RUNTIME"])
             log.info("loaded model %s from %s", segmenter.bundle.version, model)
         except Exception as e:  # missing folder, bad file, TF error: all mean "no model"
             error = f"{type(e).__name__}: {e}"
