@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (DEFAULT_IMAGES, DEFAULT_MODEL, CpuMonitor, contention_note, finish,
+from benchmarks.common import (DEFAULT_IMAGES, DEFAULT_MODEL, CpuMonitor, record_cpu, finish,
                                find_images, log, machine_info, machine_markdown, make_megapixel_photo,
                                markdown_table, summarise, synthetic_images)
 from benchmarks.loopback import GunicornServer
@@ -116,10 +116,7 @@ def run(args) -> dict:
                 f"{args.reps} result pages")
             results["sizes"][f"{mp:g}"] = measure(server, path, args.reps)
         results["worker_peak_rss_mib"] = _peak_rss_mib(pid)
-    results["cpu"] = mon.result
-    note = contention_note(mon.result)
-    if note:
-        results["notes"].append(note)
+    record_cpu(results, mon.result)
     return results
 
 

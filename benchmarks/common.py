@@ -195,6 +195,14 @@ def contention_note(cpu: dict) -> str | None:
             f"run (steal {cpu.get('steal_cores', 0):.2f}): timings are noisy and pessimistic")
 
 
+def record_cpu(results: dict, cpu: dict) -> None:
+    """``results["cpu"]``, and the contention warning in ``results["notes"]`` when there is one."""
+    results["cpu"] = cpu
+    note = contention_note(cpu)
+    if note:
+        results.setdefault("notes", []).append(note)
+
+
 # --------------------------------------------------------------------------- machine
 
 def machine_info() -> dict:

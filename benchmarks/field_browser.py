@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 import numpy as np
 
-from benchmarks.common import (DEFAULT_MODEL, CpuMonitor, contention_note, finish, find_images, log,
+from benchmarks.common import (DEFAULT_MODEL, CpuMonitor, record_cpu, finish, find_images, log,
                                machine_info, machine_markdown, make_megapixel_photo, markdown_table)
 
 MODULE = "benchmarks.field_browser"
@@ -110,10 +110,7 @@ def run(args) -> dict:
                                         f"{info['side']} px"}
         b.close()
     srv.shutdown()
-    results["cpu"] = mon.result
-    note = contention_note(mon.result)
-    if note:
-        results["notes"].append(note)
+    record_cpu(results, mon.result)
     return results
 
 

@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 import numpy as np
 
-from benchmarks.common import (DEFAULT_MODEL, CpuMonitor, contention_note, finish, find_images, log,
+from benchmarks.common import (DEFAULT_MODEL, CpuMonitor, record_cpu, finish, find_images, log,
                                machine_info, machine_markdown, make_megapixel_photo, markdown_table,
                                summarise)
 
@@ -70,10 +70,7 @@ def run(args) -> dict:
                                      "speedup": tf_s["median"] / ort_s["median"],
                                      "mean_iou": float(np.mean(ious)), "min_iou": float(np.min(ious)),
                                      "same_decision": same / len(data), "n": len(data)}
-    results["cpu"] = mon.result
-    note = contention_note(mon.result)
-    if note:
-        results["notes"].append(note)
+    record_cpu(results, mon.result)
     return results
 
 
