@@ -24,7 +24,7 @@ PHONE_FILES = ("model.fp16.onnx", "model.onnx")
 ONNX_MIME = "application/octet-stream"
 
 
-def _exported() -> tuple[dict, str] | None:
+def phone_model_file() -> tuple[dict, str] | None:
     """(file entry, file name) of the model file phones use, or None without an export."""
     seg = services().segmenter
     if seg is None or not seg.bundle.spec.decoder or seg.bundle.directory is None:
@@ -46,7 +46,7 @@ def model() -> Response:
     """How to run learned mode on the phone: the file, its size and SHA-256 (a new model is a
     new address; a half download does not match), the input side, and what to do with the
     outputs (thresholds, borderline band, overlay colours)."""
-    found = _exported()
+    found = phone_model_file()
     seg = services().segmenter
     if found is None:
         return _json({"error": {"status": 404, "message": "this server's model has no exported "
@@ -73,7 +73,7 @@ def model() -> Response:
 @field.get("/model/<sha256>.onnx")
 def model_file(sha256: str) -> Response:
     """The model file by its digest: never changes, so it is cached for good."""
-    found = _exported()
+    found = phone_model_file()
     if found is None or found[0]["sha256"] != sha256:
         abort(404)
     resp = send_file(services().segmenter.bundle.directory / found[1], mimetype=ONNX_MIME,

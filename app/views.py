@@ -17,6 +17,7 @@ from rustseg_core.vocabulary import (CHECK_BY_EYE, MODES, OUTPUTS, RESULT_JSON, 
                                      download_name, output_for_file)
 
 from .errors import photo_problem
+from .field import phone_model_file
 from .security import allow_wasm
 from .forms import ALLOWED_EXTENSIONS, FeedbackForm, MaskForm, UploadForm, upload_error_status
 from .present import (ZIP_MIME, ZIP_OUTPUTS, colour_name, inline_view, render_result, result_json,
@@ -73,7 +74,8 @@ def _private(resp: Response) -> Response:
 @web.get("/")
 def index() -> Response:
     allow_wasm()  # the page can analyse on the phone itself (static/js/field.mjs)
-    return make_response(render_template("index.html", form=UploadForm()))
+    return make_response(render_template("index.html", form=UploadForm(),
+                                         phone_model=phone_model_file() is not None))
 
 
 @web.get("/analyse")

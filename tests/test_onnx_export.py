@@ -71,3 +71,19 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
         if a.mask is not None:
             assert np.mean(a.mask != b.mask) < 1e-3
     assert on_ort.segment(img, mode="standard").mode == "standard"  # the paper's modes stay on TF
+
+
+def test_the_home_page_offers_phone_analysis_only_with_an_export(unet_copy):
+    from app import create_app
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    def home_and_model(seg):
+        client = create_app({"SEGMENTER": seg, "SECRET_KEY": "x" * 32}).test_client()
+        return client.get("/").get_data(as_text=True), client.get("/api/v1/model")
+
+    page, model = home_and_model(Segmenter.load(unet_copy))
+    assert "data-phone-model" not in page and model.status_code == 404
+    assert main(["export", str(unet_copy), "--no-fp16"]) == 0
+    page, model = home_and_model(Segmenter.load(unet_copy))
+    assert "data-phone-model" in page and model.status_code == 200
+    assert model.get_json()["file"]["name"] == "model.onnx"

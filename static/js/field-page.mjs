@@ -6,7 +6,9 @@ import * as field from "./field.mjs";
 const $ = (sel, root = document) => root.querySelector(sel);
 const form = $("form.upload");
 const section = $("[data-field]");
-if (form && section) start();
+// Only where the server offers an exported model (the page says so): without one there is
+// nothing to analyse with here, and asking for it would only log a 404.
+if (form && section && form.hasAttribute("data-phone-model")) start();
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
