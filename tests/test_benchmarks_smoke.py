@@ -62,6 +62,7 @@ def test_markdown_table_and_summary():
     assert lines[1].startswith("|:") and lines[1].endswith(":|") and len(lines) == 3
 
 
+@pytest.mark.slow
 def test_ablation_runs_and_resumes(tmp_path, capsys):
     from benchmarks import ablation
     from tests.synthetic import write_labelled_folder
@@ -103,6 +104,7 @@ def test_store_keeps_times_both_stores(tmp_path, pg_url):
         assert found.ok and found.rows == 7  # the warm-up save and six timed ones
 
 
+@pytest.mark.slow
 def test_batch_engines_measures_both_engines(tiny_model_dir, tmp_path):
     pytest.importorskip("ray")
     from benchmarks import batch_engines

@@ -19,6 +19,8 @@ if os.environ.get("RUSTSEG_REQUIRE_RAY") == "1":
 else:
     ray = pytest.importorskip("ray")
 
+pytestmark = pytest.mark.slow  # every Ray run starts actors that each load TensorFlow
+
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -47,6 +47,7 @@ def test_train_command_writes_a_loadable_model(labelled, tmp_path, capsys):
     assert 0.0 <= result.probability <= 1.0 and result.heatmap.shape == (48, 48)
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_where_it_stopped(labelled, tmp_path, monkeypatch):
     out = tmp_path / "m"
     cfg = TrainConfig(epochs=3, val_fraction=0.25, **TINY)
@@ -68,6 +69,7 @@ def test_interrupted_training_resumes_where_it_stopped(labelled, tmp_path, monke
     assert (out / "model.keras").is_file()
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_model_at_another_input_size(labelled, tmp_path):
     first = train(labelled, tmp_path / "a", TrainConfig(epochs=1, val_fraction=0.25, **TINY))
     # Zero epochs of learning would leave the weights as loaded: check the copy itself.
