@@ -121,7 +121,7 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
 
 def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
     """On the web-style photos alone 0.6 is best (6/6); the held-out close-ups (all rust,
-    scored 0.45) make 0.4 the best over everything (7/8)."""
+    scored 0.45) make 0.4 the best over everything (all 5 rust photos, 2 of 3 clean ones)."""
     from types import SimpleNamespace
 
     from rustseg_core.learn.tuning import tune_decision
@@ -144,10 +144,15 @@ def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
     assert best == 0.4
     assert found["accuracy_by_threshold"] == pytest.approx(
         {0.3: 6 / 8, 0.4: 7 / 8, 0.5: 5 / 8, 0.6: 6 / 8, 0.7: 3 / 8, 0.8: 3 / 8})
-    # The one photo called wrong (the clean one at 0.55) is 0.15 above 0.4: the band takes it in.
+    # Balanced: (rust called rust + clean called clean) / 2.
+    assert found["balanced_accuracy_by_threshold"] == pytest.approx(
+        {0.3: (1 + 1 / 3) / 2, 0.4: (1 + 2 / 3) / 2, 0.5: (3 / 5 + 2 / 3) / 2, 0.6: (3 / 5 + 1) / 2,
+         0.7: 1 / 2, 0.8: 1 / 2})
+    # The one photo called wrong (the clean one at 0.55) is 0.15 above 0.4: the band takes it
+    # in above; below 0.4 every photo is clean, so the band does not reach down.
     band = found["uncertain_band"]
-    assert band["low"] == pytest.approx(0.25) and band["high"] == pytest.approx(0.55)
-    assert band["share_inside"] == pytest.approx(4 / 8) and band["accuracy_outside"] == 1.0
+    assert band["low"] == pytest.approx(0.4) and band["high"] == pytest.approx(0.55)
+    assert band["share_inside"] == pytest.approx(3 / 8) and band["accuracy_outside"] == 1.0
 
 
 def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path):
@@ -189,3 +194,31 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     with pytest.raises(ValueError, match="no validation mask photos"):
         from rustseg_core.learn.tuning import tune_learned
         tune_learned(seg, other, set(info["val_mask_photos"]), log=lambda s: None)
+
+
+def test_decision_threshold_is_not_bought_with_false_alarms_on_clean_photos():
+    """Nine rust photos to two clean ones: plain accuracy ties at 0.3 and 0.5 (10/11 each) and
+    would take 0.3, where one of the two clean photos is called rust; balanced accuracy takes
+    0.5 (8 of 9 rust photos, both clean ones)."""
+    from rustseg_core.learn.metrics import decision_threshold
+
+    labelled, labels = np.array([0.4, 0.2, 0.9]), np.array([0, 0, 1])
+    close_ups = np.array([0.8, 0.7, 0.6, 0.9, 0.95, 0.55, 0.85, 0.45])
+    best, balanced, plain = decision_threshold(labelled, labels, close_ups, (0.3, 0.5))
+    assert plain[0.3] == pytest.approx(10 / 11) and plain[0.5] == pytest.approx(10 / 11)
+    assert balanced[0.3] == pytest.approx((1 + 1 / 2) / 2)
+    assert balanced[0.5] == pytest.approx((8 / 9 + 1) / 2) and best == 0.5
+
+
+def test_borderline_band_leaves_confident_calls_alone_when_the_mistakes_lie_below():
+    """Every photo above 0.7 is rust, but rust photos down to 0.45 sit among the clean ones:
+    the band reaches down from the threshold, not up, and a 0.95 call is not 'borderline'."""
+    from rustseg_core.learn.metrics import uncertain_band
+
+    rust, clean = [0.95, 0.9, 0.85, 0.8, 0.6, 0.5, 0.45], [0.1, 0.15, 0.2, 0.3, 0.5, 0.55, 0.65]
+    probs = np.array(rust + clean)
+    labels = np.array([1] * len(rust) + [0] * len(clean))
+    band = uncertain_band(probs, labels, 0.7)
+    assert band["high"] == pytest.approx(0.7) and band["reached"]
+    assert band["low"] == pytest.approx(0.44)  # at or below 0.44 every photo is clean
+    assert band["accuracy_outside"] == 1.0 and band["share_inside"] == pytest.approx(6 / 14, abs=1e-4)

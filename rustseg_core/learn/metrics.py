@@ -32,34 +32,49 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
 
 
 def decision_threshold(probs: np.ndarray, labels: np.ndarray, rust_probs: np.ndarray,
-                       thresholds) -> tuple[float, dict[float, float]]:
-    """The threshold with the best accuracy over photos with labels (``probs``, ``labels``)
-    together with photos known to show rust (``rust_probs``, e.g. mask photos); ties go to
-    the lowest. Returns (threshold, {threshold: accuracy})."""
+                       thresholds) -> tuple[float, dict[float, float], dict[float, float]]:
+    """The threshold with the best balanced accuracy (the mean of the share of rust photos
+    called rust and the share of clean photos called clean) over photos with labels
+    (``probs``, ``labels``) together with photos known to show rust (``rust_probs``, e.g.
+    mask photos); ties go to the lowest. Balanced, because the mask photos make the rust
+    side the larger: plain accuracy would then buy recall with false alarms on clean photos.
+    Returns (threshold, {threshold: balanced accuracy}, {threshold: accuracy})."""
     p = np.concatenate([np.asarray(probs, float), np.asarray(rust_probs, float)])
     y = np.concatenate([np.asarray(labels) > 0.5, np.ones(len(rust_probs), bool)])
-    table = {t: float(np.mean((p > t) == y)) for t in thresholds}
-    return max(table, key=table.get), table
+    plain = {t: float(np.mean((p > t) == y)) for t in thresholds}
+    balanced = {t: float(np.mean([np.mean(p[y] > t) if y.any() else 1.0,
+                                  np.mean(p[~y] <= t) if (~y).any() else 1.0])) for t in thresholds}
+    return max(balanced, key=balanced.get), balanced, plain
 
 
 def uncertain_band(probs: np.ndarray, labels: np.ndarray, threshold: float,
                    accuracy: float = 0.95, max_width: float = 0.3, step: float = 0.01) -> dict:
-    """The borderline band around the decision threshold: the narrowest ``[t - w, t + w]``
-    (clipped to [0, 1]) outside which validation photos are called right at least
-    ``accuracy`` of the time (``w`` at most ``max_width``). Inside it a result says "check
-    by eye". Returns the band and how much of the validation set it holds."""
+    """The borderline band around the decision threshold ``t``: ``(t - a, t + b]``, each side
+    as narrow as it can be (at most ``max_width``) while the validation photos above ``t + b``
+    are rust, and those at or below ``t - a``, clean, at least ``accuracy`` of the time. Inside
+    it a result says "check by eye". The two sides are chosen apart because a model's
+    mistakes seldom sit evenly about its threshold: one side of a symmetric band would have
+    to swallow every confident call. Returns the band and how much of the validation set it
+    holds."""
     p, y = np.asarray(probs, float), np.asarray(labels) > 0.5
     right = (p > threshold) == y
-    chosen = None
-    for w in np.arange(0.0, max_width + 1e-9, step):
-        inside = (p > threshold - w) & (p <= threshold + w)
-        if (~inside).any() and right[~inside].mean() >= accuracy:
-            chosen = w
-            break
-    w = float(max_width if chosen is None else chosen)
-    inside = (p > threshold - w) & (p <= threshold + w)
-    return {"low": round(max(0.0, threshold - w), 4), "high": round(min(1.0, threshold + w), 4),
-            "target_accuracy": accuracy, "reached": chosen is not None,
+    widths = np.arange(0.0, max_width + 1e-9, step)
+
+    def side(correct) -> tuple[float, bool]:
+        for w in widths:
+            share = correct(w)
+            if share is None or share >= accuracy:
+                return float(w), True
+        return float(max_width), False
+
+    def share(sel, truth):
+        return float(truth[sel].mean()) if sel.any() else None
+
+    b, high_ok = side(lambda w: share(p > round(threshold + w, 4), y))
+    a, low_ok = side(lambda w: share(p <= round(threshold - w, 4), ~y))
+    low, high = round(max(0.0, threshold - a), 4), round(min(1.0, threshold + b), 4)
+    inside = (p > low) & (p <= high)
+    return {"low": low, "high": high, "target_accuracy": accuracy, "reached": high_ok and low_ok,
             "share_inside": round(float(inside.mean()), 4) if len(p) else 0.0,
             "accuracy_inside": round(float(right[inside].mean()), 4) if inside.any() else None,
             "accuracy_outside": round(float(right[~inside].mean()), 4) if (~inside).any() else None,

@@ -221,16 +221,17 @@ def false_area(pix: np.ndarray, threshold: float) -> float:
 
 def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
     """Mask threshold: best mean IoU on the validation masks; decision threshold: best
-    accuracy on the validation photos with image labels together with the validation mask
-    photos (all rust). Never the test splits."""
+    balanced accuracy on the validation photos with image labels together with the
+    validation mask photos (all rust). Never the test splits."""
     mask_probs, pix, gts = val_masks
     ious = {t: mean_iou(pix, gts, t) for t in thresholds}
     mask_t = max(ious, key=ious.get)
-    decision_t, accs = decision_threshold(val_images[0], val_images[1], mask_probs, thresholds)
+    decision_t, balanced, accs = decision_threshold(val_images[0], val_images[1], mask_probs, thresholds)
     band = uncertain_band(np.concatenate([val_images[0], mask_probs]),
                           np.concatenate([val_images[1], np.ones(len(mask_probs))]), decision_t)
     return {"mask_threshold": mask_t, "val_iou_by_threshold": ious,
-            "decision_threshold": decision_t, "val_accuracy_by_threshold": accs,
+            "decision_threshold": decision_t, "val_balanced_accuracy_by_threshold": balanced,
+            "val_accuracy_by_threshold": accs,
             "uncertain_band": band}
 
 

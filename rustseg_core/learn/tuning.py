@@ -116,26 +116,31 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
 def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path, names: set[str],
                   thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
                   log: Callable[[str], None] = print) -> tuple[float, dict]:
-    """The decision threshold with the best accuracy on every validation photo whose answer
-    is known: ``labelled`` (corrosion/ and not_corrosion/) and the model's held-out mask
-    photos of ``folder``, which all show rust. Choosing on the web-style photos alone let
-    the gate call close-ups clean. Returns (threshold, {"accuracy_by_threshold": {threshold:
-    accuracy}, "uncertain_band": the borderline band around it on the same photos})."""
+    """The decision threshold with the best balanced accuracy on every validation photo
+    whose answer is known: ``labelled`` (corrosion/ and not_corrosion/) and the model's
+    held-out mask photos of ``folder``, which all show rust. Choosing on the web-style photos
+    alone let the gate call close-ups clean; balanced, so that the close-ups (all rust) do
+    not in turn buy recall with false alarms on clean photos. Returns (threshold,
+    {"balanced_accuracy_by_threshold", "accuracy_by_threshold": {threshold: value},
+    "uncertain_band": the borderline band around it on the same photos})."""
     ds = list_labelled(labelled)
     close = [p for p, _ in mask_pairs(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
     n = len(ds)
-    best, table = decision_threshold(probs[:n], ds.labels, probs[n:], thresholds)
+    best, balanced, plain = decision_threshold(probs[:n], ds.labels, probs[n:], thresholds)
+    clean = probs[:n][ds.labels < 0.5]
     for t in thresholds:
-        log(f"  decision threshold {t}: accuracy {table[t]:.3f} (labelled "
-            f"{np.mean((probs[:n] > t) == (ds.labels > 0.5)):.3f}, close-ups called clean "
+        log(f"  decision threshold {t}: balanced accuracy {balanced[t]:.3f}, accuracy {plain[t]:.3f} "
+            f"(labelled {np.mean((probs[:n] > t) == (ds.labels > 0.5)):.3f}, clean called rust "
+            f"{np.mean(clean > t) if len(clean) else 0:.3f}, close-ups called clean "
             f"{np.mean(probs[n:] <= t) if close else 0:.3f})")
-    log(f"decision threshold {best}: accuracy {table[best]:.3f} on {n} labelled photos and "
-        f"{len(close)} held-out close-ups")
+    log(f"decision threshold {best}: balanced accuracy {balanced[best]:.3f} on {n} labelled photos "
+        f"and {len(close)} held-out close-ups")
     band = uncertain_band(probs, np.concatenate([ds.labels, np.ones(len(close))]), best)
     log(f"borderline band {band['low']}–{band['high']}: {100 * band['share_inside']:.1f} % of these "
         f"photos, accuracy {band['accuracy_inside']} inside and {band['accuracy_outside']} outside")
-    return best, {"accuracy_by_threshold": table, "uncertain_band": band}
+    return best, {"balanced_accuracy_by_threshold": balanced, "accuracy_by_threshold": plain,
+                  "uncertain_band": band}
 
 
 def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str,
