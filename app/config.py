@@ -35,9 +35,10 @@ class Config:
     SECRET_KEY: str | None = None
     # Model folder; None → the core's default ($RUSTSEG_MODEL, else models/default).
     MODEL: str | None = None
-    # What runs learned mode: "tensorflow", or "onnx" (ONNX Runtime on the model folder's
-    # model.onnx; see benchmarks/onnx_runtime.py). The paper's modes always use TensorFlow.
-    RUNTIME = "tensorflow"
+    # What runs learned mode: "auto" (ONNX Runtime when the model folder has a model.onnx,
+    # else TensorFlow), "onnx" or "tensorflow"; see benchmarks/onnx_runtime.py. The paper's
+    # modes always use TensorFlow.
+    RUNTIME = "auto"
     # Opt-in store folder; "" disables keeping photos (the consent box is then hidden).
     # Relative paths are relative to the server's working directory.
     STORE_DIR: str = DEFAULT_STORE_DIR
@@ -137,8 +138,8 @@ def finalise(app_config: FlaskConfig) -> None:
         app_config["INSPECTION"] = InspectionConfig(severity=parse_cutoffs(app_config["SEVERITY_CUTOFFS"]))
     except ValueError as e:
         raise RuntimeError(f"RUSTSEG_SEVERITY_CUTOFFS: {e}") from None
-    if app_config["RUNTIME"] not in ("tensorflow", "onnx"):
-        raise RuntimeError(f"RUSTSEG_RUNTIME must be tensorflow or onnx, not {app_config['RUNTIME']!r}")
+    if app_config["RUNTIME"] not in ("auto", "tensorflow", "onnx"):
+        raise RuntimeError(f"RUSTSEG_RUNTIME must be auto, tensorflow or onnx, not {app_config['RUNTIME']!r}")
     for name in BOOLEAN_SETTINGS:
         if name in app_config:
             app_config[name] = parse_bool(app_config[name], name)

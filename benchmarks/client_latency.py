@@ -107,8 +107,9 @@ def run(args) -> dict:
         src = found[0] if found else synthetic_images(tmp / "synthetic", 1)[0]
     photos = {mp: make_megapixel_photo(src, mp, tmp) for mp in SIZES_MP}
     results = {"machine": machine_info(), "model": str(args.model), "source_photo": src.name,
-               "reps": args.reps, "sizes": {}, "notes": []}
-    server = GunicornServer(args.model, tmp / "gunicorn.log", workers=1, threads=2)
+               "reps": args.reps, "runtime": args.runtime, "sizes": {}, "notes": []}
+    server = GunicornServer(args.model, tmp / "gunicorn.log", workers=1, threads=2,
+                            env={"RUSTSEG_RUNTIME": args.runtime})
     with server, CpuMonitor() as mon:
         pid = server.worker_pids()[0]
         for mp, path in photos.items():
@@ -132,7 +133,8 @@ def render(r: dict) -> str:
     table = markdown_table(["photo", "request", "client median ms", "client p95 ms",
                             "server timings_ms.total median", "target ms"], rows)
     rss = r.get("worker_peak_rss_mib")
-    lines = [f"## Client-side latency ({r['reps']} requests each, one at a time, model {r['model']})",
+    lines = [f"## Client-side latency ({r['reps']} requests each, one at a time, model {r['model']}, "
+             f"learned mode on RUSTSEG_RUNTIME={r.get('runtime', 'auto')})",
              "", table, "",
              f"Worker peak resident memory (VmHWM) after all of them: "
              f"**{rss:.0f} MiB**" + (" (target ≤ 1024 MiB)" if rss else ""),
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=10, help="requests of each kind and size")
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--photo", help="the photo resized to each size (default: a ship-hull photo)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "tensorflow", "onnx"),
+                   help="the server's RUSTSEG_RUNTIME (default auto: ONNX Runtime when exported)")
     p.add_argument("--json", help="also save the numbers here")
     args = p.parse_args(argv)
     return finish(run(args), MODULE, render, args.reps < 5, args.json)

@@ -45,7 +45,7 @@ def _server(model: str, tmp: Path):
     from app import create_app
     from rustseg_core.pipeline.segmenter import Segmenter
 
-    seg = Segmenter.load(model)
+    seg = Segmenter.load(model, runtime="tensorflow")  # the reference: the Keras model itself
     app = create_app({"SEGMENTER": seg, "STORE_DIR": "", "SECRET_KEY": "benchmark" * 5})
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -38,7 +38,7 @@ def _iou(a, b) -> float:
 def run(args) -> dict:
     from rustseg_core.pipeline.segmenter import Segmenter
 
-    tf_seg = Segmenter.load(args.model)
+    tf_seg = Segmenter.load(args.model, runtime="tensorflow")
     onnx_seg = Segmenter.load(args.model, runtime="onnx")
     photos = find_images(Path(args.images), args.limit)
     if not photos:

@@ -61,7 +61,7 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
     with pytest.raises(ValueError, match="rustseg export"):
         Segmenter.load(unet_copy, runtime="onnx")
     assert main(["export", str(unet_copy), "--no-fp16"]) == 0
-    on_tf, on_ort = Segmenter.load(unet_copy), Segmenter.load(unet_copy, runtime="onnx")
+    on_tf, on_ort = Segmenter.load(unet_copy, runtime="tensorflow"), Segmenter.load(unet_copy, runtime="onnx")
     assert (on_tf.runtime, on_ort.runtime) == ("tensorflow", "onnx")
     for seed in range(3):
         img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
@@ -87,3 +87,18 @@ def test_the_home_page_offers_phone_analysis_only_with_an_export(unet_copy):
     page, model = home_and_model(Segmenter.load(unet_copy))
     assert "data-phone-model" in page and model.status_code == 200
     assert model.get_json()["file"]["name"] == "model.onnx"
+
+
+def test_auto_runtime_takes_onnx_only_where_the_export_fits(unet_copy):
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    assert Segmenter.load(unet_copy).runtime == "tensorflow"  # "auto", nothing exported
+    assert main(["export", str(unet_copy), "--no-fp16"]) == 0
+    seg = Segmenter.load(unet_copy)
+    assert seg.runtime == "onnx" and Segmenter.load(unet_copy, runtime="tensorflow").runtime == "tensorflow"
+    # Another learned side than the export's: TensorFlow again, never a session of the wrong size.
+    other = seg.with_config(learned_side=seg.learned_side + 32)
+    assert other.runtime == "tensorflow"
+    assert seg.with_config(tta_flip=True).runtime == "onnx"
+    with pytest.raises(ValueError, match="export again"):
+        seg.with_config(learned_side=seg.learned_side + 32, runtime="onnx")

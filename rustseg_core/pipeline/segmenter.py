@@ -185,8 +185,12 @@ class Segmenter:
     def with_config(self, **changes) -> "Segmenter":
         """A copy with some ``SegmenterConfig`` fields replaced, sharing the loaded model and
         its traced forward pass (cheap: no reloading, no retracing)."""
-        return Segmenter(self.bundle, replace(self._config, **changes), _forward=self._forward,
-                         _pixel_passes=self._pixel_passes, _onnx=self._onnx or False)
+        config = replace(self._config, **changes)
+        # The ONNX session is shared while it still fits: same runtime, same learned side.
+        side = config.learned_side or self.bundle.info.get("learned_side") or self.bundle.input_size
+        same = config.runtime == self._config.runtime and int(side) == self.learned_side
+        return Segmenter(self.bundle, config, _forward=self._forward,
+                         _pixel_passes=self._pixel_passes, _onnx=(self._onnx or False) if same else None)
 
     def with_refine(self, **changes) -> "Segmenter":
         """A copy with some ``RefineConfig`` fields replaced (see :meth:`with_config`)."""
@@ -291,14 +295,25 @@ class Segmenter:
                         pixels)
 
     def _onnx_session(self):
-        """ONNX Runtime for learned mode (``runtime="onnx"``), on the model folder's exported
-        ``model.onnx`` at the learned side; False when TensorFlow runs it."""
-        if self._config.runtime != "onnx":
+        """ONNX Runtime for learned mode (``runtime="onnx"``, or ``"auto"`` when it can be
+        had), on the model folder's exported ``model.onnx`` at the learned side; False when
+        TensorFlow runs it."""
+        wanted = self._config.runtime
+        if wanted == "tensorflow":
             return False
+        exported = self.bundle.info.get("onnx", {})
+        present = (self.bundle.directory is not None and "model.onnx" in exported.get("files", {})
+                   and (self.bundle.directory / "model.onnx").is_file())
+        if wanted == "auto":
+            if not present or int(exported.get("side", -1)) != self.learned_side:
+                return False
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                return False
         from .onnx_runtime import OnnxLearned
 
-        exported = self.bundle.info.get("onnx", {})
-        if self.bundle.directory is None or "model.onnx" not in exported.get("files", {}):
+        if not present:
             raise ValueError("runtime 'onnx' needs the model folder's model.onnx: run "
                              "rustseg export MODEL_DIR first")
         session = OnnxLearned(self.bundle.directory / "model.onnx")
@@ -324,6 +339,7 @@ class Segmenter:
             x = np.concatenate([x, x[:, :, ::-1]])
         t1 = time.perf_counter()
         prob, pixels = self._onnx(x)
+        prob = np.clip(prob, 1e-7, 1 - 1e-7)  # float32 saturates at 1: keep the logit finite
         logits = np.log(prob) - np.log1p(-prob)
         p = float(expit(self._mean_logits(logits, 1)[0]))
         pix = (pixels[0] if len(pixels) == 1 else (pixels[0] + pixels[1][:, ::-1]) / 2).astype(np.float32)
