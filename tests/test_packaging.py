@@ -2,6 +2,7 @@
 static files and the shipped model travel inside the packages."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ assert c.get("/").status_code == 200, "home page"
 assert c.get("/survey").status_code == 200, "survey page (rustseg_core.inspection installed)"
 assert c.get("/static/css/site.css").status_code == 200, "static files"
 health = c.get("/healthz").get_json()
-assert health["model_loaded"] and health["model_version"].startswith("unet-"), health
+assert health["model_loaded"] and health["model_version"] == os.environ["EXPECTED_VERSION"], health
 from rustseg_core.store import Store, migrate
 assert migrate.MIGRATIONS_DIR.is_relative_to(os.environ["PYTHONPATH"]), migrate.MIGRATIONS_DIR
 import tempfile
@@ -46,6 +47,10 @@ def test_plain_pip_install_serves_pages_and_finds_the_shipped_model(tmp_path):
     assert (target / "app" / "templates" / "result.html").is_file()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUSTSEG_")}
     env["PYTHONPATH"] = str(target)
+    shipped = json.loads((ROOT / "models" / "default" / "rustseg.json").read_text())
+    env["EXPECTED_VERSION"] = shipped["info"]["version"]
+    # The exported model too: learned mode runs on it (RUSTSEG_RUNTIME=auto) and phones download it.
+    assert (target / "rustseg_core" / "models" / "default" / "model.onnx").is_file()
     elsewhere = tmp_path / "elsewhere"  # not the checkout: nothing can come from ROOT
     elsewhere.mkdir()
     out = subprocess.run([sys.executable, "-c", CHECK], cwd=elsewhere, env=env,
