@@ -11,6 +11,7 @@ import base64
 import io
 import logging
 import re
+from typing import Callable
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
@@ -38,6 +39,13 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _add_images(body: dict, include: set[str], read: Callable[[str], bytes]) -> None:
+    """``<file>_base64`` fields for the extra images asked for, their bytes from ``read(name)``."""
+    for key in sorted(include):
+        name = OUTPUTS[key].filename
+        body[f"{name.replace('.', '_')}_base64"] = _b64(read(name))
 
 
 def json_error(status: int, message: str, **extra) -> Response:
@@ -110,9 +118,7 @@ def segment() -> Response:
     rendered = render_result(result, summary)
     body = dict(rendered.summary)
     body["mask_png_base64"] = _b64(rendered.files[OUTPUTS["mask"].filename])
-    for key in sorted(include):
-        name = OUTPUTS[key].filename
-        body[f"{name.replace('.', '_')}_base64"] = _b64(rendered.files[name])
+    _add_images(body, include, rendered.files.__getitem__)
     body.update(kept=False, id=None, result_url=None)
     if keep:
         try:
@@ -136,11 +142,9 @@ def _kept_answer(rec: Record, include: set[str]) -> Response:
     """What the first upload with an idempotency key answered: the kept record's summary,
     mask and requested images, with ``replayed: true``."""
     s = store()
-    latest, mask = s.current_mask(rec)
+    _, mask = s.current_mask(rec)
     body = {**result_json(rec.summary), "mask_png_base64": _b64(mask)}
-    for key in sorted(include):
-        name = OUTPUTS[key].filename
-        body[f"{name.replace('.', '_')}_base64"] = _b64(s.read_file(rec, name))
+    _add_images(body, include, lambda name: s.read_file(rec, name))
     body.update(kept=True, id=rec.id, result_url=url_for("web.record", record_id=rec.id, _external=True),
                 replayed=True)
     resp = jsonify(body)

@@ -187,8 +187,7 @@ class Segmenter:
         its traced forward pass (cheap: no reloading, no retracing)."""
         config = replace(self._config, **changes)
         # The ONNX session is shared while it still fits: same runtime, same learned side.
-        side = config.learned_side or self.bundle.info.get("learned_side") or self.bundle.input_size
-        same = config.runtime == self._config.runtime and int(side) == self.learned_side
+        same = config.runtime == self._config.runtime and self._learned_side(config) == self.learned_side
         return Segmenter(self.bundle, config, _forward=self._forward,
                          _pixel_passes=self._pixel_passes, _onnx=(self._onnx or False) if same else None)
 
@@ -223,7 +222,10 @@ class Segmenter:
     @property
     def learned_side(self) -> int:
         """The side learned mode's pixel map is computed at (see ``SegmenterConfig``)."""
-        side = self._config.learned_side or self.bundle.info.get("learned_side")
+        return self._learned_side(self._config)
+
+    def _learned_side(self, config: SegmenterConfig) -> int:
+        side = config.learned_side or self.bundle.info.get("learned_side")
         return int(side or self.bundle.input_size)
 
     @property

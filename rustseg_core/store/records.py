@@ -2,6 +2,9 @@
 rules they share (id shape, file names, the output set a keep must have)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -34,10 +37,6 @@ def keyed_id(secret: str | bytes, key: str) -> str:
     """The record id of an upload sent with idempotency key ``key``: the same key always
     names the same record, so an upload retried or resent after a reload is kept once. A
     keyed hash (not the key itself), so a client cannot choose another record's id."""
-    import base64
-    import hashlib
-    import hmac
-
     secret = secret.encode() if isinstance(secret, str) else secret
     digest = hmac.new(secret, ("idempotency:" + key).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
