@@ -29,10 +29,12 @@ SPEED_BAR, IOU_BAR = 1.3, 0.99
 
 
 def _iou(a, b) -> float:
+    """Mask IoU, a missing mask (photo called clean) counting as empty."""
+    from rustseg_core.learn.metrics import mask_scores
+
     a = np.zeros((1, 1), bool) if a is None else a
     b = np.zeros((1, 1), bool) if b is None else b
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+    return mask_scores(a, b)["iou"]
 
 
 def run(args) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rustseg_core.learn.metrics import mask_scores
 from rustseg_core.store import Store
 from tests.synthetic import rust_image
 from tests.test_browser import ARTIFACTS, CHROMIUM, VIEWPORTS, _no_horizontal_scroll
@@ -143,8 +144,7 @@ def server_mask(seg, data: bytes) -> tuple[float, bool, np.ndarray]:
 def mask_iou(browser_png: str, server: np.ndarray) -> float:
     got = Image.open(io.BytesIO(base64.b64decode(browser_png.split(",", 1)[1]))).convert("L")
     got = np.asarray(got.resize(server.shape[::-1], Image.NEAREST)) > 127
-    union = np.logical_or(got, server).sum()
-    return 1.0 if union == 0 else float(np.logical_and(got, server).sum() / union)
+    return mask_scores(got, server)["iou"]
 
 
 def test_the_phone_and_the_server_give_the_same_answer(browser, field_server, field_photos):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..pipeline.model import META_FILE, load_bundle
+from .metrics import mask_scores
 from ..tf_runtime import tensorflow as _tensorflow
 
 ONNX_FILE, FP16_FILE = "model.onnx", "model.fp16.onnx"
@@ -107,7 +108,7 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
         onnx.save(half_weights(onnx.load(str(out))), str(tmp))
         t = float(bundle.info.get("mask_threshold", 0.5))
         halves = _run(ort, tmp, x)[PIXELS]
-        fp16_iou = float(np.mean([_iou(a > t, b > t) for a, b in zip(halves, want[PIXELS])]))
+        fp16_iou = float(np.mean([mask_scores(a > t, b > t)["iou"] for a, b in zip(halves, want[PIXELS])]))
         if fp16_iou >= FP16_MIN_IOU:
             tmp.replace(half)
             files[FP16_FILE] = {"bytes": half.stat().st_size, "sha256": _sha256(half),
@@ -146,11 +147,6 @@ def _run(ort, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     return dict(zip(names, sess.run(names, {INPUT: x})))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 def _record(model_dir: Path, side: int, files: dict, normalisation: str) -> None:
