@@ -120,6 +120,7 @@ def test_batch_engines_measures_both_engines(tiny_model_dir, tmp_path):
     assert "| thumbnail" in md and "each Ray actor peaked at" in md
 
 
+@pytest.mark.slow
 def test_client_latency_times_the_api_and_the_page(tiny_model_dir, two_photos, capsys):
     from benchmarks import client_latency
 

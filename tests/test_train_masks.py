@@ -58,6 +58,7 @@ def test_training_batches_cover_every_mask_photo_each_epoch():
     assert sum(len(b[0]) for b in val) == 12 and val[0][0].shape[1:] == (32, 32, 3)
 
 
+@pytest.mark.slow
 def test_encoder_options_reach_the_model(tmp_path):
     from tests.synthetic import write_labelled_folder, write_mask_folder
 
