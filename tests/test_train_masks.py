@@ -87,3 +87,31 @@ def test_unknown_encoder_is_named(tmp_path):
     with pytest.raises(ValueError, match="unknown encoder 'vgg'"):
         train_masks([tmp_path / "pixel"], tmp_path / "lab", tmp_path / "m",
                     MaskTrainConfig(encoder="vgg", input_size=32, epochs=1, blank_photos=0))
+
+
+def _augmented_masks(name: str, n: int = 8) -> list[np.ndarray]:
+    from rustseg_core.learn.train_masks import make_augment
+
+    cfg = MaskTrainConfig(input_size=32, cache_size=40, augmentation=name)
+    aug = make_augment(cfg)
+    img = np.full((40, 40, 3), 128, np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[:, 16:24] = 1  # a vertical band
+    return [aug(tf.constant(img), tf.constant(mask), tf.constant(1.0), tf.constant(1.0))[1].numpy()
+            for _ in range(n)]
+
+
+def test_light_augmentation_keeps_the_mask_upright_and_phone_augmentation_turns_it():
+    def upright(m):  # a vertical band stays one: every column is all in or all out
+        return bool(np.all((m.min(axis=0) == m.max(axis=0))))
+
+    light = _augmented_masks("light")
+    assert all(upright(m) and m.any() for m in light)
+    assert not all(upright(m) for m in _augmented_masks("phone"))  # rotation, perspective
+
+
+def test_unknown_augmentation_is_named():
+    from rustseg_core.learn.train_masks import make_augment
+
+    with pytest.raises(ValueError, match="unknown augmentation 'heavy'"):
+        make_augment(MaskTrainConfig(augmentation="heavy"))

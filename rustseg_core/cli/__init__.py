@@ -135,8 +135,9 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           epochs=args.epochs or defaults.epochs,
                           batch_size=args.batch_size or defaults.batch_size,
                           learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
-                          augment=not args.no_augment, init_from=args.init_from,
-                          cache_dir=args.cache_dir, warmup_epochs=min(args.warmup_epochs, 1))
+                          augment=not args.no_augment, augmentation=args.augmentation,
+                          init_from=args.init_from, cache_dir=args.cache_dir,
+                          warmup_epochs=min(args.warmup_epochs, 1))
     bundle = train_masks(args.masks, labelled, args.out, cfg, command=command,
                          val_labelled_dir=val if val is not None and val.is_dir() else None)
     i = bundle.info
@@ -432,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--blank-photos", type=int, metavar="N",
                    help="with --masks: generated textureless clean photos (flat colours, "
                         "gradients, noise; default: one for every ten clean photos)")
+    t.add_argument("--augmentation", choices=("phone", "light"), default="phone",
+                   help="with --masks: phone-photo augmentation (zoom 0.7-1.6, rotation, "
+                        "perspective, exposure, white balance, blur, noise, JPEG) or the light "
+                        "one (zoom 0.8-1.4, shifts, flips, brightness, contrast, saturation)")
     t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
     t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
     t.add_argument("--lr", type=float,

@@ -76,6 +76,7 @@ class MaskTrainConfig:
     val_fraction: float = 0.1  # of the mask photos, when no validation mask folder is given
     seed: int = 1
     augment: bool = True
+    augmentation: str = "phone"  # a name of AUGMENTATIONS
     init_from: str | None = None
     cache_dir: str | None = None
     thresholds: tuple[float, ...] = field(default=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
@@ -86,51 +87,88 @@ class MaskTrainConfig:
 
 
 # ---------------------------------------------------------------- augmentation
-def _projective(size: int, out: int, rng: tf.random.Generator) -> tf.Tensor:
-    """A random zoom (close-up and wide), rotation (±0.2 rad), shift and slight perspective,
-    as the 8 parameters of ``ImageProjectiveTransformV3`` (output → input coordinates)."""
-    zoom = tf.exp(rng.uniform([], math.log(0.7), math.log(1.6)))
-    theta = rng.uniform([], -0.2, 0.2)
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the training augmentation: geometry moves photo and mask together,
+    appearance changes the photo alone. Probabilities are per sample."""
+
+    zoom: tuple[float, float] = (0.7, 1.6)  # close-up and wide
+    rotation: float = 0.2  # ± radians
+    shift: float = 0.15  # ± share of the side
+    perspective: float = 0.4
+    exposure: tuple[float, float] = (0.7, 1.4)  # gamma
+    white_balance: float = 0.1  # ± per channel gain
+    contrast: tuple[float, float] = (0.75, 1.3)
+    saturation: tuple[float, float] = (0.75, 1.3)
+    brightness: float = 0.1
+    blur: float = 0.25  # out of focus / motion
+    noise: float = 0.25  # sensor noise
+    jpeg: float = 0.3  # messenger-app recompression, quality 30–90
+
+
+AUGMENTATIONS = {
+    # Phone photos: what the shipped model was trained with.
+    "phone": Augmentation(),
+    # The lighter recipe of issue 19's calibration run: zoom, shifts, flips, brightness,
+    # contrast and saturation; no rotation, perspective, exposure, blur, noise or JPEG.
+    "light": Augmentation(zoom=(0.8, 1.4), rotation=0.0, perspective=0.0, exposure=(1.0, 1.0),
+                          white_balance=0.0, contrast=(0.8, 1.25), saturation=(0.8, 1.25),
+                          blur=0.0, noise=0.0, jpeg=0.0),
+}
+
+
+def _uniform(rng: tf.random.Generator, shape, low: float, high: float) -> tf.Tensor:
+    return rng.uniform(shape, low, high) if high > low else tf.fill(shape, float(low))
+
+
+def _projective(size: int, out: int, rng: tf.random.Generator, a: Augmentation) -> tf.Tensor:
+    """A random zoom, rotation, shift and slight perspective, as the 8 parameters of
+    ``ImageProjectiveTransformV3`` (output → input coordinates)."""
+    zoom = tf.exp(_uniform(rng, [], math.log(a.zoom[0]), math.log(a.zoom[1])))
+    theta = _uniform(rng, [], -a.rotation, a.rotation)
     s = (size / out) / zoom
     a0, a1 = s * tf.cos(theta), -s * tf.sin(theta)
     b0, b1 = s * tf.sin(theta), s * tf.cos(theta)
     c_out = (out - 1) / 2.0
-    shift = rng.uniform([2], -0.15, 0.15) * size
+    shift = _uniform(rng, [2], -a.shift, a.shift) * size
     a2 = (size - 1) / 2.0 + shift[0] - (a0 * c_out + a1 * c_out)
     b2 = (size - 1) / 2.0 + shift[1] - (b0 * c_out + b1 * c_out)
-    persp = rng.uniform([2], -0.4, 0.4) / (out * 4)
+    persp = _uniform(rng, [2], -a.perspective, a.perspective) / (out * 4)
     return tf.stack([a0, a1, a2, b0, b1, b2, persp[0], persp[1]])
 
 
 def make_augment(cfg: MaskTrainConfig):
-    """Phone-photo augmentation of (photo, mask): geometry on both, appearance on the photo
-    (exposure, white balance, contrast, saturation, blur, noise, JPEG quality)."""
+    """Augmentation of (photo, mask) with the ranges of ``AUGMENTATIONS[cfg.augmentation]``."""
+    if cfg.augmentation not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {cfg.augmentation!r}; choose one of "
+                         f"{', '.join(AUGMENTATIONS)}")
+    a = AUGMENTATIONS[cfg.augmentation]
     rng = tf.random.Generator.from_seed(cfg.seed)
     size, out = cfg.decode_size, cfg.input_size
 
     def aug(img, mask, has_mask, label):
         x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
         x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x[None], transforms=_projective(size, out, rng)[None], output_shape=[out, out],
+            images=x[None], transforms=_projective(size, out, rng, a)[None], output_shape=[out, out],
             interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0)[0]
         if rng.uniform([]) < 0.5:
             x = x[:, ::-1]
         if rng.uniform([]) < 0.5:
             x = x[::-1]
         photo, m = x[..., :3], tf.cast(x[..., 3] >= 0.5, tf.float32)
-        gamma = tf.exp(rng.uniform([], math.log(0.7), math.log(1.4)))  # exposure
+        gamma = tf.exp(_uniform(rng, [], math.log(a.exposure[0]), math.log(a.exposure[1])))
         photo = tf.clip_by_value(photo, 0.0, 1.0) ** gamma
-        photo = photo * rng.uniform([3], 0.9, 1.1)  # white balance
-        photo = tf.image.adjust_contrast(photo, rng.uniform([], 0.75, 1.3))
-        photo = tf.image.adjust_saturation(photo, rng.uniform([], 0.75, 1.3))
-        photo = tf.image.adjust_brightness(photo, rng.uniform([], -0.1, 0.1))
+        photo = photo * _uniform(rng, [3], 1 - a.white_balance, 1 + a.white_balance)
+        photo = tf.image.adjust_contrast(photo, _uniform(rng, [], *a.contrast))
+        photo = tf.image.adjust_saturation(photo, _uniform(rng, [], *a.saturation))
+        photo = tf.image.adjust_brightness(photo, _uniform(rng, [], -a.brightness, a.brightness))
         photo = tf.clip_by_value(photo, 0.0, 1.0)
-        if rng.uniform([]) < 0.25:  # out of focus / motion
+        if rng.uniform([]) < a.blur:
             photo = tf.nn.avg_pool2d(photo[None], 3, 1, "SAME")[0]
-        if rng.uniform([]) < 0.25:  # sensor noise
+        if rng.uniform([]) < a.noise:
             photo = photo + rng.normal(tf.shape(photo), 0.0, rng.uniform([], 0.005, 0.04))
         photo = tf.clip_by_value(photo, 0.0, 1.0)
-        if rng.uniform([]) < 0.3:  # messenger-app JPEG
+        if rng.uniform([]) < a.jpeg:
             photo = tf.image.adjust_jpeg_quality(photo, tf.cast(rng.uniform([], 30, 90), tf.int32))
         return tf.reshape(photo, [out, out, 3]), tf.reshape(m, [out, out]), has_mask, label
 
