@@ -363,6 +363,21 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    base = model_dir(args.base)
+    _existing(args.sources, "checkpoint")
+    from ..learn.average import AverageError, average_models
+
+    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+    try:
+        bundle = average_models(base, args.sources, args.out, command=command)
+    except AverageError as e:
+        raise UsageError(str(e)) from e
+    print(f"wrote {args.out} ({bundle.version}): the mean of {len(args.sources)} checkpoints; "
+          f"choose its thresholds with rustseg tune --learned ... --model {args.out} --write")
+    return 0
+
+
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
     """A subcommand whose help shows every option's default."""
     return sub.add_parser(name, help=summary, description=description or summary,
@@ -539,6 +554,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--side", type=int, help="input side (default: the model's learned_side)")
     x.add_argument("--no-fp16", action="store_true", help="do not write the half-precision copy")
     x.set_defaults(func=_export)
+
+    a = _command(sub, "average", "average the weights of checkpoints of one training run",
+                 "Write the element-wise mean of the weights of SOURCE model folders and "
+                 ".weights.h5 checkpoints (one architecture, one validation split) as a new "
+                 "model folder with the metadata of --base (stochastic weight averaging).")
+    a.add_argument("sources", nargs="+", metavar="SOURCE", help="model folders or .weights.h5 files")
+    a.add_argument("--base", required=True, metavar="MODEL_DIR",
+                   help="the model folder whose architecture and metadata the average keeps")
+    a.add_argument("--out", required=True, help="output model folder")
+    a.set_defaults(func=_average)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
