@@ -76,7 +76,7 @@ def run(args) -> dict:
         info = page.evaluate("() => fetch('/api/v1/model').then((r) => r.json())")
         results["download_bytes"] = info["file"]["bytes"]
         results["download_file"] = info["file"]["name"]
-        ious, same, diffs = [], 0, []
+        ious, same, diffs, areas = [], 0, [], []
         log(f"parity on {len(photos)} photos")
         for photo in photos:
             got = _browser_mask(page, photo)
@@ -84,8 +84,12 @@ def run(args) -> dict:
             same += got["isCorrosion"] == decided
             diffs.append(abs(got["probability"] - prob))
             ious.append(mask_iou(got["mask"], mask))
+            areas.append(float(mask.mean()))
+        worst = np.argsort(ious)[:3]  # what pulls the mean down: usually masks of a few pixels
         results["parity"] = {"n": len(photos), "mean_iou": float(np.mean(ious)), "min_iou": float(np.min(ious)),
-                             "same_decision": same / len(photos), "max_probability_diff": float(np.max(diffs))}
+                             "same_decision": same / len(photos), "max_probability_diff": float(np.max(diffs)),
+                             "lowest": [{"photo": photos[i].name, "iou": round(float(ious[i]), 4),
+                                         "server_mask_share": round(areas[i], 5)} for i in worst]}
         log("12 MP photo in the browser")
         page.set_input_files("#photo", str(big))
         times = [page.evaluate("""async () => {

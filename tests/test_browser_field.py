@@ -134,11 +134,14 @@ def _browser_mask(page, photo) -> dict:
 
 
 def server_mask(seg, data: bytes) -> tuple[float, bool, np.ndarray]:
-    """The server's learned mode at the working size: (probability, decision, mask)."""
+    """The server's learned mode at the working size, as both pages show it: (probability,
+    decision, mask), the mask empty when the photo is called clean (the phone draws none then,
+    and comparing its empty mask with an ungated one scored a clean photo's IoU 0)."""
     photo = seg.decode(data)
     ev = seg.learned_evidence(photo.image)
+    decided = ev.probability > seg.threshold
     mask = seg.mask_from_evidence(photo.image, ev, "learned", photo.image.shape[:2])
-    return ev.probability, ev.probability > seg.threshold, mask
+    return ev.probability, decided, mask if decided else np.zeros_like(mask)
 
 
 def mask_iou(browser_png: str, server: np.ndarray) -> float:
