@@ -18,6 +18,9 @@ import numpy as np
 from ..pipeline.model import ModelBundle, load_bundle, save_bundle
 
 WEIGHTS_SUFFIX = ".weights.h5"
+# What the base's metadata measured or exported of its own weights, not of the average's.
+PER_WEIGHTS = frozenset({"onnx", "val_auc", "val_false_area", "val_mask_iou", "thresholds",
+                         "train_seconds"})
 
 
 class AverageError(ValueError):
@@ -60,12 +63,13 @@ def _weights_of(source: Path, bundle: ModelBundle) -> list[np.ndarray]:
 def average_models(base: str | Path, sources: list[str | Path], out_dir: str | Path,
                    command: str | None = None) -> ModelBundle:
     """Write the mean of ``sources`` (model folders and ``.weights.h5`` checkpoints of
-    ``base``'s architecture) to ``out_dir``, with ``base``'s metadata; its thresholds are
-    the base's until ``rustseg tune --learned --write`` chooses them for the average."""
+    ``base``'s architecture) to ``out_dir``, with ``base``'s metadata less what described
+    the base's own weights (``PER_WEIGHTS``); its thresholds are the base's until
+    ``rustseg tune --learned --write`` chooses them for the average."""
     base_bundle = load_bundle(base)
     sets = [_weights_of(Path(s), base_bundle) for s in sources]
     base_bundle.model.set_weights(average_weights(sets))
-    info = {k: v for k, v in base_bundle.info.items() if k != "onnx"}  # exports are per weights
+    info = {k: v for k, v in base_bundle.info.items() if k not in PER_WEIGHTS}
     info.update(version=f"{base_bundle.spec.name}-{time.strftime('%Y%m%d')}-avg{len(sources)}",
                 averaged_from=[str(s) for s in sources], average_base=str(base),
                 average_command=command)
