@@ -43,7 +43,9 @@ def average_weights(weight_sets: list[list[np.ndarray]]) -> list[np.ndarray]:
 
 def _weights_of(source: Path, bundle: ModelBundle) -> list[np.ndarray]:
     """The weights of a model folder, or of a ``.weights.h5`` checkpoint loaded into
-    ``bundle``'s architecture."""
+    ``bundle``'s architecture. A checkpoint carries no metadata: it is taken to come from
+    the base's own run (``best``/``last.weights.h5`` of its folder), so only a model
+    folder's held-out list can be checked."""
     if source.name.endswith(WEIGHTS_SUFFIX):
         try:
             bundle.model.load_weights(source)
