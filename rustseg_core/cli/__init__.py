@@ -100,11 +100,16 @@ def _existing(paths: list[str], what: str) -> list[str]:
     return paths
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The exact command, as recorded with a model it made."""
+    return "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+
+
 def _train(args: argparse.Namespace) -> int:
     _existing([args.data_dir, *args.masks], "training data")
     if args.init_from:
         model_dir(args.init_from)
-    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+    command = _command_line(args)
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -368,7 +373,7 @@ def _average(args: argparse.Namespace) -> int:
     _existing(args.sources, "checkpoint")
     from ..learn.average import AverageError, average_models
 
-    command = "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
+    command = _command_line(args)
     try:
         bundle = average_models(base, args.sources, args.out, command=command)
     except AverageError as e:
