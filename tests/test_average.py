@@ -42,6 +42,26 @@ def test_cli_writes_the_mean_of_a_model_and_a_checkpoint(tiny_unet_dir, tmp_path
     assert avg.spec == model.spec and avg.threshold == model.threshold
 
 
+def test_kept_epochs_of_a_run_average_into_a_model(tiny_unet_dir, tmp_path, capsys):
+    """`train --keep-epochs 2` keeps the last two epochs' weights, and they average."""
+    from rustseg_core.learn.train_masks import epoch_weights
+
+    kept = [epoch_weights(tiny_unet_dir, e) for e in (1, 2, 3)]
+    assert [k.is_file() for k in kept] == [False, True, True]
+    base = load_bundle(tiny_unet_dir)
+    ends = []
+    for k in kept[1:]:
+        base.model.load_weights(k)
+        ends.append(base.model.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(*ends))  # two different epochs
+    base.model.load_weights(tiny_unet_dir / "last.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(base.model.get_weights(), ends[1]))
+    rc = main(["average", "--base", str(tiny_unet_dir), *map(str, kept[1:]), "--out", str(tmp_path / "avg")])
+    assert rc == 0, capsys.readouterr().err
+    for got, a, b in zip(load_bundle(tmp_path / "avg").model.get_weights(), *ends):
+        np.testing.assert_allclose(got, (a.astype(np.float64) + b) / 2, rtol=1e-5, atol=1e-6)
+
+
 def test_a_model_with_other_held_out_photos_is_refused(tiny_unet_dir, tmp_path, capsys):
     other = tmp_path / "other"
     shutil.copytree(tiny_unet_dir, other)

@@ -142,7 +142,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
                           augment=not args.no_augment, augmentation=args.augmentation,
                           init_from=args.init_from, cache_dir=args.cache_dir,
-                          warmup_epochs=min(args.warmup_epochs, 1))
+                          warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs)
     bundle = train_masks(args.masks, labelled, args.out, cfg, command=command,
                          val_labelled_dir=val if val is not None and val.is_dir() else None)
     i = bundle.info
@@ -457,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --masks: phone-photo augmentation (zoom 0.7-1.6, rotation, "
                         "perspective, exposure, white balance, blur, noise, JPEG) or the light "
                         "one (zoom 0.8-1.4, shifts, flips, brightness, contrast, saturation)")
+    t.add_argument("--keep-epochs", type=int, default=0, metavar="N",
+                   help="with --masks: also keep the weights of the last N epochs "
+                        "(OUT/epoch-NN.weights.h5), to average them with rustseg average")
     t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
     t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
     t.add_argument("--lr", type=float,

@@ -79,6 +79,8 @@ class MaskTrainConfig:
     augmentation: str = "phone"  # a name of AUGMENTATIONS
     init_from: str | None = None
     cache_dir: str | None = None
+    # Also keep the weights of the last N epochs (epoch-NN.weights.h5), for `rustseg average`.
+    keep_epochs: int = 0
     thresholds: tuple[float, ...] = field(default=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
 
     @property
@@ -274,6 +276,11 @@ def choose_thresholds(val_masks: tuple, val_images: tuple, thresholds) -> dict:
 
 
 # ---------------------------------------------------------------- training
+def epoch_weights(out_dir: str | Path, epoch: int) -> Path:
+    """Where ``keep_epochs`` puts the weights at the end of ``epoch`` (counted from 1)."""
+    return Path(out_dir) / f"epoch-{epoch:02d}.weights.h5"
+
+
 def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, out_dir: str | Path,
                 cfg: MaskTrainConfig, command: str | None = None,
                 val_labelled_dir: str | Path | None = None) -> ModelBundle:
@@ -396,6 +403,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
             best_iou = val_iou
             model.save_weights(best_path)
         model.save_weights(last)
+        if epoch + 1 > cfg.epochs - cfg.keep_epochs:
+            model.save_weights(epoch_weights(out_dir, epoch + 1))
         state_path.write_text(json.dumps({"epoch": epoch + 1, "best_iou": best_iou, "step": global_step,
                                           "seconds": time.time() - t_train + state.get("seconds", 0.0)}))
     train_seconds = time.time() - t_train + state.get("seconds", 0.0)
