@@ -176,12 +176,13 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     assert whole["threshold"] in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     assert meta["thresholds"]["decision_threshold"] == whole["threshold"]
     assert str(labelled) in meta["decision_note"]
-    assert meta["learned_side"] in (192, 256, 320) and 0.3 <= meta["mask_threshold"] <= 0.7
+    assert meta["learned_side"] in (192, 256, 320, 384) and 0.3 <= meta["mask_threshold"] <= 0.7
+    assert whole["spec"]["input_size"] == whole["input_size"] == meta["learned_side"]  # one side
     band = meta["uncertain_band"]
     assert band["low"] <= whole["threshold"] <= band["high"] and 0 <= band["share_inside"] <= 1
     assert "held-out" in meta["learned_note"]
     seg = Segmenter.load(model)
-    assert seg.learned_side == meta["learned_side"]
+    assert seg.learned_side == seg.bundle.input_size == meta["learned_side"]
     assert seg.config.refine.learned_threshold == meta["mask_threshold"]
     assert seg.threshold == whole["threshold"]
     # A folder without any of the model's validation photos is refused, not silently used.
@@ -208,6 +209,38 @@ def test_decision_threshold_is_not_bought_with_false_alarms_on_clean_photos():
     assert plain[0.3] == pytest.approx(10 / 11) and plain[0.5] == pytest.approx(10 / 11)
     assert balanced[0.3] == pytest.approx((1 + 1 / 2) / 2)
     assert balanced[0.5] == pytest.approx((8 / 9 + 1) / 2) and best == 0.5
+
+
+def test_near_ties_in_balanced_accuracy_go_to_fewer_false_alarms():
+    """0.5 is best by 0.0025 (five rust photos lost at 0.7, two clean ones gained): within the
+    tolerance, so the higher 0.7, with fewer clean photos called rust, is taken; with no
+    tolerance, 0.5."""
+    from rustseg_core.learn.metrics import decision_threshold
+
+    clean = np.r_[np.full(97, 0.1), 0.6, 0.65, 0.8]  # 100 clean photos: 3 above 0.5, 1 above 0.7
+    rust = np.r_[np.full(195, 0.9), 0.55, 0.6, 0.6, 0.65, 0.65]  # 200 rust photos: 5 in (0.5, 0.7]
+    labels = np.r_[np.zeros(100), np.ones(200)]
+    best, balanced, _ = decision_threshold(np.r_[clean, rust], labels, np.zeros(0), (0.5, 0.7))
+    assert balanced[0.5] == pytest.approx((1 + 0.97) / 2)
+    assert balanced[0.7] == pytest.approx((195 / 200 + 0.99) / 2) and balanced[0.5] > balanced[0.7]
+    assert best == 0.7
+    assert decision_threshold(np.r_[clean, rust], labels, np.zeros(0), (0.5, 0.7), tolerance=0)[0] == 0.5
+
+
+def test_at_side_runs_the_whole_network_at_one_side(tiny_unet_dir):
+    from rustseg_core.learn.tuning import at_side
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import rust_image
+
+    seg = Segmenter.load(tiny_unet_dir, runtime="tensorflow")
+    side = seg.bundle.input_size + 32
+    big = at_side(seg, side)
+    assert (big.bundle.input_size, big.learned_side, big.runtime) == (side, side, "tensorflow")
+    img, _ = rust_image(np.random.default_rng(0), 120, rust=True)
+    ev = big.evidence(img)
+    assert ev.pixels.shape == (side, side)
+    assert ev.cam.shape[0] > seg.evidence(img).cam.shape[0]  # classified (and localised) at it
+    assert at_side(seg, seg.bundle.input_size) is seg
 
 
 def test_borderline_band_leaves_confident_calls_alone_when_the_mistakes_lie_below():

@@ -63,6 +63,7 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
     assert main(["export", str(unet_copy), "--no-fp16"]) == 0
     on_tf, on_ort = Segmenter.load(unet_copy, runtime="tensorflow"), Segmenter.load(unet_copy, runtime="onnx")
     assert (on_tf.runtime, on_ort.runtime) == ("tensorflow", "onnx")
+    assert on_tf._forward.traced and not on_ort._forward.traced  # nothing for ONNX to wait on
     for seed in range(3):
         img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
         a, b = on_tf.segment(img), on_ort.segment(img)
@@ -70,7 +71,9 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
         assert (a.mask is None) == (b.mask is None)
         if a.mask is not None:
             assert np.mean(a.mask != b.mask) < 1e-3
+    assert not on_ort._forward.traced  # learned mode on ONNX never traced TensorFlow's pass
     assert on_ort.segment(img, mode="standard").mode == "standard"  # the paper's modes stay on TF
+    assert on_ort._forward.traced and on_ort.with_config(tta_flip=True)._forward is on_ort._forward
 
 
 def test_the_home_page_offers_phone_analysis_only_with_an_export(unet_copy):

@@ -401,13 +401,14 @@ def _tune_learned(args: argparse.Namespace) -> int:
     names = set(segmenter.bundle.info.get("val_mask_photos", []))
     if not names:
         raise UsageError(f"the model in {target} does not list its validation mask photos")
-    from ..learn.tuning import tune_decision, tune_learned, write_learned_defaults
+    from ..learn.tuning import at_side, tune_decision, tune_learned, write_learned_defaults
 
     side, threshold, _ = tune_learned(segmenter, args.masks, names)
     decision, band = None, None
     if args.images:
         _existing([args.images], "labelled validation photos")
-        decision, found = tune_decision(segmenter, args.images, args.masks, names)
+        # Decided at the side the model will run at: its probabilities change with it.
+        decision, found = tune_decision(at_side(segmenter, side), args.images, args.masks, names)
         band = found["uncertain_band"]
     if args.write:
         note = (f"chosen on the model's {len(names)} held-out photos of {args.masks}"
@@ -417,6 +418,10 @@ def _tune_learned(args: argparse.Namespace) -> int:
         print(f"wrote learned_side {side} and mask threshold {threshold}"
               + (f", decision threshold {decision} and borderline band {band['low']}–{band['high']}"
                  if decision is not None else "") + f" into {target}")
+        exported = segmenter.bundle.info.get("onnx", {}).get("side")
+        if exported is not None and int(exported) != side:
+            print(f"its model.onnx takes {exported} px: run rustseg export {target} again "
+                  "(until then TensorFlow runs learned mode)")
     return 0
 
 
@@ -545,8 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--model", help=model_help)
     u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
     u.add_argument("--learned", action="store_true",
-                   help="instead: choose learned mode's pixel-map side and mask threshold on the "
-                        "U-Net's own held-out photos of --masks")
+                   help="instead: choose the U-Net's input side (learned mode's pixel map and the "
+                        "classification) and mask threshold on its own held-out photos of --masks")
     u.add_argument("--masks", metavar="DIR", help="with --learned: the mask folder the U-Net was trained from")
     u.add_argument("--images", metavar="DIR",
                    help="with --learned: also choose the decision threshold, on these labelled validation "

@@ -86,7 +86,7 @@ def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = 
 
 
 def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
-                 sides: tuple[int, ...] = (192, 256, 320),
+                 sides: tuple[int, ...] = (192, 256, 320, 384),
                  thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
                  log: Callable[[str], None] = print) -> tuple[int, float, dict]:
     """Learned mode's pixel-map side and mask threshold: the pair with the best mean IoU on
@@ -143,12 +143,24 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
                   "uncertain_band": band}
 
 
+def at_side(segmenter: Segmenter, side: int) -> Segmenter:
+    """The segmenter with the whole network run at ``side`` px (classification, Grad-CAM++
+    and the pixel map: one resolution, so that every mode and runtime gives a photo the same
+    probability), on TensorFlow until a model.onnx of that side is exported."""
+    if side == segmenter.bundle.input_size:
+        return segmenter
+    bundle = replace(segmenter.bundle, spec=replace(segmenter.bundle.spec, input_size=side))
+    return Segmenter(bundle, replace(segmenter.config, learned_side=side, runtime="tensorflow"))
+
+
 def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str,
                            decision_threshold: float | None = None, band: dict | None = None) -> None:
     """Store learned mode's side and mask threshold (and, if given, the decision threshold
-    and its borderline band) in the model's metadata."""
+    and its borderline band) in the model's metadata. The side is the network's input side
+    too (see :func:`at_side`)."""
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text())
+    meta["spec"]["input_size"] = meta["input_size"] = int(side)
     meta.setdefault("info", {}).update(learned_side=int(side), mask_threshold=float(threshold),
                                        learned_note=note)
     if decision_threshold is not None:

@@ -12,6 +12,7 @@ runs instead of rebuilding it::
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -145,6 +146,36 @@ def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+class TracedForward:
+    """A model's one-pass forward with Grad-CAM++'s gradients (``cam.make_forward_with_grads``),
+    traced on first use, once, and shared by the ``with_config`` copies of a segmenter.
+
+    Tracing and its first run at the model's side cost time and the high-water memory of a
+    whole pass with a gradient tape; where ONNX Runtime serves the default learned mode, only
+    a request in one of the paper's modes needs it."""
+
+    def __init__(self, model, size: int):
+        self._model, self._size = model, size
+        self._fn = None
+        self._lock = threading.Lock()
+
+    @property
+    def traced(self) -> bool:
+        return self._fn is not None
+
+    def warm(self) -> "TracedForward":
+        """Trace now (with a zero batch), so that no request pays for it."""
+        with self._lock:
+            if self._fn is None:
+                fn = make_forward_with_grads(self._model, self._size)
+                fn(np.zeros((1, self._size, self._size, 3), np.float32))
+                self._fn = fn
+        return self
+
+    def __call__(self, x):
+        return (self._fn or self.warm()._fn)(x)
+
+
 class Segmenter:
     """Classify → localise (Grad-CAM++) → refine, with the model loaded once.
 
@@ -159,13 +190,13 @@ class Segmenter:
         self._config = replace(config, **overrides) if overrides else config
         self._onnx = _onnx if _onnx is not None else self._onnx_session()
         if _forward is None:
-            _forward = make_forward_with_grads(bundle.model, bundle.input_size)
-            # Trace once now so the first request does not pay for it.
-            _forward(np.zeros((1, bundle.input_size, bundle.input_size, 3), np.float32))
+            _forward = TracedForward(bundle.model, bundle.input_size)
+            if not (self._onnx and self._config.refine.mode == "learned"):
+                _forward.warm()  # TensorFlow serves the default mode: not on the first request
         self._forward = _forward
         # Traced pixel-map passes at other sides (learned_side), shared by with_config copies.
         self._pixel_passes = {} if _pixel_passes is None else _pixel_passes
-        if bundle.spec.decoder and self.learned_side != bundle.input_size:
+        if bundle.spec.decoder and self.learned_side != bundle.input_size and not self._onnx:
             self._pixel_pass(self.learned_side)  # traced now too, not on the first request
 
     @classmethod
