@@ -134,7 +134,7 @@ async function serverReachable() {
   const timer = setTimeout(() => ctl.abort(), 3000);
   try {
     const r = await fetch("/healthz", { cache: "no-store", signal: ctl.signal });
-    return r.ok;
+    return r.ok && !r.headers.has("X-RustSEG-Offline");  // that header: the service worker's "no"
   } catch (e) {
     return false;
   } finally {

@@ -58,6 +58,13 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(caches.open(MODELS).then((c) => c.match(request)).then((hit) => hit || fetch(request)));
     return;
   }
+  if (url.pathname === "/healthz") {
+    // "Is the server there?" with no connection is answered here, marked as such, so that
+    // the page learns "no" without a failed load in its console (an error status is one too).
+    event.respondWith(fetch(request).catch(() => new Response("no connection", {
+      headers: { "Content-Type": "text/plain", "Cache-Control": "no-store", "X-RustSEG-Offline": "1" } })));
+    return;
+  }
   if (url.pathname === "/api/v1/model" || url.pathname === "/api/v1/grades") {
     event.respondWith(networkFirst(request, CONFIG));
     return;
