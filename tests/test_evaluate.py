@@ -155,7 +155,7 @@ def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
     assert band["share_inside"] == pytest.approx(3 / 8) and band["accuracy_outside"] == 1.0
 
 
-def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path):
+def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_path, capsys):
     import shutil
 
     from rustseg_core.pipeline.segmenter import Segmenter
@@ -170,9 +170,11 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     labelled = tmp_path / "val"
     write_labelled_folder(labelled, n_per_class=4, size=64, seed=3)
     assert main(["tune", "--learned", "--masks", str(masks), "--images", str(labelled),
-                 "--model", str(model), "--write"]) == 0
+                 "--model", str(model), "--write", "--tta"]) == 0
+    assert "ROC AUC on the labelled photos" in capsys.readouterr().out
     whole = json.loads((model / "rustseg.json").read_text())
     meta = whole["info"]
+    assert meta["tta_flip"] is True  # chosen with mirrored-photo averaging: kept with it
     assert whole["threshold"] in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     assert meta["thresholds"]["decision_threshold"] == whole["threshold"]
     assert str(labelled) in meta["decision_note"]
@@ -182,6 +184,7 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     assert band["low"] <= whole["threshold"] <= band["high"] and 0 <= band["share_inside"] <= 1
     assert "held-out" in meta["learned_note"]
     seg = Segmenter.load(model)
+    assert seg.tta_flip
     assert seg.learned_side == seg.bundle.input_size == meta["learned_side"]
     assert seg.config.refine.learned_threshold == meta["mask_threshold"]
     assert seg.threshold == whole["threshold"]

@@ -395,7 +395,7 @@ def _tune_learned(args: argparse.Namespace) -> int:
         raise UsageError("--learned needs --masks DIR: the mask folder the model was trained from")
     _existing([args.masks], "mask folder")
     target = model_dir(args.model)
-    segmenter = load_segmenter(args.model)
+    segmenter = load_segmenter(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
     if "learned" not in segmenter.modes:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
     names = set(segmenter.bundle.info.get("val_mask_photos", []))
@@ -414,7 +414,7 @@ def _tune_learned(args: argparse.Namespace) -> int:
         note = (f"chosen on the model's {len(names)} held-out photos of {args.masks}"
                 + (f" and the labelled photos of {args.images}" if args.images else "")
                 + " with: rustseg " + " ".join(args.argv))
-        write_learned_defaults(target, side, threshold, note, decision, band)
+        write_learned_defaults(target, side, threshold, note, decision, band, tta_flip=args.tta)
         print(f"wrote learned_side {side} and mask threshold {threshold}"
               + (f", decision threshold {decision} and borderline band {band['low']}–{band['high']}"
                  if decision is not None else "") + f" into {target}")
@@ -556,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--images", metavar="DIR",
                    help="with --learned: also choose the decision threshold, on these labelled validation "
                         "photos (corrosion/, not_corrosion/) plus the held-out photos of --masks")
+    u.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --learned: choose with mirrored-photo averaging on (or off); --write "
+                        "stores it as the model's setting (default: the model's setting)")
     u.set_defaults(func=_tune)
 
     x = _command(sub, "export", "write learned mode's network as ONNX into the model folder",

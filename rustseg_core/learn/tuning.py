@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from ..config import RefineConfig
 from ..pipeline.colour import colour_rule_mask
@@ -135,7 +136,8 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
             f"{np.mean(clean > t) if len(clean) else 0:.3f}, close-ups called clean "
             f"{np.mean(probs[n:] <= t) if close else 0:.3f})")
     log(f"decision threshold {best}: balanced accuracy {balanced[best]:.3f} on {n} labelled photos "
-        f"and {len(close)} held-out close-ups")
+        f"and {len(close)} held-out close-ups; ROC AUC on the labelled photos "
+        f"{roc_auc_score(ds.labels, probs[:n]):.3f}")
     band = uncertain_band(probs, np.concatenate([ds.labels, np.ones(len(close))]), best)
     log(f"borderline band {band['low']}–{band['high']}: {100 * band['share_inside']:.1f} % of these "
         f"photos, accuracy {band['accuracy_inside']} inside and {band['accuracy_outside']} outside")
@@ -154,10 +156,11 @@ def at_side(segmenter: Segmenter, side: int) -> Segmenter:
 
 
 def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, note: str,
-                           decision_threshold: float | None = None, band: dict | None = None) -> None:
-    """Store learned mode's side and mask threshold (and, if given, the decision threshold
-    and its borderline band) in the model's metadata. The side is the network's input side
-    too (see :func:`at_side`)."""
+                           decision_threshold: float | None = None, band: dict | None = None,
+                           tta_flip: bool | None = None) -> None:
+    """Store learned mode's side and mask threshold (and, if given, the decision threshold,
+    its borderline band and whether mirrored-photo averaging was on) in the model's
+    metadata. The side is the network's input side too (see :func:`at_side`)."""
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text())
     meta["spec"]["input_size"] = meta["input_size"] = int(side)
@@ -170,6 +173,8 @@ def write_learned_defaults(model_dir: str | Path, side: int, threshold: float, n
             meta["info"]["thresholds"]["decision_threshold"] = float(decision_threshold)
     if band is not None:
         meta["info"]["uncertain_band"] = band
+    if tta_flip is not None:  # the thresholds were chosen with it: they hold only with it
+        meta["info"]["tta_flip"] = bool(tta_flip)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     tmp.replace(path)
