@@ -110,6 +110,22 @@ def test_light_augmentation_keeps_the_mask_upright_and_phone_augmentation_turns_
     assert not all(upright(m) for m in _augmented_masks("phone"))  # rotation, perspective
 
 
+def test_augmentation_help_is_read_from_the_table(capsys):
+    from dataclasses import replace
+
+    from rustseg_core.cli import build_parser
+    from rustseg_core.learn.augmentations import AUGMENTATIONS, describe
+
+    light = describe(AUGMENTATIONS["light"])
+    assert "zoom 0.8-1.4" in light and "rotation" not in light and "blur" not in light
+    assert "rotation ±0.2" in describe(AUGMENTATIONS["phone"])
+    assert "rotation ±0.3" in describe(replace(AUGMENTATIONS["light"], rotation=0.3))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}: {describe(a)}" in out for name, a in AUGMENTATIONS.items())
+
+
 def test_unknown_augmentation_is_named():
     from rustseg_core.learn.train_masks import make_augment
 

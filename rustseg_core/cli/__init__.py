@@ -426,6 +426,8 @@ def _tune_learned(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..learn.augmentations import AUGMENTATIONS, describe  # plain data: no TensorFlow
+
     p = argparse.ArgumentParser(prog="rustseg", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=TopHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true",
@@ -458,10 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--blank-photos", type=int, metavar="N",
                    help="with --masks: generated textureless clean photos (flat colours, "
                         "gradients, noise; default: one for every ten clean photos)")
-    t.add_argument("--augmentation", choices=("phone", "light"), default="phone",
-                   help="with --masks: phone-photo augmentation (zoom 0.7-1.6, rotation, "
-                        "perspective, exposure, white balance, blur, noise, JPEG) or the light "
-                        "one (zoom 0.8-1.4, shifts, flips, brightness, contrast, saturation)")
+    t.add_argument("--augmentation", choices=tuple(AUGMENTATIONS), default="phone",
+                   help="with --masks: the training augmentation's ranges: " + "; ".join(
+                       f"{name}: {describe(a)}" for name, a in AUGMENTATIONS.items()))
     t.add_argument("--keep-epochs", type=int, default=0, metavar="N",
                    help="with --masks: also keep the weights of the last N epochs "
                         "(OUT/epoch-NN.weights.h5), to average them with rustseg average")

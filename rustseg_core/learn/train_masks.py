@@ -32,6 +32,7 @@ from ..pipeline.model import (ModelBundle, build_segmenter_net, copy_matching_we
 from ..pipeline import efficientnet_lite
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
+from .augmentations import AUGMENTATIONS, Augmentation
 from .masks import MaskSet, blank_photos, load_labelled_folder, load_mask_folder, split
 from .torch_weights import read_state_dict
 from .metrics import decision_threshold, mask_scores, uncertain_band
@@ -89,36 +90,6 @@ class MaskTrainConfig:
 
 
 # ---------------------------------------------------------------- augmentation
-@dataclass(frozen=True)
-class Augmentation:
-    """Ranges of the training augmentation: geometry moves photo and mask together,
-    appearance changes the photo alone. Probabilities are per sample."""
-
-    zoom: tuple[float, float] = (0.7, 1.6)  # close-up and wide
-    rotation: float = 0.2  # ± radians
-    shift: float = 0.15  # ± share of the side
-    perspective: float = 0.4
-    exposure: tuple[float, float] = (0.7, 1.4)  # gamma
-    white_balance: float = 0.1  # ± per channel gain
-    contrast: tuple[float, float] = (0.75, 1.3)
-    saturation: tuple[float, float] = (0.75, 1.3)
-    brightness: float = 0.1
-    blur: float = 0.25  # out of focus / motion
-    noise: float = 0.25  # sensor noise
-    jpeg: float = 0.3  # messenger-app recompression, quality 30–90
-
-
-AUGMENTATIONS = {
-    # Phone photos: what the shipped model was trained with.
-    "phone": Augmentation(),
-    # The lighter recipe of issue 19's calibration run: zoom, shifts, flips, brightness,
-    # contrast and saturation; no rotation, perspective, exposure, blur, noise or JPEG.
-    "light": Augmentation(zoom=(0.8, 1.4), rotation=0.0, perspective=0.0, exposure=(1.0, 1.0),
-                          white_balance=0.0, contrast=(0.8, 1.25), saturation=(0.8, 1.25),
-                          blur=0.0, noise=0.0, jpeg=0.0),
-}
-
-
 def _uniform(rng: tf.random.Generator, shape, low: float, high: float) -> tf.Tensor:
     return rng.uniform(shape, low, high) if high > low else tf.fill(shape, float(low))
 
