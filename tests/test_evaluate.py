@@ -258,3 +258,19 @@ def test_borderline_band_leaves_confident_calls_alone_when_the_mistakes_lie_belo
     assert band["high"] == pytest.approx(0.7) and band["reached"]
     assert band["low"] == pytest.approx(0.44)  # at or below 0.44 every photo is clean
     assert band["accuracy_outside"] == 1.0 and band["share_inside"] == pytest.approx(6 / 14, abs=1e-4)
+
+
+def test_predict_folder_bounds_the_network_batch_mirrored_copies_included(tiny_model_dir, tmp_path):
+    from rustseg_core.learn.data import list_labelled
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    write_labelled_folder(tmp_path, n_per_class=5, size=48, seed=2)
+    paths = list(list_labelled(tmp_path).paths)
+    for tta in (False, True):
+        seg = Segmenter.load(tiny_model_dir).with_config(tta_flip=tta)
+        seen, predict = [], seg.bundle.predict_logits
+        seg.bundle.predict_logits = lambda x: (seen.append(len(x)), predict(x))[1]
+        probs = ev.predict_folder(seg, paths, batch=4)
+        assert max(seen) <= 4 and sum(seen) == len(paths) * (2 if tta else 1)
+        one_by_one = np.array([seg.probabilities([seg.decode(p).image])[0] for p in paths])
+        np.testing.assert_allclose(probs, one_by_one, rtol=1e-4, atol=1e-5)
