@@ -46,5 +46,6 @@ def describe(a: Augmentation) -> str:
             if v[0] != v[1]:
                 parts.append(f"{name} {v[0]:g}-{v[1]:g}")
         elif v:
-            parts.append(f"{name} {'p=' if f.name in ('blur', 'noise', 'jpeg') else '±'}{v:g}")
+            prefix = "p=" if f.name in ("blur", "noise", "jpeg") else "±"
+            parts.append(f"{name} {prefix}{v:g}{' rad' if f.name == 'rotation' else ''}")
     return ", ".join(parts)
