@@ -283,7 +283,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                "clean": args.clean or root / "classification" / "test" / "not_corrosion",
                "boxes": args.boxes or root / "boxes"}
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
-    segmenter = load_segmenter(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
+    segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
         from dataclasses import replace
 
@@ -395,7 +395,7 @@ def _tune_learned(args: argparse.Namespace) -> int:
         raise UsageError("--learned needs --masks DIR: the mask folder the model was trained from")
     _existing([args.masks], "mask folder")
     target = model_dir(args.model)
-    segmenter = load_segmenter(args.model, **({"tta_flip": args.tta} if args.tta is not None else {}))
+    segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if "learned" not in segmenter.modes:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
     names = set(segmenter.bundle.info.get("val_mask_photos", []))
