@@ -264,13 +264,12 @@ def test_cli_bad_roi_is_a_usage_error(tmp_path, capsys):
 @pytest.fixture
 def borderline_client(tiny_segmenter):
     """The app with a model whose borderline band holds every probability."""
-    from dataclasses import replace
 
     from app import create_app
     from rustseg_core.pipeline.segmenter import Segmenter
 
     band = {"low": 0.0, "high": 1.0, "share_inside": 1.0}
-    bundle = replace(tiny_segmenter.bundle, info={**tiny_segmenter.bundle.info, "uncertain_band": band})
+    bundle = tiny_segmenter.bundle.replace(info={**tiny_segmenter.bundle.info, "uncertain_band": band})
     seg = Segmenter(bundle, tiny_segmenter.config, _forward=tiny_segmenter._forward)
     return create_app({"TESTING": True, "SEGMENTER": seg, "STORE_DIR": "", "SECRET_KEY": "t",
                        "WTF_CSRF_ENABLED": False}).test_client()

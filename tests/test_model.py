@@ -47,3 +47,35 @@ def test_preprocess_scales_and_resizes():
     x = preprocess(img, 16)
     assert x.shape == (16, 16, 3) and x.dtype == np.float32
     assert np.allclose(x, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (1000, 750), (300, 500), (90, 1000), (1000, 31),
+                                   (64, 64), (40, 60), (65, 65), (1, 300)])
+def test_preprocess_is_tensorflows_resize_without_tensorflow(shape):
+    """The model's input is made in NumPy/OpenCV (so an ONNX server never imports TensorFlow)
+    and equals TensorFlow's resize it replaces: area when the long side shrinks, including
+    a photo whose short side grows, else bilinear."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    side = 64
+    want = tf.image.resize(img, (side, side), method="area" if max(shape) > side else "bilinear")
+    got = preprocess(img, side)
+    assert got.shape == (side, side, 3) and got.dtype == np.float32
+    assert np.abs(got - want.numpy() / 255.0).max() < 1e-4
+
+
+def test_a_lazy_bundle_loads_the_keras_model_on_first_use(tiny_model_dir, tmp_path):
+    bundle = load_bundle(tiny_model_dir, lazy=True)
+    assert not bundle.model_loaded and bundle.input_size == 64
+    copy = bundle.replace(threshold=0.9)
+    x = np.zeros((1, 64, 64, 3), np.float32)
+    assert np.allclose(copy.predict_proba(x), load_bundle(tiny_model_dir).predict_proba(x))
+    assert copy.model_loaded and copy.threshold == 0.9 and not bundle.model_loaded
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / META_FILE).write_text((tiny_model_dir / META_FILE).read_text())
+    (broken / "model.keras").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a Keras model file"):
+        load_bundle(broken, lazy=True)

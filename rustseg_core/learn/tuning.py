@@ -151,7 +151,8 @@ def at_side(segmenter: Segmenter, side: int) -> Segmenter:
     probability), on TensorFlow until a model.onnx of that side is exported."""
     if side == segmenter.bundle.input_size:
         return segmenter
-    bundle = replace(segmenter.bundle, spec=replace(segmenter.bundle.spec, input_size=side))
+    bundle = segmenter.bundle  # its Keras model, loaded once for every side
+    bundle = bundle.replace(model=bundle.model, spec=replace(bundle.spec, input_size=side))
     return Segmenter(bundle, replace(segmenter.config, learned_side=side, runtime="tensorflow"))
 
 

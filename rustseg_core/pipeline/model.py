@@ -1,15 +1,11 @@
-"""The corrosion classifier: architecture, preprocessing, and self-describing save/load."""
+"""The networks: the paper's classifier and the U-Nets on its encoder or on Lite0."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
-from scipy.special import expit
-
 from ..config import ModelSpec
-from .model_files import META_FILE, MODEL_FILE, shipped_model_dir  # noqa: F401  (re-exported)
+# Re-exported: the model folder's files, its loading and its input (none needs TensorFlow).
+from .bundle import ModelBundle, load_bundle, save_bundle  # noqa: F401
+from .model_files import META_FILE, MODEL_FILE, shipped_model_dir  # noqa: F401
+from .resize import preprocess  # noqa: F401
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 
@@ -152,66 +148,3 @@ def copy_matching_weights(source: keras.Model, target: keras.Model) -> list[str]
 def logit_model(model: keras.Model) -> keras.Model:
     """A single-output view (shared weights) used for training and plain prediction."""
     return keras.Model(model.inputs, model.outputs[0], name=model.name + "_logit")
-
-
-def preprocess(image: np.ndarray, input_size: int) -> np.ndarray:
-    """RGB uint8 HxWx3 → float32 SxSx3 in [0, 1]; the whole photo is resized (as the paper)."""
-    t = tf.image.resize(tf.convert_to_tensor(image), (input_size, input_size),
-                        method="area" if max(image.shape[:2]) > input_size else "bilinear")
-    return (t.numpy() / 255.0).astype(np.float32)
-
-
-@dataclass
-class ModelBundle:
-    """A loaded model plus the metadata that says how to feed it."""
-
-    model: keras.Model
-    spec: ModelSpec
-    threshold: float = 0.5
-    normalisation: str = "divide_255"
-    info: dict = field(default_factory=dict)
-    directory: Path | None = None  # the folder it was loaded from (its exported files)
-
-    @property
-    def input_size(self) -> int:
-        return self.spec.input_size
-
-    @property
-    def version(self) -> str:
-        return str(self.info.get("version", self.model.name))
-
-    def predict_logits(self, batch: np.ndarray) -> np.ndarray:
-        """Logits (pre-sigmoid) for a preprocessed batch (N, S, S, 3)."""
-        return self.model(batch, training=False)[0].numpy()[:, 0]
-
-    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities of corrosion for a preprocessed batch (N, S, S, 3)."""
-        return expit(self.predict_logits(batch))
-
-
-def save_bundle(bundle: ModelBundle, directory: str | Path) -> Path:
-    """Write ``model.keras`` and ``rustseg.json`` (spec, preprocessing, threshold, info)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    bundle.model.save(directory / MODEL_FILE)
-    meta = {"spec": bundle.spec.to_dict(), "threshold": bundle.threshold,
-            "normalisation": bundle.normalisation, "input_size": bundle.spec.input_size,
-            "preset": bundle.spec.name, "info": bundle.info}
-    tmp = directory / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
-    tmp.replace(directory / META_FILE)
-    return directory
-
-
-def load_bundle(directory: str | Path) -> ModelBundle:
-    """Load a model saved by :func:`save_bundle`. Raises ``FileNotFoundError`` if absent."""
-    directory = Path(directory)
-    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
-    if not meta_path.is_file() or not model_path.is_file():
-        raise FileNotFoundError(f"no RustSEG model in {directory} (need {MODEL_FILE} and {META_FILE})")
-    meta = json.loads(meta_path.read_text())
-    model = keras.models.load_model(model_path, compile=False)
-    return ModelBundle(model=model, spec=ModelSpec.from_dict(meta["spec"]),
-                       threshold=float(meta.get("threshold", 0.5)),
-                       normalisation=meta.get("normalisation", "divide_255"),
-                       info=meta.get("info", {}), directory=directory)

@@ -3,6 +3,10 @@ the photo's own size.
 
 Maps and masks are resized with OpenCV (bilinear when enlarging, pixel-area averaging when
 shrinking): a 12 MP mask costs milliseconds, where Pillow's resampler took tens of them.
+
+The model's input (:func:`preprocess`) is TensorFlow's resize of the whole photo to a
+square, reproduced in NumPy and OpenCV so that a server running learned mode on ONNX Runtime
+never imports TensorFlow (it is most of a worker's memory).
 """
 from __future__ import annotations
 
@@ -49,3 +53,38 @@ def fitted_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     h, w = shape[:2]
     s = max_side / max(h, w)
     return (h, w) if s >= 1 else (max(1, round(h * s)), max(1, round(w * s)))
+
+
+def _area_axis(x: np.ndarray, m: int, axis: int) -> np.ndarray:
+    """Exact box resample of ``x`` along ``axis`` onto ``m`` samples, as TensorFlow's "area"
+    resize: output i is the mean of the input interval [i n/m, (i+1) n/m), partial pixels
+    weighted by how much of them it covers. Computed from the running integral of the
+    samples. OpenCV's INTER_AREA gives the same when it shrinks, but switches method for an
+    axis that grows."""
+    n = x.shape[axis]
+    if n == m:
+        return x
+    x = np.moveaxis(x, axis, 0).astype(np.float64)
+    integral = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])
+    edges = np.arange(m + 1) * (n / m)
+    k = np.minimum(np.floor(edges).astype(int), n)
+    frac = (edges - k).reshape((-1,) + (1,) * (x.ndim - 1))
+    at = integral[k] + frac * x[np.minimum(k, n - 1)]
+    return np.moveaxis((at[1:] - at[:-1]) * (m / n), 0, axis)
+
+
+def preprocess(image: np.ndarray, input_size: int) -> np.ndarray:
+    """RGB uint8 HxWx3 → float32 SxSx3 in [0, 1]: the whole photo squashed to the model's
+    square input, as TensorFlow's ``tf.image.resize`` does (area when the long side shrinks,
+    else bilinear with half-pixel centres), without importing TensorFlow."""
+    h, w = image.shape[:2]
+    s = input_size
+    x = image.astype(np.float32)
+    if max(h, w) <= s:
+        out = cv2.resize(x, (s, s), interpolation=cv2.INTER_LINEAR)
+    else:
+        # The shrinking axes with OpenCV (fast on a large photo), then an axis that grows
+        # (a wide, short photo) by the exact box resample on what is left, which is small.
+        out = cv2.resize(x, (min(w, s), min(h, s)), interpolation=cv2.INTER_AREA)
+        out = _area_axis(_area_axis(out.reshape(out.shape[0], out.shape[1], -1), s, 0), s, 1)
+    return (np.asarray(out, np.float32).reshape(s, s, -1) / 255.0).astype(np.float32)

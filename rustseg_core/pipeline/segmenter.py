@@ -25,13 +25,13 @@ from scipy.special import expit
 from .. import vocabulary as vocab
 from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
 from ..tf_runtime import tensorflow
-from .cam import cam_from_gradients, make_forward_with_grads
+from .bundle import ModelBundle, load_bundle
 from .colour import rust_probability
 from .imageio import Photo, Source, decode, encode_mask_png, encode_picture_png
-from .model import ModelBundle, load_bundle, preprocess, shipped_model_dir
+from .model_files import shipped_model_dir
 from .overlay import heatmap_over, overlay_mask
 from .refine import dynamic_threshold, fused_evidence, refine
-from .resize import fit_within, fitted_size, resize_mask, upsample
+from .resize import fit_within, fitted_size, preprocess, resize_mask, upsample
 
 # Said on the result when advanced mode finds no region in a photo classified as corrosion.
 ADVANCED_FALLBACK_NOTE = ("Advanced mode kept no region of this photo (its colour clusters did "
@@ -151,11 +151,12 @@ class TracedForward:
     traced on first use, once, and shared by the ``with_config`` copies of a segmenter.
 
     Tracing and its first run at the model's side cost time and the high-water memory of a
-    whole pass with a gradient tape; where ONNX Runtime serves the default learned mode, only
-    a request in one of the paper's modes needs it."""
+    whole pass with a gradient tape, and loading the Keras model costs TensorFlow itself;
+    where ONNX Runtime serves the default learned mode, only a request in one of the paper's
+    modes needs any of it."""
 
-    def __init__(self, model, size: int):
-        self._model, self._size = model, size
+    def __init__(self, bundle: ModelBundle, size: int):
+        self._bundle, self._size = bundle, size
         self._fn = None
         self._lock = threading.Lock()
 
@@ -167,7 +168,9 @@ class TracedForward:
         """Trace now (with a zero batch), so that no request pays for it."""
         with self._lock:
             if self._fn is None:
-                fn = make_forward_with_grads(self._model, self._size)
+                from .cam import make_forward_with_grads  # imports TensorFlow
+
+                fn = make_forward_with_grads(self._bundle.model, self._size)
                 fn(np.zeros((1, self._size, self._size, 3), np.float32))
                 self._fn = fn
         return self
@@ -190,7 +193,7 @@ class Segmenter:
         self._config = replace(config, **overrides) if overrides else config
         self._onnx = _onnx if _onnx is not None else self._onnx_session()
         if _forward is None:
-            _forward = TracedForward(bundle.model, bundle.input_size)
+            _forward = TracedForward(bundle, bundle.input_size)
             if not (self._onnx and self._config.refine.mode == "learned"):
                 _forward.warm()  # TensorFlow serves the default mode: not on the first request
         self._forward = _forward
@@ -204,9 +207,11 @@ class Segmenter:
              config: SegmenterConfig | None = None, **overrides) -> "Segmenter":
         """Load a model folder (default: the shipped ``models/default``).
 
-        ``overrides`` replace fields of the config (e.g. ``tta_flip=True``).
+        ``overrides`` replace fields of the config (e.g. ``tta_flip=True``). Where ONNX
+        Runtime serves the default learned mode, the Keras model (and TensorFlow with it) is
+        loaded only when one of the paper's modes is first asked for.
         """
-        return cls(load_bundle(model_dir or shipped_model_dir()), config, **overrides)
+        return cls(load_bundle(model_dir or shipped_model_dir(), lazy=True), config, **overrides)
 
     @property
     def config(self) -> SegmenterConfig:
@@ -321,6 +326,8 @@ class Segmenter:
             p = expit(pixel_logits.numpy())
             pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
         t2 = time.perf_counter()
+        from .cam import cam_from_gradients
+
         cams = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")
         cam = cams[0] if len(cams) == 1 else np.maximum(0.0, cams[0] + cams[1][:, ::-1]) / 2
         t3 = time.perf_counter()
