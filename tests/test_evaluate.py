@@ -138,7 +138,7 @@ def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
             return clean[int(path.stem[-3:])]
         return 0.45
 
-    seg = SimpleNamespace(decode=lambda p: SimpleNamespace(image=p), tta_flip=False,
+    seg = SimpleNamespace(decode=lambda p: SimpleNamespace(image=p), images_per_photo=1,
                           probabilities=lambda paths: np.array([prob(p) for p in paths]))
     best, found = tune_decision(seg, tmp_path / "val", tmp_path / "pixel", held, log=lambda s: None)
     assert best == 0.4

@@ -33,7 +33,7 @@ def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 8) -> n
     ``batch`` counts the images the network sees at once, mirrored copies included: the Lite0
     U-Net needs about 0.3 GiB per 384 px image on TensorFlow, so 32 of them (64 with the
     mirrored copies) ran a 24 GiB machine out of memory."""
-    step = max(1, batch // (2 if segmenter.tta_flip else 1))
+    step = max(1, batch // segmenter.images_per_photo)
     probs: list[np.ndarray] = []
     for i in range(0, len(paths), step):
         images = [segmenter.decode(p).image for p in paths[i:i + step]]

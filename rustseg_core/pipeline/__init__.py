@@ -1,9 +1,10 @@
 """Inference: one photo in, a ``Result`` out (decode → classify → localise → refine → render).
 
 - ``imageio``  untrusted bytes → upright RGB, with clear errors for bad input
-- ``model``    the classifier: architecture, preprocessing, self-describing save/load
+- ``model``    the networks: the paper's classifier and the U-Nets
+- ``bundle``   a saved model folder: its metadata, and the Keras model loaded on first use
 - ``cam``      class activation maps (Grad-CAM++ in closed form, Grad-CAM)
-- ``resize``   heatmap, mask and image resizing between the pipeline's resolutions
+- ``resize``   the model's input, and heatmap, mask and image resizing between resolutions
 - ``refine``   evidence → mask: the paper's threshold, dense CRF, advanced mode
 - ``colour``   rust-colour evidence and the colour-rule baseline
 - ``overlay``  pictures for people: mask overlay and heatmap colours

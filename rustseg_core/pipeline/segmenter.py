@@ -237,6 +237,16 @@ class Segmenter:
         return bool(self.bundle.info.get("tta_flip", False)) if t is None else t
 
     @property
+    def images_per_photo(self) -> int:
+        """How many images the network sees for one photo: 2 with the mirrored copy."""
+        return 2 if self.tta_flip else 1
+
+    def _with_mirrors(self, x: np.ndarray) -> np.ndarray:
+        """A preprocessed batch, followed by its mirrored copies when averaging is on (they
+        ride along in the same batch)."""
+        return np.concatenate([x, x[:, :, ::-1]]) if self.tta_flip else x
+
+    @property
     def threshold(self) -> float:
         t = self._config.threshold
         return self.bundle.threshold if t is None else t
@@ -293,9 +303,7 @@ class Segmenter:
         return decode(source, max_pixels=self._config.max_pixels, max_side=side)
 
     def _batch(self, images: list[np.ndarray]) -> np.ndarray:
-        x = np.stack([preprocess(img, self.bundle.input_size) for img in images])
-        # The mirrored photos ride along in the same batch.
-        return np.concatenate([x, x[:, :, ::-1]]) if self.tta_flip else x
+        return self._with_mirrors(np.stack([preprocess(img, self.bundle.input_size) for img in images]))
 
     def _mean_logits(self, logits: np.ndarray, n: int) -> np.ndarray:
         return (logits[:n] + logits[n:]) / 2 if self.tta_flip else logits
@@ -319,10 +327,7 @@ class Segmenter:
         if pixel_map and pixel_logits.shape[1]:
             side = self.learned_side
             if side != self.bundle.input_size:  # the pixel map at its own resolution
-                xs = preprocess(image, side)[None]
-                if self.tta_flip:
-                    xs = np.concatenate([xs, xs[:, :, ::-1]])
-                pixel_logits = self._pixel_pass(side)(xs)
+                pixel_logits = self._pixel_pass(side)(self._with_mirrors(preprocess(image, side)[None]))
             p = expit(pixel_logits.numpy())
             pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
         t2 = time.perf_counter()
@@ -374,9 +379,7 @@ class Segmenter:
         if not self._onnx:
             return self.evidence(image, pixel_map=True)
         t0 = time.perf_counter()
-        x = preprocess(image, self.learned_side)[None]
-        if self.tta_flip:
-            x = np.concatenate([x, x[:, :, ::-1]])
+        x = self._with_mirrors(preprocess(image, self.learned_side)[None])
         t1 = time.perf_counter()
         prob, pixels = self._onnx(x)
         prob = np.clip(prob, 1e-7, 1 - 1e-7)  # float32 saturates at 1: keep the logit finite
