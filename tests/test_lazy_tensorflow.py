@@ -12,19 +12,16 @@ MODEL = ROOT / "models" / "default"
 
 CODE = """
 import io, json, sys
-import numpy as np
-from PIL import Image
 from app import create_app
+from tests.app_support import photo_bytes
 
 app = create_app({"TESTING": True, "STORE_DIR": "", "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False,
                   "MODEL": sys.argv[1]})
 seen = {"start": "tensorflow" in sys.modules}
-buf = io.BytesIO()
-rng = np.random.default_rng(0)
-Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(buf, "JPEG")
+photo = photo_bytes(rust=True)
 client = app.test_client()
 def ask(**form):
-    r = client.post("/api/v1/segment", data={"image": (io.BytesIO(buf.getvalue()), "p.jpg"), **form},
+    r = client.post("/api/v1/segment", data={"image": (io.BytesIO(photo), "p.jpg"), **form},
                     content_type="multipart/form-data")
     assert r.status_code == 200, r.get_data(as_text=True)
     return r.get_json()

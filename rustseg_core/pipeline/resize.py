@@ -87,4 +87,4 @@ def preprocess(image: np.ndarray, input_size: int) -> np.ndarray:
         # (a wide, short photo) by the exact box resample on what is left, which is small.
         out = cv2.resize(x, (min(w, s), min(h, s)), interpolation=cv2.INTER_AREA)
         out = _area_axis(_area_axis(out.reshape(out.shape[0], out.shape[1], -1), s, 0), s, 1)
-    return (np.asarray(out, np.float32).reshape(s, s, -1) / 255.0).astype(np.float32)
+    return np.asarray(out, np.float32).reshape(s, s, -1) / np.float32(255)
