@@ -268,6 +268,30 @@ def _print_masks(title: str, both: dict) -> None:
         print(format_segmentation_table(seg))
 
 
+def _label_audit(path: str | None, folder: str | Path | None):
+    """The label audit a ``--label-audit`` option names (None without one), checked against
+    the labelled ``folder`` it will correct: an audit that cannot be read or no longer fits
+    is a usage error, found before TensorFlow loads."""
+    if not path:
+        return None
+    from ..learn.data import list_labelled
+    from ..learn.label_audit import LabelAuditError, audited_labels, read_label_audit
+
+    _existing([path], "label audit")
+    try:
+        audit = read_label_audit(path)
+        if folder is not None:
+            audited_labels(folder, list_labelled(folder), audit)
+    except (LabelAuditError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from e
+    return audit
+
+
+def _classification_line(c: dict) -> str:
+    return (f"accuracy {c['accuracy']:.3f}, ROC AUC {c['roc_auc']:.3f}, precision {c['precision']:.3f}, "
+            f"recall {c['recall']:.3f}, F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -283,6 +307,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                "clean": args.clean or root / "classification" / "test" / "not_corrosion",
                "boxes": args.boxes or root / "boxes"}
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
+    audit = _label_audit(args.label_audit, folders["classification"] if "classification" in parts else None)
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
         from dataclasses import replace
@@ -298,10 +323,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "refine": repr(segmenter.config.refine)}
     if "classification" in parts:
         folder = folders["classification"]
-        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out)
-        print(f"classification on {folder} (n={c['n']}): accuracy {c['accuracy']:.3f}, "
-              f"ROC AUC {c['roc_auc']:.3f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
-              f"F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
+        report["classification"] = c = ev.evaluate_classification(segmenter, folder, out, audit)
+        print(f"classification on {folder} (n={c['n']}): {_classification_line(c)}")
+        if audit is not None:
+            a = c["label_audit"]
+            print(f"  with the label audit {audit.source} ({a['relabelled']} labels changed): "
+                  f"{_classification_line(a)}")
     if "segmentation" in parts:
         folder = folders["segmentation"]
         report["segmentation"] = both = ev.evaluate_segmentation(segmenter, folder)
@@ -395,6 +422,11 @@ def _tune_learned(args: argparse.Namespace) -> int:
         raise UsageError("--learned needs --masks DIR: the mask folder the model was trained from")
     _existing([args.masks], "mask folder")
     target = model_dir(args.model)
+    if args.label_audit and not args.images:
+        raise UsageError("--label-audit needs --images DIR: the labelled photos it corrects")
+    if args.images:
+        _existing([args.images], "labelled validation photos")
+    audit = _label_audit(args.label_audit, args.images)
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if "learned" not in segmenter.modes:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
@@ -408,7 +440,8 @@ def _tune_learned(args: argparse.Namespace) -> int:
     if args.images:
         _existing([args.images], "labelled validation photos")
         # Decided at the side the model will run at: its probabilities change with it.
-        decision, found = tune_decision(at_side(segmenter, side), args.images, args.masks, names)
+        decision, found = tune_decision(at_side(segmenter, side), args.images, args.masks, names,
+                                        audit=audit)
         band = found["uncertain_band"]
     if args.write:
         note = (f"chosen on the model's {len(names)} held-out photos of {args.masks}"
@@ -537,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirrored photo (default: the model's setting)")
     e.add_argument("--model", help=model_help)
+    e.add_argument("--label-audit", metavar="CSV",
+                   help="also score the classification against a label audit (file, label, audited: "
+                        "what each listed photo shows; see data_audit/README.md)")
     e.add_argument("--crf-max-side", type=int, help="run the CRF at this long side (default: the model's)")
     e.add_argument("--peak-smoothing", type=float, default=0.02,
                    help="pointing game: Gaussian sigma, as a fraction of the long side, applied "
@@ -557,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--images", metavar="DIR",
                    help="with --learned: also choose the decision threshold, on these labelled validation "
                         "photos (corrosion/, not_corrosion/) plus the held-out photos of --masks")
+    u.add_argument("--label-audit", metavar="CSV",
+                   help="with --images: count the labelled photos as this label audit says they show "
+                        "(see data_audit/README.md)")
     u.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="with --learned: choose with mirrored-photo averaging on (or off); --write "
                         "stores it as the model's setting (default: the model's setting)")

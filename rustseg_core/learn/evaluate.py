@@ -20,6 +20,7 @@ from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from ..vocabulary import CLASS_LABELS
 from .data import list_labelled
+from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in, read_mask
 from .metrics import classification_metrics, mask_scores, summarise_segmentation
 
@@ -71,12 +72,19 @@ def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: 
     return [roc, conf]
 
 
-def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None) -> dict:
-    """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``."""
+def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None,
+                            audit: LabelAudit | None = None) -> dict:
+    """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``.
+    With a label ``audit``, the same metrics against the audited labels as well, under
+    ``"label_audit"`` (the folder's own labels stay the headline numbers)."""
     ds = list_labelled(folder)
     probs = predict_folder(segmenter, ds.paths)
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
     res["tta_flip"] = segmenter.tta_flip
+    if audit is not None:
+        labels, changed = audited_labels(folder, ds, audit)
+        res["label_audit"] = {"file": audit.source, "relabelled": changed,
+                              **classification_metrics(labels, probs, segmenter.threshold)}
     if out_dir:
         res["plots"] = [str(p) for p in save_classification_plots(
             ds.labels, probs, segmenter.threshold, Path(out_dir), Path(folder).name)]

@@ -22,8 +22,9 @@ from ..pipeline.colour import colour_rule_mask
 from ..pipeline.model import META_FILE
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
-from .data import list_labelled
+from .data import LabelledSet, list_labelled
 from .evaluate import mask_pairs, predict_folder
+from .label_audit import LabelAudit, audited_labels
 from .metrics import decision_threshold, mask_scores, summarise_segmentation, uncertain_band
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
@@ -116,15 +117,21 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
 
 def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path, names: set[str],
                   thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
-                  log: Callable[[str], None] = print) -> tuple[float, dict]:
+                  log: Callable[[str], None] = print,
+                  audit: LabelAudit | None = None) -> tuple[float, dict]:
     """The decision threshold with the best balanced accuracy on every validation photo
     whose answer is known: ``labelled`` (corrosion/ and not_corrosion/) and the model's
     held-out mask photos of ``folder``, which all show rust. Choosing on the web-style photos
     alone let the gate call close-ups clean; balanced, so that the close-ups (all rust) do
     not in turn buy recall with false alarms on clean photos. Returns (threshold,
     {"balanced_accuracy_by_threshold", "accuracy_by_threshold": {threshold: value},
-    "uncertain_band": the borderline band around it on the same photos})."""
+    "uncertain_band": the borderline band around it on the same photos}). With a label
+    ``audit``, the labelled photos count as the audit says they show."""
     ds = list_labelled(labelled)
+    if audit is not None:
+        labels, changed = audited_labels(labelled, ds, audit)
+        ds = LabelledSet(ds.paths, labels)
+        log(f"label audit {audit.source}: {changed} of {len(ds)} labels of {labelled} changed")
     close = [p for p, _ in mask_pairs(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
     n = len(ds)
