@@ -52,8 +52,8 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_unet_dir(tiny_model_dir, tmp_path_factory):
     """A U-Net (input 32, base width 4) grown from the tiny classifier and trained for a few
-    seconds by ``train_masks`` on synthetic mask photos and labelled photos (keeping the
-    weights of its last two epochs)."""
+    seconds by ``train_masks`` on synthetic mask photos and labelled photos, two of them
+    relabelled by a label audit (keeping the weights of its last two epochs)."""
     from rustseg_core.learn.train_masks import MaskTrainConfig, train_masks
     from tests.synthetic import write_labelled_folder, write_mask_folder
 
@@ -61,10 +61,14 @@ def tiny_unet_dir(tiny_model_dir, tmp_path_factory):
     write_mask_folder(data / "pixel", n=24, size=64, seed=1)
     write_labelled_folder(data / "labelled", n_per_class=12, size=64, seed=2)
     write_labelled_folder(data / "val", n_per_class=6, size=64, seed=3)
+    # One label of each folder corrected by a label audit (tests/test_label_audit.py).
+    (data / "audit.csv").write_text("file,label,audited\n"
+                                    "labelled/corrosion/corrosion_000.jpg,corrosion,not_corrosion\n"
+                                    "val/not_corrosion/not_corrosion_000.jpg,not_corrosion,corrosion\n")
     out = tmp_path_factory.mktemp("tiny_unet")
     cfg = MaskTrainConfig(input_size=48, cache_size=64, epochs=3, batch_size=8, learning_rate=3e-3,
                           init_from=str(tiny_model_dir), labelled_per_epoch=1.0, val_fraction=0.25,
-                          keep_epochs=2)
+                          keep_epochs=2, label_audit=str(data / "audit.csv"))
     train_masks([data / "pixel"], data / "labelled", out, cfg, command="test",
                 val_labelled_dir=data / "val")
     return out

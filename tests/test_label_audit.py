@@ -139,3 +139,36 @@ def test_the_shipped_validation_audit_reads_and_names_validation_photos_only():
     assert len(audit) >= 20
     assert all(f.startswith("val/") for f in audit.entries)
     assert {a for _, a in audit.entries.values()} == {"corrosion", "not_corrosion"}
+
+
+def test_training_learns_audited_photos_as_what_they_show(tmp_path):
+    from rustseg_core.learn.masks import apply_label_audit, load_labelled_folder
+
+    write_labelled_folder(tmp_path / "train", n_per_class=2, size=32)
+    audit = read_label_audit(_write_audit(tmp_path / "a.csv", [
+        ("train/corrosion/corrosion_000.jpg", "corrosion", "not_corrosion", "new pipe"),
+        ("train/not_corrosion/not_corrosion_001.jpg", "not_corrosion", "corrosion", "rusted valve")]))
+    ms = load_labelled_folder(tmp_path / "train", 24)
+    fixed, changed = apply_label_audit(ms, tmp_path / "train", audit)
+    assert changed == 2
+    by_name = {Path(n).name: i for i, n in enumerate(fixed.names)}
+    clean, rust = by_name["corrosion_000.jpg"], by_name["not_corrosion_001.jpg"]
+    # Audited clean: an all-background mask that teaches; audited rust: known by its label alone.
+    assert fixed.labels[clean] == 0 and fixed.has_mask[clean] == 1 and not fixed.masks[clean].any()
+    assert fixed.labels[rust] == 1 and fixed.has_mask[rust] == 0
+    assert fixed.labels.tolist().count(1) == ms.labels.tolist().count(1)
+
+
+def test_a_trained_model_records_its_label_audit(tiny_unet_dir):
+    info = json.loads((tiny_unet_dir / "rustseg.json").read_text())["info"]
+    audit = info["trained_on"]["label_audit"]
+    assert audit["labels_changed"] == {"train": 1, "validation": 1}
+    assert audit["file"].endswith("audit.csv")
+
+
+def test_label_audit_is_for_the_unet_only(tmp_path, capsys):
+    write_labelled_folder(tmp_path / "d", n_per_class=1, size=32)
+    audit = _write_audit(tmp_path / "a.csv", [("d/corrosion/corrosion_000.jpg", "corrosion", "not_corrosion")])
+    assert main(["train", str(tmp_path / "d"), "--out", str(tmp_path / "m"), "--label-audit", str(audit)]) == 2
+    assert "--label-audit works with --masks" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -110,6 +110,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.init_from:
         model_dir(args.init_from)
     command = _command_line(args)
+    if args.label_audit and not args.masks:
+        raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -128,10 +130,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_masks(args: argparse.Namespace, command: str) -> int:
     """The U-Net: mask folders + the image-level folder (DATA/train and DATA/val if present)."""
-    from ..learn.train_masks import MaskTrainConfig, train_masks
-
     data = Path(args.data_dir)
     labelled, val = (data / "train", data / "val") if (data / "train").is_dir() else (data, None)
+    for folder in (labelled, val):
+        if folder is not None and folder.is_dir():
+            _label_audit(args.label_audit, folder)  # refused here, before TensorFlow loads
+    from ..learn.train_masks import MaskTrainConfig, train_masks
+
     defaults = MaskTrainConfig()
     cfg = MaskTrainConfig(encoder=args.encoder, freeze_encoder=args.freeze_encoder,
                           image_positives=not args.no_image_positives,
@@ -142,7 +147,8 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
                           augment=not args.no_augment, augmentation=args.augmentation,
                           init_from=args.init_from, cache_dir=args.cache_dir,
-                          warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs)
+                          warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs,
+                          label_audit=args.label_audit)
     bundle = train_masks(args.masks, labelled, args.out, cfg, command=command,
                          val_labelled_dir=val if val is not None and val.is_dir() else None)
     i = bundle.info
@@ -496,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augmentation", choices=tuple(AUGMENTATIONS), default="phone",
                    help="with --masks: the training augmentation's ranges: " + "; ".join(
                        f"{name}: {describe(a)}" for name, a in AUGMENTATIONS.items()))
+    t.add_argument("--label-audit", metavar="CSV",
+                   help="with --masks: learn the image-level photos a label audit names as what they "
+                        "show (see data_audit/README.md)")
     t.add_argument("--keep-epochs", type=int, default=0, metavar="N",
                    help="with --masks: also keep the weights of the last N epochs "
                         "(OUT/epoch-NN.weights.h5), to average them with rustseg average")

@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
-from .data import decode_resized, list_labelled
+from .data import LabelledSet, decode_resized, list_labelled
+from .label_audit import LabelAudit, audited_labels
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,16 @@ def load_labelled_folder(folder: str | Path, size: int, cache_dir: str | Path | 
                        (labels_ == 0).astype(np.float32), labels_, names)
 
     return _cached([str(p) for p in ds.paths], size, cache_dir, build)
+
+
+def apply_label_audit(ms: MaskSet, folder: str | Path, audit: LabelAudit) -> tuple[MaskSet, int]:
+    """An image-level set (:func:`load_labelled_folder`) with a label audit's corrections:
+    a photo audited clean becomes an all-background mask, one audited rust is known by its
+    label alone. Returns (the set, how many labels changed)."""
+    ds = LabelledSet([Path(n) for n in ms.names], ms.labels.astype(np.int32))
+    labels, changed = audited_labels(folder, ds, audit)
+    labels = labels.astype(np.float32)
+    return MaskSet(ms.images, ms.masks, (labels == 0).astype(np.float32), labels, ms.names), changed
 
 
 def split(ms: MaskSet, fraction: float, seed: int) -> tuple[MaskSet, MaskSet]:

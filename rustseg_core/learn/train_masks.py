@@ -33,7 +33,9 @@ from ..pipeline import efficientnet_lite
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .augmentations import AUGMENTATIONS, Augmentation
-from .masks import MaskSet, blank_photos, load_labelled_folder, load_mask_folder, split
+from .label_audit import read_label_audit
+from .masks import (MaskSet, apply_label_audit, blank_photos, load_labelled_folder, load_mask_folder,
+                    split)
 from .torch_weights import read_state_dict
 from .metrics import decision_threshold, mask_scores, uncertain_band
 from .train import WarmupCosine
@@ -80,6 +82,9 @@ class MaskTrainConfig:
     augmentation: str = "phone"  # a name of AUGMENTATIONS
     init_from: str | None = None
     cache_dir: str | None = None
+    # A label audit (see learn/label_audit.py): the image-level photos it names are learned
+    # as what they show, not as their folder says.
+    label_audit: str | None = None
     # Also keep the weights of the last N epochs (epoch-NN.weights.h5), for `rustseg average`.
     keep_epochs: int = 0
     thresholds: tuple[float, ...] = field(default=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7))
@@ -270,10 +275,18 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     mask_sets = [load_mask_folder(d, size, cache_dir) for d in mask_dirs]
     masks_all = MaskSet.concat(mask_sets)
     train_masks_set, val_masks_set = split(masks_all, cfg.val_fraction, cfg.seed)
+    audit = read_label_audit(cfg.label_audit) if cfg.label_audit else None
+    relabelled: dict[str, int] = {}
     labelled = load_labelled_folder(labelled_dir, size, cache_dir) if labelled_dir else None
+    if labelled is not None and audit is not None:
+        labelled, relabelled["train"] = apply_label_audit(labelled, labelled_dir, audit)
     if labelled is not None and not cfg.image_positives:
         labelled = labelled.subset(np.flatnonzero(labelled.labels == 0))
     val_images = load_labelled_folder(val_labelled_dir, size, cache_dir) if val_labelled_dir else None
+    if val_images is not None and audit is not None:
+        val_images, relabelled["validation"] = apply_label_audit(val_images, val_labelled_dir, audit)
+    if audit is not None:
+        log.info("label audit %s: %s labels changed", audit.source, relabelled)
     n_blank = cfg.blank_photos if cfg.blank_photos is not None else \
         (int(np.sum(labelled.labels == 0)) // 10 if labelled is not None else 0)
     blanks = blank_photos(n_blank, size, cfg.seed) if n_blank else None
@@ -392,7 +405,9 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         "mask_threshold": chosen["mask_threshold"],
         "uncertain_band": chosen["uncertain_band"],
         "trained_on": {"masks": [str(d) for d in mask_dirs], "image_labels": str(labelled_dir),
-                       "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None},
+                       "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None,
+                       **({"label_audit": {"file": audit.source, "labels_changed": relabelled}}
+                          if audit is not None else {})},
         "train_counts": {"mask_photos": len(train_masks_set), "val_mask_photos": len(val_masks_set),
                          "labelled_photos": len(labelled) if labelled is not None else 0,
                          "generated_blank_photos": len(blanks) if blanks is not None else 0},
