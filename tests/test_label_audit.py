@@ -52,6 +52,14 @@ def test_a_malformed_audit_is_refused_with_the_reason(tmp_path, rows, header, me
         read_label_audit(path)
 
 
+def test_an_audit_with_no_entries_changes_nothing(tmp_path):
+    write_labelled_folder(tmp_path / "val", n_per_class=1, size=32)
+    audit = read_label_audit(_write_audit(tmp_path / "a.csv", []))
+    ds = list_labelled(tmp_path / "val")
+    labels, changed = audited_labels(tmp_path / "val", ds, audit)
+    assert len(audit) == 0 and changed == 0 and labels.tolist() == ds.labels.tolist()
+
+
 @pytest.mark.parametrize("row, message", [
     (("val/corrosion/gone.jpg", "corrosion", "not_corrosion"), "which is not in"),
     (("val/corrosion/corrosion_000.jpg", "not_corrosion", "corrosion"), "but it is in corrosion/"),

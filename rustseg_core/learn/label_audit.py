@@ -46,8 +46,9 @@ def read_label_audit(path: str | Path) -> LabelAudit:
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-            header = rows[0].keys() if rows else []
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise LabelAuditError(f"cannot read the label audit {path}: {e}") from e
     missing = [c for c in COLUMNS if c not in header]
