@@ -132,9 +132,9 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     """The U-Net: mask folders + the image-level folder (DATA/train and DATA/val if present)."""
     data = Path(args.data_dir)
     labelled, val = (data / "train", data / "val") if (data / "train").is_dir() else (data, None)
-    for folder in (labelled, val):
-        if folder is not None and folder.is_dir():
-            _label_audit(args.label_audit, folder)  # refused here, before TensorFlow loads
+    if val is not None and not val.is_dir():
+        val = None
+    _label_audit(args.label_audit, *[f for f in (labelled, val) if f is not None])  # before TensorFlow
     from ..learn.train_masks import MaskTrainConfig, train_masks
 
     defaults = MaskTrainConfig()
@@ -149,8 +149,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           init_from=args.init_from, cache_dir=args.cache_dir,
                           warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs,
                           label_audit=args.label_audit)
-    bundle = train_masks(args.masks, labelled, args.out, cfg, command=command,
-                         val_labelled_dir=val if val is not None and val.is_dir() else None)
+    bundle = train_masks(args.masks, labelled, args.out, cfg, command=command, val_labelled_dir=val)
     i = bundle.info
     print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
           f"val AUC {i.get('val_auc', float('nan')):.3f}, {i['train_seconds']:.0f} s")
@@ -274,9 +273,9 @@ def _print_masks(title: str, both: dict) -> None:
         print(format_segmentation_table(seg))
 
 
-def _label_audit(path: str | None, folder: str | Path | None):
+def _label_audit(path: str | None, *folders: str | Path):
     """The label audit a ``--label-audit`` option names (None without one), checked against
-    the labelled ``folder`` it will correct: an audit that cannot be read or no longer fits
+    the labelled ``folders`` it will correct: an audit that cannot be read or no longer fits
     is a usage error, found before TensorFlow loads."""
     if not path:
         return None
@@ -286,7 +285,7 @@ def _label_audit(path: str | None, folder: str | Path | None):
     _existing([path], "label audit")
     try:
         audit = read_label_audit(path)
-        if folder is not None:
+        for folder in folders:
             audited_labels(folder, list_labelled(folder), audit)
     except (LabelAuditError, FileNotFoundError) as e:
         raise UsageError(str(e)) from e
@@ -313,7 +312,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                "clean": args.clean or root / "classification" / "test" / "not_corrosion",
                "boxes": args.boxes or root / "boxes"}
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
-    audit = _label_audit(args.label_audit, folders["classification"] if "classification" in parts else None)
+    audit = _label_audit(args.label_audit, *([folders["classification"]] if "classification" in parts else []))
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
         from dataclasses import replace
@@ -432,7 +431,7 @@ def _tune_learned(args: argparse.Namespace) -> int:
         raise UsageError("--label-audit needs --images DIR: the labelled photos it corrects")
     if args.images:
         _existing([args.images], "labelled validation photos")
-    audit = _label_audit(args.label_audit, args.images)
+    audit = _label_audit(args.label_audit, *([args.images] if args.images else []))
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if "learned" not in segmenter.modes:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
@@ -444,7 +443,6 @@ def _tune_learned(args: argparse.Namespace) -> int:
     side, threshold, _ = tune_learned(segmenter, args.masks, names)
     decision, band = None, None
     if args.images:
-        _existing([args.images], "labelled validation photos")
         # Decided at the side the model will run at: its probabilities change with it.
         decision, found = tune_decision(at_side(segmenter, side), args.images, args.masks, names,
                                         audit=audit)
