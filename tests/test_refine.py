@@ -5,7 +5,7 @@ from rustseg_core.config import CRFConfig, RefineConfig
 from rustseg_core.pipeline.colour import colour_rule_mask, rust_probability
 from rustseg_core.pipeline.refine import (dense_crf, diamond, dynamic_threshold, fused_evidence,
                                           kmeans_cluster_mask, peak, refine)
-from rustseg_core.pipeline.resize import fit_within, resize_mask, upsample
+from rustseg_core.pipeline.resize import fit_within, resize_mask, thumbnail, upsample
 from tests.synthetic import rust_image
 
 
@@ -116,6 +116,19 @@ def test_fit_within():
     img = np.zeros((100, 400, 3), np.uint8)
     assert fit_within(img, 200).shape == (50, 200, 3)
     assert fit_within(img, 1000) is img
+
+
+@pytest.mark.parametrize("shape", [(768, 1024, 3), (767, 1023, 3), (3001, 97, 3), (50, 40, 3)])
+def test_thumbnail_has_fit_withins_size_and_picture(shape):
+    """The display thumbnail's fast path (whole-factor box reduce, edge pixels dropped) gives
+    fit_within's size and, on a smooth picture, the same picture to a grey level or two."""
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([255 * xx / w, 255 * yy / h, 128 + 0 * xx], -1).astype(np.uint8)
+    small = thumbnail(img, 480)
+    assert small.shape == fit_within(img, 480).shape and small.dtype == np.uint8
+    assert np.abs(small.astype(int) - fit_within(img, 480).astype(int)).mean() < 2.5
+    assert thumbnail(img, max(h, w)) is img
 
 
 def test_resize_mask_keeps_shape_and_cuts_at_half():

@@ -10,12 +10,11 @@ the mask method and the severity cut-offs — and, when given, the site and the 
 every photo is named in full (names wrap, they are never cut) and a borderline result says
 "check by eye".
 
-Why fpdf2 although the report is now over its ≤ 10 % budget (``benchmarks.report_overhead``:
-14.2 % of segmentation with the Lite0 model on ONNX Runtime): the whole report costs 16 ms
-per photo with it, against 26 ms with the hand-written PDF writer it replaced, so going
-back would not meet the budget either. The budget was missed because segmentation became
-seven times faster. Most of the PDF's time is fpdf2's layout of wrapped text (the photo
-table), which is where to cut next.
+The report's budget is ≤ 10 % of the segmentation it describes
+(``benchmarks.report_overhead``). Two things kept it there once segmentation became seven
+times faster: the thumbnails are shrunk by OpenCV (``resize.thumbnail``), and the photo
+table is drawn cell by cell, asking fpdf2's line breaking (most of what its ``table()``
+cost) only for the text that does not fit on one line.
 """
 from __future__ import annotations
 
@@ -262,6 +261,11 @@ def report_html(survey: Survey) -> bytes:
 A4_WIDTH, A4_HEIGHT, MARGIN = 595.28, 841.89, 40.0
 # The table's column widths in points (the 515 between the margins), in TABLE_HEADINGS' order.
 TABLE_WIDTHS = (18, 110, 42, 26, 46, 54, 38, 50, 62, 69)
+TABLE_LINE, TABLE_PAD = 9.0, 1.0  # points: a line of the table's 7 pt text, space above and below
+TABLE_RULE = (204, 204, 221)
+# (font style, text colour, fill) of the headings and of a plain cell
+HEAD_STYLE = ("B", (0, 0, 0), (233, 237, 240))
+PLAIN_STYLE = ("", (29, 36, 48), None)
 PDF_TEXT = str.maketrans({"≤": "<=", "≥": ">=", "–": "-", "—": "-", "…": "...", "↑": "^",
                           "’": "'", "‘": "'", "“": '"', "”": '"', "×": "x"})
 MUTED = "#556677"
@@ -274,7 +278,11 @@ def _t(text: str) -> str:
 
 def _para(pdf, w: float, h: float, text: str) -> None:
     """Wrapped text from the current position; the next line starts at the left margin."""
-    pdf.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+    room = (w or pdf.w - pdf.r_margin - pdf.x) - 2 * pdf.c_margin
+    if "\n" not in text and pdf.get_string_width(text) <= room:  # one line: a cell is 3× cheaper
+        pdf.cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -365,25 +373,59 @@ def _pdf_locations(pdf, survey: Survey) -> None:
     pdf.set_text_color(0, 0, 0)
 
 
-def _pdf_table(pdf, survey: Survey) -> None:
-    from fpdf.fonts import FontFace
+def _cell_lines(pdf, text: str, width: float) -> list[str]:
+    """``text`` broken into the lines of a table cell ``width`` wide, in the current font
+    (fpdf2's line breaking, asked only of the text that does not fit on one line: it is
+    most of what a table costs)."""
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return [text]
+    return pdf.multi_cell(width, TABLE_LINE, text, dry_run=True, output="LINES")
 
+
+def _pdf_table_row(pdf, cells: tuple[str, ...], styles: list[tuple[str, tuple, tuple | None]],
+                   heading: bool = False) -> None:
+    """One row of the photo table: each cell (font style, text colour, fill or None) wrapped
+    to its column and centred vertically, a rule below; a new page, with the headings
+    again, when the row does not fit."""
+    lines = []
+    for text, (emphasis, _, _), width in zip(cells, styles, TABLE_WIDTHS):
+        pdf.set_font(style=emphasis)
+        lines.append(_cell_lines(pdf, text, width))
+    height = TABLE_LINE * max(map(len, lines)) + 2 * TABLE_PAD
+    if pdf.get_y() + height > pdf.page_break_trigger and not heading:
+        pdf.add_page()
+        _pdf_table_headings(pdf)
+    x, y = MARGIN, pdf.get_y()
+    for cell_lines, (emphasis, colour, fill), width in zip(lines, styles, TABLE_WIDTHS):
+        if fill:
+            pdf.set_fill_color(*fill)
+            pdf.rect(x, y, width, height, style="F")
+        pdf.set_font(style=emphasis)
+        pdf.set_text_color(*colour)
+        top = y + (height - TABLE_LINE * len(cell_lines)) / 2
+        for k, line in enumerate(cell_lines):  # baseline as fpdf2's cell() places it
+            pdf.text(x + pdf.c_margin, top + (k + 0.5) * TABLE_LINE + 0.3 * pdf.font_size, line)
+        x += width
+    pdf.set_draw_color(*TABLE_RULE)
+    pdf.line(MARGIN, y + height, MARGIN + sum(TABLE_WIDTHS), y + height)
+    pdf.set_xy(MARGIN, y + height)
+
+
+def _pdf_table_headings(pdf) -> None:
+    _pdf_table_row(pdf, TABLE_HEADINGS, [HEAD_STYLE] * len(TABLE_HEADINGS), heading=True)
+
+
+def _pdf_table(pdf, survey: Survey) -> None:
     pdf.add_page()
     pdf.set_font("helvetica", "B", 13)
     pdf.cell(0, 18, "Photos, worst first", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("helvetica", "", 7)
-    head = FontFace(emphasis="BOLD", fill_color=(233, 237, 240))
-    plain = FontFace(color=(29, 36, 48), fill_color=(255, 255, 255))
-    with pdf.table(col_widths=TABLE_WIDTHS, width=sum(TABLE_WIDTHS), text_align="LEFT",
-                   line_height=9, headings_style=head, borders_layout="HORIZONTAL_LINES",
-                   repeat_headings=1) as table:
-        table.row([_t(h) for h in TABLE_HEADINGS])
-        for i, p in enumerate(survey.photos, 1):
-            sev = SEVERITIES[p.severity]
-            badge = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=_rgb(sev.colour))
-            row = table.row()
-            for k, cell in enumerate(table_row(i, p)):
-                row.cell(_t(cell), style=badge if k == 2 else plain)
+    _pdf_table_headings(pdf)
+    for i, p in enumerate(survey.photos, 1):
+        badge = ("B", (255, 255, 255), _rgb(SEVERITIES[p.severity].colour))
+        styles = [badge if k == 2 else PLAIN_STYLE for k in range(len(TABLE_HEADINGS))]
+        _pdf_table_row(pdf, tuple(_t(c) for c in table_row(i, p)), styles)
+    pdf.set_text_color(0, 0, 0)
 
 
 def _pdf_section(pdf, i: int, p: SurveyPhoto) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..pipeline.imageio import ImageInputError, decode
+from ..pipeline.resize import thumbnail
 from ..vocabulary import CLASS_LABELS, DISTRIBUTION_IDS, SEVERITY_IDS
 from .grades import SeverityCutoffs, severity_rank
 from .roi import RoiError, check_polygon
@@ -105,7 +106,7 @@ def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
     (untrusted: decoded by the pipeline's ``decode``, with its format and pixel checks, and
     then only a JPEG or PNG of at most ``MAX_THUMB_INPUT_PIXELS`` is taken)."""
     if isinstance(image, np.ndarray):
-        img = Image.fromarray(image)
+        arr = image
     else:
         try:
             photo = decode(image, max_pixels=MAX_THUMB_INPUT_PIXELS, max_side=max_side)
@@ -113,10 +114,9 @@ def thumbnail_jpeg(image: np.ndarray | bytes, max_side: int = THUMB_SIDE,
             raise SurveyError(f"not a readable image for a report: {e}") from None
         if photo.format not in ("JPEG", "PNG"):
             raise SurveyError(f"images must be JPEG or PNG, not {photo.format}")
-        img = Image.fromarray(photo.image)
-    img.thumbnail((max_side, max_side), Image.BILINEAR)
+        arr = photo.image
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
+    Image.fromarray(thumbnail(arr, max_side)).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

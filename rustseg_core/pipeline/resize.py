@@ -47,6 +47,21 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
                                                     Image.BILINEAR, reducing_gap=2.0))
 
 
+def thumbnail(image: np.ndarray, max_side: int) -> np.ndarray:
+    """An RGB image shrunk for display so its long side is at most ``max_side``: an integer
+    box reduce, then bilinear to the size. Several times faster than :func:`fit_within`
+    (OpenCV's box reduce is vectorised only for whole factors), for pictures that are only
+    looked at; the model's inputs keep :func:`fit_within`."""
+    h, w = image.shape[:2]
+    size = fitted_size(image.shape, max_side)
+    if size == (h, w):
+        return image
+    k = int(min(h / size[0], w / size[1]))
+    if k >= 2:  # a few edge pixels are dropped so that the box reduce is exact
+        image = cv2.resize(image[:h // k * k, :w // k * k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size[::-1], interpolation=cv2.INTER_LINEAR)
+
+
 def fitted_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     """The (height, width) :func:`fit_within` would give an image of ``shape``, without
     resizing anything."""
