@@ -116,7 +116,59 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
     cfg = Segmenter.load(model).config.refine
     assert cfg.colour_rule.sat_min == 0.15  # 0.9 would miss the synthetic rust
     meta = json.loads((model / "rustseg.json").read_text())
-    assert "tuned on the masks" in meta["info"]["refine_note"]
+    assert "tuned on the evaluation masks" in meta["info"]["refine_note"]
+
+
+def test_tune_on_validation_masks_picks_a_seeded_sample_for_an_image_label_model(
+        tiny_model_dir, tmp_path, monkeypatch):
+    """The classifier learned from no masks: any photo of a mask folder is unseen by it, and a
+    seeded sample of them is what its refinement is tuned on (and the note says so)."""
+    import shutil
+
+    from rustseg_core.learn import tuning
+    from rustseg_core.learn.masks import validation_mask_photos
+
+    write_mask_folder(tmp_path / "pixel", n=6, size=80, seed=2)
+    names, where = validation_mask_photos({}, tmp_path / "pixel", sample=3)
+    assert len(names) == 3 and names == validation_mask_photos({}, tmp_path / "pixel", sample=3)[0]
+    assert names < {f"m{i:03d}.jpg" for i in range(6)} and "a sample" in where
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    monkeypatch.setattr(tuning, "COLOUR_GRID", {"sat_min": [0.15]})
+    monkeypatch.setattr(tuning, "FUSION_GRID", {"fusion": ["linear"], "colour_weight": [0.0, 0.7],
+                                                "bilateral_srgb": [13.0], "gt_prob": [0.9]})
+    assert main(["tune", "--masks", str(tmp_path / "pixel"), "--sample", "3", "--model", str(model),
+                 "--write"]) == 0
+    note = json.loads((model / "rustseg.json").read_text())["info"]["refine_note"]
+    assert "3 photos of" in note and "a sample, seed 0" in note
+
+
+def test_validation_masks_of_a_unet_are_its_held_out_photos(tmp_path):
+    from rustseg_core.learn.masks import validation_mask_photos
+
+    write_mask_folder(tmp_path / "pixel", n=4, size=64)
+    info = {"val_mask_photos": ["m001.jpg", "m003.jpg", "gone.jpg"],
+            "trained_on": {"masks": [str(tmp_path / "pixel")]}}
+    names, where = validation_mask_photos(info, tmp_path / "pixel")
+    assert names == {"m001.jpg", "m003.jpg"} and "held-out" in where
+    with pytest.raises(ValueError, match="none of the model's 1 held-out photos"):
+        validation_mask_photos({**info, "val_mask_photos": ["x.jpg"]}, tmp_path / "pixel")
+    with pytest.raises(ValueError, match="does not list its held-out photos"):
+        validation_mask_photos({"trained_on": info["trained_on"]}, tmp_path / "pixel")
+
+
+@pytest.mark.parametrize("args", [[], ["--masks", "M", "--segmentation", "M"], ["--masks", "NOPE"]])
+def test_tune_asks_for_one_mask_folder_before_tensorflow_loads(tmp_path, args):
+    import subprocess
+    import sys
+
+    write_mask_folder(tmp_path / "M", n=1, size=32)
+    args = [a.replace("M", str(tmp_path / "M")).replace("NOPE", str(tmp_path / "nope")) for a in args]
+    code = ("import sys; from rustseg_core.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, "tune", *args], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert ("needs --masks DIR" in r.stderr) if len(args) != 2 else ("mask folder" in r.stderr)
 
 
 def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):

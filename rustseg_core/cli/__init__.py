@@ -7,6 +7,7 @@ need it, after their arguments have been checked.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -298,8 +299,6 @@ def _classification_line(c: dict) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
-
     root = Path(args.data)
     parts = set(args.only.split(",")) if args.only else set(EVALUATION_PARTS)
     unknown = parts - set(EVALUATION_PARTS)
@@ -366,15 +365,32 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     if args.learned:
         return _tune_learned(args)
-    _existing([args.segmentation], "evaluation masks")
+    if bool(args.masks) == bool(args.segmentation):
+        raise UsageError("tune needs --masks DIR (mask photos the model did not learn from: its own "
+                         "held-out photos, or a sample) or --segmentation DIR (evaluation masks: "
+                         "every score on them is then optimistic), not both")
+    folder = args.masks or args.segmentation
+    _existing([folder], "mask folder")
     target = model_dir(args.model)
+    from ..learn.masks import validation_mask_photos
+    from ..pipeline.model_files import META_FILE
+
+    names, where = None, f"the evaluation masks in {folder}"
+    if args.masks:  # checked from rustseg.json, before TensorFlow loads
+        try:
+            info = json.loads((target / META_FILE).read_text()).get("info", {})
+            names, where = validation_mask_photos(info, folder, args.sample)
+        except (OSError, ValueError) as e:
+            raise UsageError(str(e)) from None
     segmenter = load_segmenter(args.model)
     from ..learn.tuning import tune, write_refine_defaults
 
-    best, _ = tune(segmenter, args.segmentation)
+    try:
+        best, _ = tune(segmenter, folder, names)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if args.write:
-        note = f"tuned on the masks in {args.segmentation} with: rustseg " + " ".join(args.argv)
-        write_refine_defaults(target, best, note)
+        write_refine_defaults(target, best, f"tuned on {where} with: rustseg " + " ".join(args.argv))
         print(f"wrote refinement defaults into {target}")
     return 0
 
@@ -587,16 +603,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
 
-    u = _command(sub, "tune", "choose refinement defaults on evaluation masks",
-                 "Grid-search refinement settings on evaluation masks (the model "
-                                   "card reports that they were chosen there).")
-    u.add_argument("--segmentation", default="../shared/data/segmentation", help="images/ + masks/ folder")
+    u = _command(sub, "tune", "choose a model's settings on validation photos",
+                 "Grid-search the paper modes' refinement settings on mask photos the model "
+                 "did not learn from (--masks), or choose learned mode's settings (--learned).")
+    u.add_argument("--masks", metavar="DIR",
+                   help="images/ + masks/ folder: the model's own held-out photos of it (a U-Net), "
+                        "or a sample of it (a model trained on image labels alone); with --learned: "
+                        "the mask folder the U-Net was trained from")
+    u.add_argument("--sample", type=int, default=150,
+                   help="without --learned, for a model that learned from no masks: how many photos "
+                        "of --masks to tune on (seeded)")
+    u.add_argument("--segmentation", metavar="DIR",
+                   help="instead of --masks: tune on these evaluation masks (scores on them are then "
+                        "optimistic; say so in the model card)")
     u.add_argument("--model", help=model_help)
     u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
     u.add_argument("--learned", action="store_true",
                    help="instead: choose the U-Net's input side (learned mode's pixel map and the "
                         "classification) and mask threshold on its own held-out photos of --masks")
-    u.add_argument("--masks", metavar="DIR", help="with --learned: the mask folder the U-Net was trained from")
     u.add_argument("--images", metavar="DIR",
                    help="with --learned: also choose the decision threshold, on these labelled validation "
                         "photos (corrosion/, not_corrosion/) plus the held-out photos of --masks")

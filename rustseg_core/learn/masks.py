@@ -61,6 +61,29 @@ def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
+                           seed: int = 0) -> tuple[set[str], str]:
+    """The names of the mask photos of ``folder`` a model's paper-mode settings may be chosen
+    on, and how they were picked: a U-Net's own held-out photos (``val_mask_photos``); for
+    a model that learned from no masks, a seeded sample of ``sample`` of them (the CRF grid
+    costs seconds a photo). ValueError for a model trained on masks that does not list its
+    held-out photos: any of them may be one it learned."""
+    names = sorted(p.name for p, _ in mask_pairs_in(folder))
+    listed = info.get("val_mask_photos")
+    if listed:
+        held_out = set(listed) & set(names)
+        if not held_out:
+            raise ValueError(f"none of the model's {len(listed)} held-out photos is in {folder}")
+        return held_out, f"the model's {len(held_out)} held-out photos of {folder}"
+    trained = info.get("trained_on")
+    if isinstance(trained, dict) and trained.get("masks"):
+        raise ValueError("this model was trained on masks and does not list its held-out photos")
+    if len(names) > sample:
+        names = sorted(str(n) for n in np.random.default_rng(seed).choice(names, sample, replace=False))
+    return set(names), (f"{len(names)} photos of {folder} (a sample, seed {seed}; the model "
+                        "learned from no masks)")
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """A mask PNG of the pair layout as 8-bit grey (255 = corrosion; cut it at 128)."""
     return np.asarray(Image.open(path).convert("L"))

@@ -1,10 +1,12 @@
-"""Tuning refinement defaults on the evaluation masks (``rustseg tune``).
+"""Choosing a model's settings on validation photos (``rustseg tune``).
 
-The classifier never sees the masks; only post-processing knobs (colour rule, fusion
-weight, CRF colour sensitivity) are chosen on them, and the model card says so. Every
-candidate is scored by per-source mean IoU without the classifier's gate: refinement is
-judged on photos known to show rust; the gate is the classifier's job and is reported by
-``rustseg evaluate``.
+The paper's modes: post-processing knobs (colour rule, fusion weight, CRF colour
+sensitivity), chosen on mask photos the model did not learn from — a U-Net's own held-out
+photos, or a sample of a mask folder for a model trained on image labels alone (the
+evaluation masks can still be named, and the model card must then say so). Every candidate
+is scored by per-source mean IoU without the classifier's gate: refinement is judged on
+photos known to show rust; the gate is the classifier's job and is reported by ``rustseg
+evaluate``. Learned mode: the map's side, the mask threshold and the decision threshold.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from .metrics import decision_threshold, mask_scores, summarise_segmentation, un
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
-FUSION_GRID = {"fusion": ["linear"], "colour_weight": [0.5, 0.7, 0.85],
+# colour_weight 0: the heatmap alone, the default, so that it competes too
+FUSION_GRID = {"fusion": ["linear"], "colour_weight": [0.0, 0.5, 0.7, 0.85],
                "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.9]}
 
 
@@ -37,9 +40,11 @@ class Cached:
     """Decoded images and heatmaps, computed once for the whole grid (the model's part does
     not change with refinement settings)."""
 
-    def __init__(self, segmenter: Segmenter, folder: str | Path):
+    def __init__(self, segmenter: Segmenter, folder: str | Path, names: set[str] | None = None):
         self.items = []
         for p, gt in mask_pairs(folder):
+            if names is not None and p.name not in names:
+                continue
             image = segmenter.decode(p).image
             ev = segmenter.evidence(image)
             self.items.append((p.name, gt, image, ev, ev.probability))
@@ -61,10 +66,14 @@ def _grid(grid: dict) -> list[dict]:
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
 
-def tune(segmenter: Segmenter, folder: str | Path, log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
-    """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings."""
+def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
+         log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
+    """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings, on
+    the mask photos of ``folder`` (those named in ``names``, when given)."""
     base = segmenter.config.refine
-    data = Cached(segmenter, folder)
+    data = Cached(segmenter, folder, names)
+    if not data.items:
+        raise ValueError(f"no mask photos to tune on in {folder}")
     colour_results = []
     for params in _grid(COLOUR_GRID):
         rule = replace(base.colour_rule, **params)
