@@ -77,7 +77,7 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
     assert (out / "roc.png").is_file() and (out / "confusion.png").is_file()
     seg = report["segmentation"]["ungated"]
     assert seg["n_images"] == 4 and seg["n_sources"] == 2
-    variants = {"standard", "paper_crf", "paper_advanced", "heatmap", "colour_rule"} | (
+    variants = {"standard", "advanced", "paper_crf", "paper_advanced", "heatmap", "colour_rule"} | (
         {"learned"} if learned else set())
     assert set(seg["methods"]) == variants
     assert seg["methods"]["colour_rule"]["per_source_mean"]["iou"] > 0.7

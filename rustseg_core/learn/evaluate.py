@@ -96,6 +96,7 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
 VARIANTS = {
     "learned": "the U-Net's own mask (learned mode), when the model has one",
     "standard": "standard mode as shipped: Grad-CAM++, threshold, tuned colour evidence, CRF",
+    "advanced": "advanced mode as shipped: K-means, erosion, CRF, on the tuned colour evidence",
     "paper_crf": "the paper's standard mode: Grad-CAM++, threshold, CRF, no colour",
     "paper_advanced": "the paper's advanced mode: K-means, erosion, CRF, no colour",
     "heatmap": "upsampled Grad-CAM++ after the paper's threshold, no CRF",
@@ -119,6 +120,7 @@ def segmentation_variants(segmenter: Segmenter, image: np.ndarray, ev: Evidence,
         out["learned"] = segmenter.mask_from_evidence(image, ev, "learned", size)
     out.update({
         "standard": segmenter.mask_from_evidence(image, ev, "standard", size),
+        "advanced": segmenter.mask_from_evidence(image, ev, "advanced", size),
         "paper_crf": paper.mask_from_evidence(image, ev, "standard", size),
         "paper_advanced": paper.mask_from_evidence(image, ev, "advanced", size),
         "heatmap": resize_mask(segmenter.evidence_map(image, ev, "standard", colour=False) > 0, size),
