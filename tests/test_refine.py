@@ -3,7 +3,7 @@ import pytest
 
 from rustseg_core.config import CRFConfig, RefineConfig
 from rustseg_core.pipeline.colour import colour_rule_mask, rust_probability
-from rustseg_core.pipeline.refine import (dense_crf, diamond, dynamic_threshold, fused_evidence,
+from rustseg_core.pipeline.refine import (dense_crf, diamond, dynamic_threshold, erode, fused_evidence,
                                           kmeans_cluster_mask, peak, refine)
 from rustseg_core.pipeline.resize import fit_within, resize_mask, thumbnail, upsample
 from tests.synthetic import rust_image
@@ -110,6 +110,17 @@ def test_colour_rule_finds_synthetic_rust(rust_photo):
     assert iou(colour_rule_mask(img), mask) > 0.8
     grey = np.full((8, 8, 3), 128, np.uint8)
     assert not colour_rule_mask(grey).any()
+
+
+@pytest.mark.parametrize("size", [3, 5, 31])
+def test_erode_is_scipys_binary_erosion_with_a_background_border(size):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(size)
+    for _ in range(5):
+        m = ndimage.binary_dilation(rng.random((60, 80)) > 0.97, iterations=int(rng.integers(1, 12)))
+        m[:, :3] = True  # touching the border: outside must count as background
+        assert (erode(m, diamond(size)) == ndimage.binary_erosion(m, structure=diamond(size))).all()
 
 
 def test_fit_within():
