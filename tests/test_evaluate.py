@@ -163,7 +163,8 @@ def test_tune_asks_for_one_mask_folder_before_tensorflow_loads(tmp_path, args):
     import sys
 
     write_mask_folder(tmp_path / "M", n=1, size=32)
-    args = [a.replace("M", str(tmp_path / "M")).replace("NOPE", str(tmp_path / "nope")) for a in args]
+    folders = {"M": str(tmp_path / "M"), "NOPE": str(tmp_path / "nope")}
+    args = [folders.get(a, a) for a in args]
     code = ("import sys; from rustseg_core.cli import main; rc = main(sys.argv[1:]); "
             "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(rc)")
     r = subprocess.run([sys.executable, "-c", code, "tune", *args], capture_output=True, text=True)
