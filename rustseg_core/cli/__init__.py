@@ -373,12 +373,12 @@ def _tune(args: argparse.Namespace) -> int:
     _existing([folder], "mask folder")
     target = model_dir(args.model)
     from ..learn.masks import validation_mask_photos
-    from ..pipeline.model_files import META_FILE
+    from ..pipeline.bundle import load_bundle
 
     names, where = None, f"the evaluation masks in {folder}"
     if args.masks:  # checked from rustseg.json, before TensorFlow loads
         try:
-            info = json.loads((target / META_FILE).read_text()).get("info", {})
+            info = load_bundle(target, lazy=True).info
             names, where = validation_mask_photos(info, folder, args.sample)
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None

@@ -129,10 +129,12 @@ def segmentation_variants(segmenter: Segmenter, image: np.ndarray, ev: Evidence,
     return out
 
 
-def mask_pairs(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
-    """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``."""
+def mask_pairs(folder: str | Path, names: set[str] | None = None) -> Iterator[tuple[Path, np.ndarray]]:
+    """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``;
+    only the photos named in ``names`` when given (the other masks are not read)."""
     for img_path, mask_path in mask_pairs_in(folder):
-        yield img_path, read_mask(mask_path) >= 128
+        if names is None or img_path.name in names:
+            yield img_path, read_mask(mask_path) >= 128
 
 
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:

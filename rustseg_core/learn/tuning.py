@@ -27,6 +27,7 @@ from ..pipeline.segmenter import Evidence, Segmenter
 from .data import LabelledSet, list_labelled
 from .evaluate import mask_pairs, predict_folder
 from .label_audit import LabelAudit, audited_labels
+from .masks import mask_pairs_in
 from .metrics import decision_threshold, mask_scores, summarise_segmentation, uncertain_band
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
@@ -42,9 +43,7 @@ class Cached:
 
     def __init__(self, segmenter: Segmenter, folder: str | Path, names: set[str] | None = None):
         self.items = []
-        for p, gt in mask_pairs(folder):
-            if names is not None and p.name not in names:
-                continue
+        for p, gt in mask_pairs(folder, names):
             image = segmenter.decode(p).image
             ev = segmenter.evidence(image)
             self.items.append((p.name, gt, image, ev, ev.probability))
@@ -103,7 +102,7 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
     """Learned mode's pixel-map side and mask threshold: the pair with the best mean IoU on
     the mask photos of ``folder`` named in ``names`` (a model's held-out validation photos;
     never a test split). Returns (side, threshold, {(side, threshold): IoU})."""
-    pairs = [(p, gt) for p, gt in mask_pairs(folder) if names is None or p.name in names]
+    pairs = list(mask_pairs(folder, names))
     if not pairs:
         raise ValueError(f"no validation mask photos of this model in {folder}")
     table: dict[tuple[int, float], float] = {}
@@ -141,7 +140,7 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
         labels, changed = audited_labels(labelled, ds, audit)
         ds = LabelledSet(ds.paths, labels)
         log(f"label audit {audit.source}: {changed} of {len(ds)} labels of {labelled} changed")
-    close = [p for p, _ in mask_pairs(folder) if p.name in names]
+    close = [p for p, _ in mask_pairs_in(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
     n = len(ds)
     best, balanced, plain = decision_threshold(probs[:n], ds.labels, probs[n:], thresholds)
