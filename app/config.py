@@ -35,9 +35,9 @@ class Config:
     SECRET_KEY: str | None = None
     # Model folder; None → the core's default ($RUSTSEG_MODEL, else models/default).
     MODEL: str | None = None
-    # What runs learned mode: "auto" (ONNX Runtime when the model folder has a model.onnx,
+    # What runs the network: "auto" (ONNX Runtime when the model folder has a model.onnx,
     # else TensorFlow), "onnx" or "tensorflow"; see benchmarks/onnx_runtime.py. The paper's
-    # modes always use TensorFlow.
+    # modes use ONNX Runtime too where the export carries Grad-CAM++'s inputs (Segmenter.cam_runtime).
     RUNTIME = "auto"
     # Opt-in store folder; "" disables keeping photos (the consent box is then hidden).
     # Relative paths are relative to the server's working directory.

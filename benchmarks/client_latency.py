@@ -9,9 +9,9 @@ took (``timings_ms.total``); and the peak memory of the worker that served them.
 Each is sent ``--reps`` times after one warm-up, one at a time (one worker, two threads), so
 the numbers are per-request latency, not throughput. The worker's peak resident memory
 (VmHWM of /proc) is read after them: the model plus the largest photo's working set. Then
-one request in standard mode (the paper's) on the 12 MP photo, and the peak again: where
-ONNX Runtime serves learned mode, that request is what loads TensorFlow and the Keras model
-into the worker, and it pays for that in time.
+one request in standard mode (the paper's) on the 12 MP photo, and the peak again: the CRF's
+working set, and, where the model's export lacks Grad-CAM++'s inputs, TensorFlow and the
+Keras model, loaded by that request (which pays for it in time).
 
 Usage (from the repository root):
 ``python3 -m benchmarks.client_latency [--reps 10] [--model DIR] [--photo FILE] [--json OUT]``.

@@ -130,5 +130,6 @@ class SegmenterConfig:
     # What runs learned mode: "onnx" (ONNX Runtime on the model folder's exported
     # model.onnx), "tensorflow", or "auto": ONNX Runtime when the folder has a model.onnx at
     # the learned side and onnxruntime is installed, else TensorFlow. ONNX Runtime gives the
-    # same masks 1.35-2.5x faster (benchmarks/onnx_runtime.py).
+    # same masks faster (benchmarks/onnx_runtime.py). The paper's modes follow it where the
+    # export also carries Grad-CAM++'s inputs at the model's input side.
     runtime: Literal["auto", "tensorflow", "onnx"] = "auto"

@@ -130,3 +130,19 @@ def test_client_latency_times_the_api_and_the_page(tiny_model_dir, two_photos, c
     for words in ("0.1 MP", "12 MP", "API `POST /api/v1/segment`", "result page `POST /analyse`",
                   "Worker peak resident memory"):
         assert words in out, words
+
+
+def test_onnx_runtime_compares_every_mode(tiny_unet_dir, two_photos, tmp_path, capsys):
+    import shutil
+
+    pytest.importorskip("onnxruntime")
+    from benchmarks import onnx_runtime
+    from rustseg_core.learn.onnx_export import export_onnx
+
+    model = shutil.copytree(tiny_unet_dir, tmp_path / "unet")
+    export_onnx(model, fp16=False)
+    assert onnx_runtime.main(["--model", str(model), "--images", str(two_photos[0].parent),
+                              "--limit", "2", "--megapixels", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "| learned " in out and "| standard " in out and "(TensorFlow:" not in out
+    assert "The paper's modes on ONNX Runtime give TensorFlow's masks" in out

@@ -1,4 +1,4 @@
-"""``rustseg export``: the learned-mode network as ONNX, matching model.keras."""
+"""``rustseg export``: the U-Net as ONNX, matching model.keras, for every mode."""
 import json
 import shutil
 
@@ -16,7 +16,8 @@ def unet_copy(tiny_unet_dir, tmp_path):
 
 
 def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
-    from rustseg_core.learn.onnx_export import INPUT, PIXELS, PROBABILITY
+    from rustseg_core.learn.onnx_export import FEATURES, GRADIENT, INPUT, PIXELS, PROBABILITY
+    from rustseg_core.pipeline.cam_maps import cam_from_gradients
     from rustseg_core.pipeline.model import preprocess
     from rustseg_core.pipeline.segmenter import Segmenter
     from tests.synthetic import rust_image
@@ -25,7 +26,7 @@ def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
     assert "model.onnx" in capsys.readouterr().out
     info = json.loads((unet_copy / "rustseg.json").read_text())["info"]["onnx"]
     side = info["side"]
-    assert info["input"]["name"] == INPUT and set(info["outputs"]) == {PROBABILITY, PIXELS}
+    assert info["input"]["name"] == INPUT and set(info["outputs"]) == {PROBABILITY, PIXELS, FEATURES, GRADIENT}
     assert info["files"]["model.onnx"]["bytes"] == (unet_copy / "model.onnx").stat().st_size
     seg = Segmenter.load(unet_copy)
     sess = ort.InferenceSession(str(unet_copy / "model.onnx"), providers=["CPUExecutionProvider"])
@@ -33,13 +34,16 @@ def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
     for seed in range(3):
         img, _ = rust_image(np.random.default_rng(seed), 120, rust=seed != 2)
         x = preprocess(img, side)[None]
-        prob, pixels = sess.run([PROBABILITY, PIXELS], {INPUT: x})
-        ev = seg.with_config(learned_side=side).evidence(img)
+        prob, pixels, feats, grads = sess.run([PROBABILITY, PIXELS, FEATURES, GRADIENT], {INPUT: x})
+        ev = seg.with_config(learned_side=side, runtime="tensorflow").evidence(img)
         assert prob[0] == pytest.approx(ev.probability, abs=1e-4)
         np.testing.assert_allclose(pixels[0], ev.pixels, atol=1e-4)
+        # Grad-CAM++ from the exported map and gradient: TensorFlow's heatmap.
+        np.testing.assert_allclose(cam_from_gradients(feats, grads)[0], ev.cam, atol=1e-3)
     if "model.fp16.onnx" in info["files"]:
         half = ort.InferenceSession(str(unet_copy / "model.fp16.onnx"), providers=["CPUExecutionProvider"])
         assert half.get_inputs()[0].type == "tensor(float)"  # float32 in and out
+        assert {o.name for o in half.get_outputs()} == {PROBABILITY, PIXELS}  # the phone's two alone
         img, _ = rust_image(np.random.default_rng(7), 120, rust=True)
         x = preprocess(img, side)[None]
         np.testing.assert_allclose(half.run([PIXELS], {INPUT: x})[0], sess.run([PIXELS], {INPUT: x})[0],
@@ -72,8 +76,54 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
         if a.mask is not None:
             assert np.mean(a.mask != b.mask) < 1e-3
     assert not on_ort._forward.traced  # learned mode on ONNX never traced TensorFlow's pass
-    assert on_ort.segment(img, mode="standard").mode == "standard"  # the paper's modes stay on TF
-    assert on_ort._forward.traced and on_ort.with_config(tta_flip=True)._forward is on_ort._forward
+    assert on_ort.cam_runtime == "onnx" and on_tf.cam_runtime == "tensorflow"
+    for mode in ("standard", "advanced"):  # the paper's modes on ONNX Runtime: the same masks
+        for seed in range(3):
+            img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
+            a, b = on_tf.segment(img, mode=mode), on_ort.segment(img, mode=mode)
+            assert a.probability == pytest.approx(b.probability, abs=1e-4) and (a.mask is None) == (b.mask is None)
+            np.testing.assert_allclose(a.heatmap, b.heatmap, atol=2e-3)
+            if a.mask is not None:
+                assert np.mean(a.mask != b.mask) < 1e-3
+    assert not on_ort._forward.traced  # nor did they
+    assert on_ort.with_config(tta_flip=True)._forward is on_ort._forward
+
+
+def test_an_export_at_another_side_leaves_the_paper_modes_on_tensorflow(unet_copy, capsys):
+    from rustseg_core.learn.onnx_export import FEATURES
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import rust_image
+
+    side = Segmenter.load(unet_copy).bundle.input_size + 16
+    assert main(["export", str(unet_copy), "--no-fp16", "--side", str(side)]) == 0
+    assert "paper's modes stay on TensorFlow" in capsys.readouterr().out
+    assert FEATURES not in json.loads((unet_copy / "rustseg.json").read_text())["info"]["onnx"]["outputs"]
+    seg = Segmenter.load(unet_copy, learned_side=side)
+    assert (seg.runtime, seg.cam_runtime) == ("onnx", "tensorflow")
+    img, _ = rust_image(np.random.default_rng(0), 150, rust=True)
+    assert seg.segment(img, mode="standard").mode == "standard" and seg._forward.traced
+
+
+def test_the_gradient_is_exported_only_for_a_head_linear_in_the_map():
+    from rustseg_core.learn.onnx_export import feature_gradient
+    from rustseg_core.tf_runtime import keras as _keras
+
+    keras = _keras()
+
+    def model(hidden: bool):
+        x = keras.Input((16, 16, 3))
+        feats = keras.layers.Conv2D(4, 3, activation="relu", name="last_conv")(x)
+        h = keras.layers.GlobalAveragePooling2D()(feats)
+        if hidden:  # a non-linear head: dlogit/dA depends on the photo
+            h = keras.layers.Dense(3, activation="tanh")(h)
+        logit = keras.layers.Dense(1)(h)
+        return keras.Model(x, [logit, feats])
+
+    x = np.random.default_rng(0).random((3, 16, 16, 3)).astype(np.float32)
+    linear = feature_gradient(model(False), x)
+    assert linear is not None and linear.shape == (14, 14, 4)
+    np.testing.assert_allclose(linear, np.broadcast_to(linear[0, 0], linear.shape))  # w / (h·w)
+    assert feature_gradient(model(True), x) is None
 
 
 def test_the_home_page_offers_phone_analysis_only_with_an_export(unet_copy):

@@ -413,6 +413,9 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {files} into {target}: input {done.side}x{done.side}, ONNX Runtime within "
           f"{done.max_abs_diff:.1e} of model.keras" + (
               f", fp16 masks IoU {done.fp16_iou:.3f} against fp32" if done.fp16_iou is not None else ""))
+    print("model.onnx serves every mode (Grad-CAM++'s inputs included)" if done.cam else
+          "model.onnx serves learned mode; the paper's modes stay on TensorFlow (Grad-CAM++ is "
+          "defined at the model's input side)")
     return 0
 
 
@@ -632,11 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "stores it as the model's setting (default: the model's setting)")
     u.set_defaults(func=_tune)
 
-    x = _command(sub, "export", "write learned mode's network as ONNX into the model folder",
-                 "Write the U-Net's learned mode as model.onnx (and a half-precision "
-                 "model.fp16.onnx if its masks agree) into MODEL_DIR, checked against "
-                 "model.keras with ONNX Runtime, and record them in its rustseg.json; the "
-                 "phone's browser and ONNX Runtime on a server run these files.")
+    x = _command(sub, "export", "write the U-Net as ONNX into the model folder",
+                 "Write the U-Net as model.onnx (learned mode, and Grad-CAM++'s inputs for the "
+                 "paper's modes when the side is the model's input side) and a half-precision "
+                 "model.fp16.onnx of learned mode alone for phones (if its masks agree) into "
+                 "MODEL_DIR, checked against model.keras with ONNX Runtime, and record them in "
+                 "its rustseg.json; ONNX Runtime on a server and the phone's browser run these files.")
     x.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder with a per-pixel output")
     x.add_argument("--side", type=int, help="input side (default: the model's learned_side)")
     x.add_argument("--no-fp16", action="store_true", help="do not write the half-precision copy")

@@ -1,4 +1,4 @@
-"""``rustseg export MODEL_DIR``: learned mode's network as ONNX, for the phone's browser
+"""``rustseg export MODEL_DIR``: the network as ONNX, for the phone's browser
 (onnxruntime-web) and for ONNX Runtime on a server.
 
 One graph, with named inputs and outputs:
@@ -8,7 +8,17 @@ One graph, with named inputs and outputs:
   when enlarging; the whole photo, squashed to a square). The model's own normalisation
   (Lite0's ``(x − 127) / 128`` of 0–255 pixels) is inside the graph.
 * output ``probability``: float32 ``[N]``, the image head's probability of corrosion;
-* output ``pixel_probability``: float32 ``[N, S, S]``, the per-pixel probability of rust.
+* output ``pixel_probability``: float32 ``[N, S, S]``, the per-pixel probability of rust;
+* outputs ``features`` and ``feature_gradient``: float32 ``[N, h, w, C]``, the last conv map
+  A and dlogit/dA, which Grad-CAM++ needs (``cam.cam_from_gradients``), so that the paper's
+  modes run on ONNX Runtime too. The head after A is linear (global pooling or flatten,
+  dropout, one dense unit), so dlogit/dA does not depend on the photo: the export measures
+  it with TensorFlow's tape, checks that it is the same for every check image, and writes
+  it into the graph as a constant. Only where ``S`` is the model's input side (the
+  heatmap's definition); a head that is not linear gets no such outputs.
+
+``model.onnx`` holds every output; ``model.fp16.onnx``, for the phone, holds learned mode's
+two alone (``onnx.utils.Extractor``): the phone runs nothing else.
 
 ``S`` is learned mode's side (``learned_side`` in ``rustseg.json``). What to do with the
 outputs — the decision threshold, the borderline band, the mask threshold — comes from
@@ -32,11 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from ..pipeline.model import META_FILE, load_bundle
+from ..pipeline.onnx_runtime import FEATURES, GRADIENT, INPUT, PIXELS, PROBABILITY
 from .metrics import mask_scores
 from ..tf_runtime import tensorflow as _tensorflow
 
 ONNX_FILE, FP16_FILE = "model.onnx", "model.fp16.onnx"
-INPUT, PROBABILITY, PIXELS = "image", "probability", "pixel_probability"
 OPSET = 17
 FP16_MIN_IOU = 0.99
 
@@ -51,6 +61,7 @@ class Exported:
     files: dict[str, dict]  # file name → {"bytes", "sha256", "precision"}
     max_abs_diff: float  # ONNX Runtime against Keras on the check images
     fp16_iou: float | None  # mean mask IoU of the fp16 copy against fp32 (None: not made)
+    cam: bool = False  # model.onnx carries Grad-CAM++'s inputs (the paper's modes run on it)
 
 
 def _sha256(path: Path) -> str:
@@ -80,18 +91,22 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
                           "learned mode is exported")
     side = int(side or bundle.info.get("learned_side") or bundle.input_size)
     model = bundle.model
+    x = _check_images(side)
+    gradient = feature_gradient(model, x) if side == bundle.input_size else None
 
     @tf.function(input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32, name=INPUT)])
-    def learned(x):
-        logit, _, pixels = model(x, training=False)
-        return {PROBABILITY: tf.sigmoid(logit[:, 0]), PIXELS: tf.sigmoid(pixels[..., 0])}
+    def graph(x):
+        logit, feats, pixels = model(x, training=False)
+        out = {PROBABILITY: tf.sigmoid(logit[:, 0]), PIXELS: tf.sigmoid(pixels[..., 0])}
+        if gradient is not None:  # a constant of the graph (a captured tensor would be an input)
+            out.update({FEATURES: feats, GRADIENT: tf.broadcast_to(tf.constant(gradient), tf.shape(feats))})
+        return out
 
     out = model_dir / ONNX_FILE
     tmp = out.with_suffix(".tmp")
-    tf2onnx.convert.from_function(learned, input_signature=learned.input_signature, opset=OPSET,
+    tf2onnx.convert.from_function(graph, input_signature=graph.input_signature, opset=OPSET,
                                   output_path=str(tmp))
-    x = _check_images(side)
-    want = {k: v.numpy() for k, v in learned(x).items()}
+    want = {k: v.numpy() for k, v in graph(x).items()}
     got = _run(ort, tmp, x)
     diff = max(float(np.abs(got[k] - want[k]).max()) for k in want)
     if diff > 1e-3:
@@ -105,7 +120,8 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
         import onnx
 
         tmp = half.with_suffix(".tmp")
-        onnx.save(half_weights(onnx.load(str(out))), str(tmp))
+        learned_only = onnx.utils.Extractor(onnx.load(str(out))).extract_model([INPUT], [PROBABILITY, PIXELS])
+        onnx.save(half_weights(learned_only), str(tmp))
         t = float(bundle.info.get("mask_threshold", 0.5))
         halves = _run(ort, tmp, x)[PIXELS]
         fp16_iou = float(np.mean([mask_scores(a > t, b > t)["iou"] for a, b in zip(halves, want[PIXELS])]))
@@ -116,8 +132,22 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
         else:
             tmp.unlink()
             half.unlink(missing_ok=True)
-    _record(model_dir, side, files, bundle.normalisation)
-    return Exported(side, files, diff, fp16_iou)
+    _record(model_dir, side, files, bundle.normalisation, gradient is not None)
+    return Exported(side, files, diff, fp16_iou, gradient is not None)
+
+
+def feature_gradient(model, x: np.ndarray, rtol: float = 1e-5) -> np.ndarray | None:
+    """dlogit/dA of the last conv map A, (h, w, C), when it is the same for every image of
+    ``x`` (a head linear in A: Grad-CAM++'s closed form holds and the gradient can be a
+    constant of the exported graph); else ``None``."""
+    from ..pipeline.cam import make_forward_with_grads
+
+    _, _, grads, _ = make_forward_with_grads(model, x.shape[1])(x)
+    grads = grads.numpy()
+    scale = float(np.abs(grads).max())
+    if scale == 0 or float(np.abs(grads - grads[:1]).max()) > rtol * scale:
+        return None
+    return grads[0]
 
 
 def half_weights(model, min_size: int = 16):
@@ -149,7 +179,7 @@ def _run(ort, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, sess.run(names, {INPUT: x})))
 
 
-def _record(model_dir: Path, side: int, files: dict, normalisation: str) -> None:
+def _record(model_dir: Path, side: int, files: dict, normalisation: str, cam: bool) -> None:
     path = model_dir / META_FILE
     meta = json.loads(path.read_text())
     meta.setdefault("info", {})["onnx"] = {
@@ -158,7 +188,11 @@ def _record(model_dir: Path, side: int, files: dict, normalisation: str) -> None
                   "range": "RGB in [0, 1]", "resize": "the whole photo to side x side, area "
                   "when shrinking, bilinear when enlarging", "normalisation": normalisation},
         "outputs": {PROBABILITY: {"shape": ["N"], "use": "corrosion when above threshold"},
-                    PIXELS: {"shape": ["N", side, side], "use": "rust where above info.mask_threshold"}},
+                    PIXELS: {"shape": ["N", side, side], "use": "rust where above info.mask_threshold"},
+                    **({FEATURES: {"shape": ["N", "h", "w", "C"], "use": "the last conv map A, for Grad-CAM++",
+                                   "files": [ONNX_FILE]},
+                        GRADIENT: {"shape": ["N", "h", "w", "C"], "use": "dlogit/dA, for Grad-CAM++",
+                                   "files": [ONNX_FILE]}} if cam else {})},
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))

@@ -1,9 +1,10 @@
 """A saved model folder: ``rustseg.json`` (spec, preprocessing, threshold, info), read at
 once, and ``model.keras``, loaded with TensorFlow only when something first needs it.
 
-A server whose learned mode runs on ONNX Runtime (``model.onnx``) never does, unless a
-request asks for one of the paper's modes (Grad-CAM++ needs TensorFlow's gradients):
-TensorFlow and the Keras model are about two thirds of a worker's memory.
+A server whose network runs on ONNX Runtime (``model.onnx``) never does: learned mode
+needs only the exported graph, and the paper's modes too when the export carries
+Grad-CAM++'s inputs (older exports send them to TensorFlow). TensorFlow and the Keras model
+are about two thirds of a worker's memory.
 """
 from __future__ import annotations
 

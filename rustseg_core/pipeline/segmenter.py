@@ -26,6 +26,7 @@ from .. import vocabulary as vocab
 from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
 from ..tf_runtime import tensorflow
 from .bundle import ModelBundle, load_bundle
+from .cam_maps import cam_from_gradients
 from .colour import rust_probability
 from .imageio import Photo, Source, decode, encode_mask_png, encode_picture_png
 from .model_files import shipped_model_dir
@@ -194,7 +195,7 @@ class Segmenter:
         self._onnx = _onnx if _onnx is not None else self._onnx_session()
         if _forward is None:
             _forward = TracedForward(bundle, bundle.input_size)
-            if not (self._onnx and self._config.refine.mode == "learned"):
+            if not self._onnx or (self._config.refine.mode != "learned" and not self._cam_on_onnx):
                 _forward.warm()  # TensorFlow serves the default mode: not on the first request
         self._forward = _forward
         # Traced pixel-map passes at other sides (learned_side), shared by with_config copies.
@@ -209,7 +210,8 @@ class Segmenter:
 
         ``overrides`` replace fields of the config (e.g. ``tta_flip=True``). Where ONNX
         Runtime serves the default learned mode, the Keras model (and TensorFlow with it) is
-        loaded only when one of the paper's modes is first asked for.
+        loaded only when TensorFlow is first needed: never, when the export also carries
+        Grad-CAM++'s inputs (see :attr:`cam_runtime`).
         """
         return cls(load_bundle(model_dir or shipped_model_dir(), lazy=True), config, **overrides)
 
@@ -308,10 +310,18 @@ class Segmenter:
     def _mean_logits(self, logits: np.ndarray, n: int) -> np.ndarray:
         return (logits[:n] + logits[n:]) / 2 if self.tta_flip else logits
 
+    @staticmethod
+    def _unmirror(maps: np.ndarray) -> np.ndarray:
+        """One photo's map from its batch: the map itself, or its mean with the mirrored
+        copy's map mirrored back."""
+        return (maps[0] if len(maps) == 1 else (maps[0] + maps[1][:, ::-1]) / 2).astype(np.float32)
+
     def probabilities(self, images: list[np.ndarray]) -> np.ndarray:
         """Corrosion probabilities of working images, classified in one batch exactly as
-        :meth:`evidence` does (mirrored-photo averaging included), without the heatmap."""
-        logits = self.bundle.predict_logits(self._batch(images))
+        :meth:`evidence` does (mirrored-photo averaging and runtime included), without the
+        heatmap."""
+        x = self._batch(images)
+        logits = _logits(self._onnx(x)[0]) if self._onnx_at_input_side else self.bundle.predict_logits(x)
         return expit(self._mean_logits(logits, len(images)))
 
     def evidence(self, image: np.ndarray, pixel_map: bool = True) -> Evidence:
@@ -321,19 +331,22 @@ class Segmenter:
         t0 = time.perf_counter()
         x = self._batch([image])
         t1 = time.perf_counter()
-        logits, feats, grads, pixel_logits = self._forward(x)
-        prob = float(expit(self._mean_logits(logits.numpy(), 1)[0]))
-        pixels = None
-        if pixel_map and pixel_logits.shape[1]:
-            side = self.learned_side
-            if side != self.bundle.input_size:  # the pixel map at its own resolution
-                pixel_logits = self._pixel_pass(side)(self._with_mirrors(preprocess(image, side)[None]))
-            p = expit(pixel_logits.numpy())
-            pixels = (p[0] if len(p) == 1 else (p[0] + p[1][:, ::-1]) / 2).astype(np.float32)
+        if self._cam_on_onnx:  # the learned side is the input side here: one pass gives all
+            prob, pixels, feats, grads = self._onnx.with_cam(x)
+            logits = _logits(prob)
+        else:
+            logits, feats, grads, pixel_logits = (np.asarray(t) for t in self._forward(x))
+            pixels = None
+            if pixel_map and pixel_logits.shape[1]:
+                side = self.learned_side
+                if side != self.bundle.input_size:  # the pixel map at its own resolution
+                    pixel_logits = np.asarray(self._pixel_pass(side)(
+                        self._with_mirrors(preprocess(image, side)[None])))
+                pixels = expit(pixel_logits)
+        prob = float(expit(self._mean_logits(logits, 1)[0]))
+        pixels = self._unmirror(pixels) if pixel_map and pixels is not None else None
         t2 = time.perf_counter()
-        from .cam import cam_from_gradients
-
-        cams = cam_from_gradients(feats.numpy(), grads.numpy(), "gradcam++")
+        cams = cam_from_gradients(feats, grads, "gradcam++")
         cam = cams[0] if len(cams) == 1 else np.maximum(0.0, cams[0] + cams[1][:, ::-1]) / 2
         t3 = time.perf_counter()
         return Evidence(prob, cam, {"preprocess": t1 - t0, "classify": t2 - t1, "localise": t3 - t2},
@@ -356,12 +369,12 @@ class Segmenter:
                 import onnxruntime  # noqa: F401
             except ImportError:
                 return False
-        from .onnx_runtime import OnnxLearned
+        from .onnx_runtime import OnnxModel
 
         if not present:
             raise ValueError("runtime 'onnx' needs the model folder's model.onnx: run "
                              "rustseg export MODEL_DIR first")
-        session = OnnxLearned(self.bundle.directory / "model.onnx")
+        session = OnnxModel(self.bundle.directory / "model.onnx")
         if session.side != self.learned_side:
             raise ValueError(f"model.onnx takes {session.side} px, learned mode runs at "
                              f"{self.learned_side}: export again with --side {self.learned_side}")
@@ -369,9 +382,24 @@ class Segmenter:
 
     @property
     def runtime(self) -> str:
-        """What runs learned mode: ``tensorflow`` or ``onnx`` (the paper's modes always run
-        on TensorFlow, for Grad-CAM++'s gradients)."""
+        """What runs learned mode: ``tensorflow`` or ``onnx``."""
         return "onnx" if self._onnx else "tensorflow"
+
+    @property
+    def _onnx_at_input_side(self) -> bool:
+        return bool(self._onnx) and self._onnx.side == self.bundle.input_size
+
+    @property
+    def _cam_on_onnx(self) -> bool:
+        # Grad-CAM++ is defined on the map at the model's input side.
+        return self._onnx_at_input_side and self._onnx.has_cam
+
+    @property
+    def cam_runtime(self) -> str:
+        """What runs the paper's modes (classification and Grad-CAM++): ``onnx`` where the
+        ONNX session serves learned mode at the model's input side and the export carries
+        Grad-CAM++'s inputs (``rustseg export`` since 2026-12-06), else ``tensorflow``."""
+        return "onnx" if self._cam_on_onnx else "tensorflow"
 
     def learned_evidence(self, image: np.ndarray) -> Evidence:
         """Learned mode's evidence alone (probability and pixel map, no Grad-CAM++), on ONNX
@@ -382,10 +410,8 @@ class Segmenter:
         x = self._with_mirrors(preprocess(image, self.learned_side)[None])
         t1 = time.perf_counter()
         prob, pixels = self._onnx(x)
-        prob = np.clip(prob, 1e-7, 1 - 1e-7)  # float32 saturates at 1: keep the logit finite
-        logits = np.log(prob) - np.log1p(-prob)
-        p = float(expit(self._mean_logits(logits, 1)[0]))
-        pix = (pixels[0] if len(pixels) == 1 else (pixels[0] + pixels[1][:, ::-1]) / 2).astype(np.float32)
+        p = float(expit(self._mean_logits(_logits(prob), 1)[0]))
+        pix = self._unmirror(pixels)
         t2 = time.perf_counter()
         return Evidence(p, np.zeros((1, 1), np.float32), {"preprocess": t1 - t0, "classify": t2 - t1,
                                                           "localise": 0.0}, pix)
@@ -487,6 +513,12 @@ class Segmenter:
                       model_version=self.bundle.version, timings=timings,
                       image_format=photo.format, exif=photo.exif, mask_note=note,
                       uncertain=self.is_uncertain(ev.probability))
+
+
+def _logits(prob: np.ndarray) -> np.ndarray:
+    """Logits of an exported graph's probabilities (float32 saturates at 1: kept finite)."""
+    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(prob) - np.log1p(-prob)
 
 
 def _as_rgb_array(arr: np.ndarray) -> np.ndarray:

@@ -133,7 +133,8 @@ export async function analyseImage(image, model, withOverlay = true) {
   const side = settings.side;
   const t0 = performance.now();
   const input = new ort.Tensor("float32", modelInput(image, side), [1, side, side, 3]);
-  const out = await session.run({ [settings.input.name]: input });
+  // Only learned mode's two outputs (a server's model.onnx also carries Grad-CAM++'s).
+  const out = await session.run({ [settings.input.name]: input }, ["probability", "pixel_probability"]);
   const probability = out.probability.data[0];
   const t1 = performance.now();
   const isCorrosion = probability > settings.threshold;
