@@ -70,6 +70,7 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
     learned = model == "tiny_unet_dir"
     assert main(["evaluate", "--data", str(eval_data), "--model", str(model_dir), "--out", str(out)]) == 0
     report = json.loads((out / "metrics.json").read_text())
+    assert report["runtime"] == {"learned": "tensorflow", "paper_modes": "tensorflow"}  # nothing exported
     c = report["classification"]
     assert c["n"] == 12
     if not learned:  # the tiny U-Net trains for seconds: its numbers mean nothing

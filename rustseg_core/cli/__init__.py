@@ -322,7 +322,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # Which runtime made the numbers (ONNX Runtime and TensorFlow agree within 1e-4).
     report: dict = {"model": segmenter.bundle.version, "default_mode": segmenter.default_mode,
+                    "runtime": {"learned": segmenter.runtime, "paper_modes": segmenter.cam_runtime},
                     "variants": {k: v for k, v in ev.VARIANTS.items()},
                     "refine": repr(segmenter.config.refine)}
     if "classification" in parts:
