@@ -84,6 +84,7 @@ def _at(mask: np.ndarray, fx: float, fy: float) -> int:
     return int(mask[int(fy * mask.shape[0]), int(fx * mask.shape[1])])
 
 
+@pytest.mark.slow  # a training run after the browser: with the slow end-to-end tests
 def test_correct_by_finger_export_and_fine_tune(browser, server, photos, tiny_model_dir, tmp_path):
     from rustseg_core.cli import main as rustseg
     from rustseg_core.pipeline.segmenter import Segmenter
