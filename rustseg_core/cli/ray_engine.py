@@ -34,8 +34,9 @@ from .photo_work import FileOutcome, Settings, load_done, process
 from .sources import Source
 
 log = logging.getLogger(__name__)
-# Resident memory of one actor with the shipped model, measured by benchmarks/batch_engines.py
-# (peak about 0.9 GiB at 12 MP); the default pool leaves this much Ray memory per actor.
+# Ray memory the default pool leaves per actor. One actor with the shipped model peaks at about
+# 0.5 GiB at 12 MP (benchmarks/batch_engines.py, ONNX Runtime); a model on TensorFlow (the
+# classifier, or an export without Grad-CAM++'s outputs) needs about 0.9 GiB.
 ACTOR_MEMORY_BYTES = 1 << 30
 # Enough blocks that idle actors can take work from busy ones and the driver sees each file
 # finish, not so many that Ray Data's per-block overhead dominates a large batch.
