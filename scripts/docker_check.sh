@@ -16,7 +16,8 @@
 #
 # Checks: the app refuses to start without a secret key; /healthz answers 200 with the model
 # loaded (the shipped one, found inside the installed package); an API upload with keep=true
-# answers a result and a kept id; the record lands on the named volume; after
+# answers a result and a kept id; standard and advanced mode answer in their own mode; the
+# record lands on the named volume; after
 # `docker restart` the result page and its mask.png are still served; every process runs as
 # uid 10001 (rustseg) and cannot write the code; `rustseg --version` and
 # `rustseg dataset export` work; Docker's own HEALTHCHECK reports healthy.
@@ -197,6 +198,19 @@ if [ "$RESULT_URL" = "$BASE$RESULT_PATH" ]; then
 else
   fail result-url "$RESULT_URL (expected $BASE$RESULT_PATH)"
 fi
+
+# The paper's modes in the image (Grad-CAM++, CRF, K-means): each answers in its own mode.
+for mode in standard advanced; do
+  code=$(curl -s -o "$WORK/$mode.json" -w '%{http_code}' --max-time 180 \
+    -F "image=@$WORK/rust.jpg;type=image/jpeg" -F mode=$mode "$BASE/api/v1/segment" || true)
+  answered=$(python3 -c 'import json, sys; b = json.load(open(sys.argv[1])); print(b.get("mode"), "probability=%.3f" % b.get("probability", 0))' \
+    "$WORK/$mode.json" 2>/dev/null || true)
+  if [ "$code" = 200 ] && [[ "$answered" == "$mode "* ]]; then
+    pass "api-$mode" "200, answered in $answered"
+  else
+    fail "api-$mode" "POST /api/v1/segment mode=$mode → HTTP $code: $(head -c 200 "$WORK/$mode.json" 2>/dev/null)"
+  fi
+done
 
 # --- 4. the kept record is on the volume ---------------------------------------------------
 # Read through the volume alone, in a second container: proves it is not in the container layer.

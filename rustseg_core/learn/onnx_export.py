@@ -10,7 +10,7 @@ One graph, with named inputs and outputs:
 * output ``probability``: float32 ``[N]``, the image head's probability of corrosion;
 * output ``pixel_probability``: float32 ``[N, S, S]``, the per-pixel probability of rust;
 * outputs ``features`` and ``feature_gradient``: float32 ``[N, h, w, C]``, the last conv map
-  A and dlogit/dA, which Grad-CAM++ needs (``cam.cam_from_gradients``), so that the paper's
+  A and dlogit/dA, which Grad-CAM++ needs (``cam_maps.cam_from_gradients``), so that the paper's
   modes run on ONNX Runtime too. The head after A is linear (global pooling or flatten,
   dropout, one dense unit), so dlogit/dA does not depend on the photo: the export measures
   it with TensorFlow's tape, checks that it is the same for every check image, and writes
