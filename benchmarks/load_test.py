@@ -7,8 +7,8 @@
 Starts ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free 127.0.0.1 port (or targets
 ``--url``, which must be 127.0.0.1/localhost), warms every worker up, then sends the uploads
 to ``POST /api/v1/segment`` and prints: latency p50/p95/max, answers by status, throughput,
-the workers' resident memory sampled from /proc over the run (after warm-up vs end, to show
-it does not grow), and how busy the CPU was with other processes. With a server it started,
+the workers' resident memory sampled from /proc over the run (to show it does not grow: the
+peak of the run's second half against the peak of its first), and how busy the CPU was with other processes. With a server it started,
 every ``--keep-every``-th upload is kept in a temporary store, which is checked at the end.
 
 Bounded: exactly clients × uploads requests, and no new request after ``--max-seconds``.
@@ -139,10 +139,11 @@ class Report:
         if self.store_note:
             lines.append(f"store: {self.store_note}")
         if self.rss:
-            lines.append("worker RSS (MiB), after warm-up → end of run [min–max sampled]:")
+            lines.append("worker RSS (MiB), after warm-up → end of run [min–max sampled]; growth: "
+                         "peak of the second half against the first's:")
             for pid, r in self.rss.items():
-                lines.append(f"  pid {pid}: {r['start']:.0f} → {r['end']:.0f} ({r['growth']:+.1%}) "
-                             f"[{r['min']:.0f}–{r['max']:.0f}], {r['n']} samples")
+                lines.append(f"  pid {pid}: {r['start']:.0f} → {r['end']:.0f} [{r['min']:.0f}–{r['max']:.0f}], "
+                             f"{r['n']} samples; growth {r['growth']:+.1%}")
             lines.append(f"workers replaced during the run: {self.replaced_workers}")
         if self.others_cores is not None:
             lines.append(f"CPU: other processes kept on average {self.others_cores:.2f} of "
@@ -187,6 +188,16 @@ def run_clients(url: str, photos: list[tuple[str, bytes]], clients: int, uploads
     return answers, stopped.is_set()
 
 
+def rss_growth(values: list[float]) -> float:
+    """How much a worker's memory grew over a run: the peak of the samples' second half
+    against the peak of their first. A leak keeps raising the level; a worker that had not yet
+    served its largest photo when the run began only reaches its level later in the first
+    half, which a first-sample baseline would count as growth."""
+    half = max(1, len(values) // 2)
+    first, second = max(values[:half]), max(values[half:] or values[-1:])
+    return (second - first) / first
+
+
 def measure(url: str, master_pid: int | None, photos: list[tuple[str, bytes]], args) -> Report:
     """Warm up, then run the clients while sampling the workers' memory and the CPU."""
     log(f"warming up with {args.warmup} rounds of {args.clients} concurrent uploads")
@@ -221,8 +232,7 @@ def measure(url: str, master_pid: int | None, photos: list[tuple[str, bytes]], a
                 continue
             values = [v for _, v in s]
             report.rss[pid] = {"start": values[0], "end": values[-1], "min": min(values),
-                               "max": max(values), "n": len(values),
-                               "growth": (values[-1] - values[0]) / values[0]}
+                               "max": max(values), "n": len(values), "growth": rss_growth(values)}
         report.replaced_workers = len(set(sampler.samples) - set(workers))
     return report
 

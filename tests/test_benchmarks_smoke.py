@@ -146,3 +146,13 @@ def test_onnx_runtime_compares_every_mode(tiny_unet_dir, two_photos, tmp_path, c
     out = capsys.readouterr().out
     assert "| learned " in out and "| standard " in out and "(TensorFlow:" not in out
     assert "The paper's modes on ONNX Runtime give TensorFlow's masks" in out
+
+
+def test_load_test_memory_growth_is_second_half_against_first_half():
+    from benchmarks.load_test import rss_growth
+
+    # A worker that reaches its level only after its first large photo: not growth.
+    assert rss_growth([298, 320, 345, 345, 347, 349, 349, 348]) == pytest.approx(4 / 345)
+    # A leak keeps raising the level: growth, above the 10 % the load test allows.
+    assert rss_growth([300, 310, 320, 330, 340, 350, 360, 370]) == pytest.approx(40 / 330)
+    assert rss_growth([350, 350]) == 0.0
