@@ -51,11 +51,31 @@ def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
         assert (unet_copy / "model.fp16.onnx").stat().st_size < 0.6 * (unet_copy / "model.onnx").stat().st_size
 
 
-def test_a_classifier_is_refused_in_one_line(tiny_model_dir, tmp_path, capsys):
+def test_a_classifier_runs_the_papers_modes_on_onnx_runtime(tiny_model_dir, tmp_path, capsys):
+    from rustseg_core.learn.onnx_export import FEATURES, GRADIENT, PIXELS, PROBABILITY
+    from rustseg_core.pipeline.segmenter import Segmenter
+    from tests.synthetic import rust_image
+
     model = shutil.copytree(tiny_model_dir, tmp_path / "clf")
-    assert main(["export", str(model)]) == 2
-    err = capsys.readouterr().err
-    assert "no per-pixel output" in err and err.count("\n") == 1
+    side = Segmenter.load(model).bundle.input_size + 16
+    assert main(["export", str(model), "--side", str(side)]) == 2  # Grad-CAM++ is defined at its input side
+    assert "input side" in capsys.readouterr().err
+    assert main(["export", str(model)]) == 0
+    assert "every mode" in capsys.readouterr().out
+    info = json.loads((model / "rustseg.json").read_text())["info"]["onnx"]
+    assert set(info["outputs"]) == {PROBABILITY, FEATURES, GRADIENT} and PIXELS not in info["outputs"]
+    assert not (model / "model.fp16.onnx").exists()  # nothing for a phone: no learned mode
+    on_tf, on_ort = Segmenter.load(model, runtime="tensorflow"), Segmenter.load(model)
+    assert (on_ort.runtime, on_ort.cam_runtime, on_ort.modes) == ("onnx", "onnx", on_tf.modes)
+    images = [rust_image(np.random.default_rng(seed), 120, rust=seed != 2)[0] for seed in range(3)]
+    np.testing.assert_allclose(on_ort.probabilities(images), on_tf.probabilities(images), atol=1e-4)
+    for img in images:
+        a, b = on_tf.segment(img, mode="standard"), on_ort.segment(img, mode="standard")
+        assert a.probability == pytest.approx(b.probability, abs=1e-4) and (a.mask is None) == (b.mask is None)
+        np.testing.assert_allclose(a.heatmap, b.heatmap, atol=2e-3)
+        if a.mask is not None:
+            assert np.mean(a.mask != b.mask) < 1e-3
+    assert not on_ort._forward.traced  # TensorFlow's pass was never needed
 
 
 def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):

@@ -637,13 +637,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "stores it as the model's setting (default: the model's setting)")
     u.set_defaults(func=_tune)
 
-    x = _command(sub, "export", "write the U-Net as ONNX into the model folder",
-                 "Write the U-Net as model.onnx (learned mode, and Grad-CAM++'s inputs for the "
-                 "paper's modes when the side is the model's input side) and a half-precision "
-                 "model.fp16.onnx of learned mode alone for phones (if its masks agree) into "
-                 "MODEL_DIR, checked against model.keras with ONNX Runtime, and record them in "
-                 "its rustseg.json; ONNX Runtime on a server and the phone's browser run these files.")
-    x.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder with a per-pixel output")
+    x = _command(sub, "export", "write the network as ONNX into the model folder",
+                 "Write the network as model.onnx (a U-Net's learned mode, and Grad-CAM++'s inputs "
+                 "for the paper's modes when the side is the model's input side) and, for a "
+                 "U-Net, a half-precision model.fp16.onnx of learned mode alone for phones (if "
+                 "its masks agree) into MODEL_DIR, checked against model.keras with ONNX "
+                 "Runtime, and record them in its rustseg.json; ONNX Runtime on a server and the "
+                 "phone's browser run these files. A classifier gets its probability and "
+                 "Grad-CAM++'s inputs.")
+    x.add_argument("model_dir", metavar="MODEL_DIR", help="a model folder (a U-Net or a classifier)")
     x.add_argument("--side", type=int, help="input side (default: the model's learned_side)")
     x.add_argument("--no-fp16", action="store_true", help="do not write the half-precision copy")
     x.set_defaults(func=_export)

@@ -35,8 +35,8 @@ from .sources import Source
 
 log = logging.getLogger(__name__)
 # Ray memory the default pool leaves per actor. One actor with the shipped model peaks at about
-# 0.5 GiB at 12 MP (benchmarks/batch_engines.py, ONNX Runtime); a model on TensorFlow (the
-# classifier, or an export without Grad-CAM++'s outputs) needs about 0.9 GiB.
+# 0.5 GiB at 12 MP (benchmarks/batch_engines.py, ONNX Runtime); a model on TensorFlow (a
+# folder without an export, or one that lacks Grad-CAM++'s outputs) needs about 0.9 GiB.
 ACTOR_MEMORY_BYTES = 1 << 30
 # Enough blocks that idle actors can take work from busy ones and the driver sees each file
 # finish, not so many that Ray Data's per-block overhead dominates a large batch.

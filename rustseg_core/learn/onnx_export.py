@@ -18,7 +18,9 @@ One graph, with named inputs and outputs:
   heatmap's definition); a head that is not linear gets no such outputs.
 
 ``model.onnx`` holds every output; ``model.fp16.onnx``, for the phone, holds learned mode's
-two alone (``onnx.utils.Extractor``): the phone runs nothing else.
+two alone (``onnx.utils.Extractor``): the phone runs nothing else. A classifier (no per-pixel
+output, e.g. ``models/classifier``) is exported too, with ``probability`` and Grad-CAM++'s two
+outputs and no phone copy, so that the paper's own method runs on ONNX Runtime as well.
 
 ``S`` is learned mode's side (``learned_side`` in ``rustseg.json``). What to do with the
 outputs — the decision threshold, the borderline band, the mask threshold — comes from
@@ -86,18 +88,25 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
     tf = _tensorflow()
     model_dir = Path(model_dir)
     bundle = load_bundle(model_dir)
-    if not bundle.spec.decoder:
-        raise ExportError(f"the model in {model_dir} has no per-pixel output: only a U-Net's "
-                          "learned mode is exported")
+    unet = bundle.spec.decoder
+    if not unet and side not in (None, bundle.input_size):
+        raise ExportError(f"a classifier is exported at its input side ({bundle.input_size} px) "
+                          "only: Grad-CAM++ is defined there")
     side = int(side or bundle.info.get("learned_side") or bundle.input_size)
     model = bundle.model
     x = _check_images(side)
     gradient = feature_gradient(model, x) if side == bundle.input_size else None
+    if not unet and gradient is None:
+        raise ExportError(f"the model in {model_dir} has no per-pixel output and its head is not "
+                          "linear in its last conv map: there is nothing ONNX Runtime could serve")
 
     @tf.function(input_signature=[tf.TensorSpec([None, side, side, 3], tf.float32, name=INPUT)])
     def graph(x):
-        logit, feats, pixels = model(x, training=False)
-        out = {PROBABILITY: tf.sigmoid(logit[:, 0]), PIXELS: tf.sigmoid(pixels[..., 0])}
+        outputs = model(x, training=False)
+        logit, feats = outputs[0], outputs[1]
+        out = {PROBABILITY: tf.sigmoid(logit[:, 0])}
+        if unet:
+            out[PIXELS] = tf.sigmoid(outputs[2][..., 0])
         if gradient is not None:  # a constant of the graph (a captured tensor would be an input)
             out.update({FEATURES: feats, GRADIENT: tf.broadcast_to(tf.constant(gradient), tf.shape(feats))})
         return out
@@ -116,7 +125,7 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
     files = {ONNX_FILE: {"bytes": out.stat().st_size, "sha256": _sha256(out), "precision": "float32"}}
     fp16_iou = None
     half = model_dir / FP16_FILE
-    if fp16:
+    if fp16 and unet:  # the phone runs learned mode alone: a classifier has none
         import onnx
 
         tmp = half.with_suffix(".tmp")
@@ -132,7 +141,7 @@ def export_onnx(model_dir: str | Path, side: int | None = None, fp16: bool = Tru
         else:
             tmp.unlink()
             half.unlink(missing_ok=True)
-    _record(model_dir, side, files, bundle.normalisation, gradient is not None)
+    _record(model_dir, side, files, bundle.normalisation, unet, gradient is not None)
     return Exported(side, files, diff, fp16_iou, gradient is not None)
 
 
@@ -179,7 +188,7 @@ def _run(ort, path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, sess.run(names, {INPUT: x})))
 
 
-def _record(model_dir: Path, side: int, files: dict, normalisation: str, cam: bool) -> None:
+def _record(model_dir: Path, side: int, files: dict, normalisation: str, unet: bool, cam: bool) -> None:
     path = model_dir / META_FILE
     meta = json.loads(path.read_text())
     meta.setdefault("info", {})["onnx"] = {
@@ -188,7 +197,8 @@ def _record(model_dir: Path, side: int, files: dict, normalisation: str, cam: bo
                   "range": "RGB in [0, 1]", "resize": "the whole photo to side x side, area "
                   "when shrinking, bilinear when enlarging", "normalisation": normalisation},
         "outputs": {PROBABILITY: {"shape": ["N"], "use": "corrosion when above threshold"},
-                    PIXELS: {"shape": ["N", side, side], "use": "rust where above info.mask_threshold"},
+                    **({PIXELS: {"shape": ["N", side, side], "use": "rust where above info.mask_threshold"}}
+                       if unet else {}),
                     **({FEATURES: {"shape": ["N", "h", "w", "C"], "use": "the last conv map A, for Grad-CAM++",
                                    "files": [ONNX_FILE]},
                         GRADIENT: {"shape": ["N", "h", "w", "C"], "use": "dlogit/dA, for Grad-CAM++",

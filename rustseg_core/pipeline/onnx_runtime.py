@@ -1,6 +1,7 @@
 """The exported ``model.onnx`` (``rustseg export``) on ONNX Runtime, as an alternative to
-TensorFlow on a server: learned mode always, and the paper's modes when the export carries
-Grad-CAM++'s inputs (the last conv map and its gradient)."""
+TensorFlow on a server: a U-Net's learned mode, and the paper's modes when the export carries
+Grad-CAM++'s inputs (the last conv map and its gradient; a classifier's export has those
+and the probability alone)."""
 from __future__ import annotations
 
 import os
@@ -27,16 +28,27 @@ class OnnxModel:
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.side = int(self.session.get_inputs()[0].shape[1])
+        names = {o.name for o in self.session.get_outputs()}
         # Exports from before the paper's modes ran on ONNX Runtime have learned mode alone.
-        self.has_cam = {FEATURES, GRADIENT} <= {o.name for o in self.session.get_outputs()}
+        self.has_cam = {FEATURES, GRADIENT} <= names
+        self.has_pixels = PIXELS in names
+
+    def _run(self, names: list[str], batch: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(names, {INPUT: np.asarray(batch, np.float32)})
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities (N,), pixel probabilities (N, S, S))."""
-        prob, pixels = self.session.run([PROBABILITY, PIXELS], {INPUT: np.asarray(batch, np.float32)})
+        """(probabilities (N,), pixel probabilities (N, S, S)); a U-Net's export only."""
+        prob, pixels = self._run([PROBABILITY, PIXELS], batch)
         return prob, pixels
 
-    def with_cam(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(probabilities, pixel probabilities, last conv map A, dlogit/dA), in one pass;
-        only where ``has_cam``."""
-        return tuple(self.session.run([PROBABILITY, PIXELS, FEATURES, GRADIENT],
-                                      {INPUT: np.asarray(batch, np.float32)}))
+    def probability(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N,) alone."""
+        return self._run([PROBABILITY], batch)[0]
+
+    def with_cam(self, batch: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """(probabilities, pixel probabilities or None for a classifier, last conv map A,
+        dlogit/dA), in one pass; only where ``has_cam``."""
+        if not self.has_pixels:
+            prob, feats, grads = self._run([PROBABILITY, FEATURES, GRADIENT], batch)
+            return prob, None, feats, grads
+        return tuple(self._run([PROBABILITY, PIXELS, FEATURES, GRADIENT], batch))

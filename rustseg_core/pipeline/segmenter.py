@@ -321,7 +321,7 @@ class Segmenter:
         :meth:`evidence` does (mirrored-photo averaging and runtime included), without the
         heatmap."""
         x = self._batch(images)
-        logits = _logits(self._onnx(x)[0]) if self._onnx_at_input_side else self.bundle.predict_logits(x)
+        logits = _logits(self._onnx.probability(x)) if self._onnx_at_input_side else self.bundle.predict_logits(x)
         return expit(self._mean_logits(logits, len(images)))
 
     def evidence(self, image: np.ndarray, pixel_map: bool = True) -> Evidence:
@@ -382,7 +382,7 @@ class Segmenter:
 
     @property
     def runtime(self) -> str:
-        """What runs learned mode: ``tensorflow`` or ``onnx``."""
+        """What runs learned mode (a classifier: its probability): ``tensorflow`` or ``onnx``."""
         return "onnx" if self._onnx else "tensorflow"
 
     @property
