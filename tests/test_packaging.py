@@ -49,8 +49,13 @@ def test_plain_pip_install_serves_pages_and_finds_the_shipped_model(tmp_path):
     env["PYTHONPATH"] = str(target)
     shipped = json.loads((ROOT / "models" / "default" / "rustseg.json").read_text())
     env["EXPECTED_VERSION"] = shipped["info"]["version"]
-    # The exported model too: learned mode runs on it (RUSTSEG_RUNTIME=auto) and phones download it.
+    # The exported models too: every mode runs on them (RUSTSEG_RUNTIME=auto), phones download
+    # the half-size copy: every file a shipped rustseg.json lists is installed.
     assert (target / "rustseg_core" / "models" / "default" / "model.onnx").is_file()
+    for name in ("default", "classifier"):
+        listed = json.loads((ROOT / "models" / name / "rustseg.json").read_text())["info"].get("onnx", {})
+        for file in listed.get("files", {}):
+            assert (target / "rustseg_core" / "models" / name / file).is_file(), (name, file)
     elsewhere = tmp_path / "elsewhere"  # not the checkout: nothing can come from ROOT
     elsewhere.mkdir()
     out = subprocess.run([sys.executable, "-c", CHECK], cwd=elsewhere, env=env,
