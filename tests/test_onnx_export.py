@@ -1,4 +1,4 @@
-"""``rustseg export``: the U-Net as ONNX, matching model.keras, for every mode."""
+"""``rustseg export``: a U-Net or a classifier as ONNX, matching model.keras, for every mode."""
 import json
 import shutil
 
