@@ -15,6 +15,15 @@ def unet_copy(tiny_unet_dir, tmp_path):
     return shutil.copytree(tiny_unet_dir, tmp_path / "unet")
 
 
+def assert_same_answer(a, b):
+    """Two results of one photo, from TensorFlow and from ONNX Runtime: the same answer."""
+    assert a.probability == pytest.approx(b.probability, abs=1e-4) and a.is_corrosion == b.is_corrosion
+    assert (a.mask is None) == (b.mask is None)
+    np.testing.assert_allclose(a.heatmap, b.heatmap, atol=2e-3)
+    if a.mask is not None:
+        assert np.mean(a.mask != b.mask) < 1e-3
+
+
 def test_export_writes_onnx_that_matches_the_keras_model(unet_copy, capsys):
     from rustseg_core.learn.onnx_export import FEATURES, GRADIENT, INPUT, PIXELS, PROBABILITY
     from rustseg_core.pipeline.cam_maps import cam_from_gradients
@@ -70,11 +79,7 @@ def test_a_classifier_runs_the_papers_modes_on_onnx_runtime(tiny_model_dir, tmp_
     images = [rust_image(np.random.default_rng(seed), 120, rust=seed != 2)[0] for seed in range(3)]
     np.testing.assert_allclose(on_ort.probabilities(images), on_tf.probabilities(images), atol=1e-4)
     for img in images:
-        a, b = on_tf.segment(img, mode="standard"), on_ort.segment(img, mode="standard")
-        assert a.probability == pytest.approx(b.probability, abs=1e-4) and (a.mask is None) == (b.mask is None)
-        np.testing.assert_allclose(a.heatmap, b.heatmap, atol=2e-3)
-        if a.mask is not None:
-            assert np.mean(a.mask != b.mask) < 1e-3
+        assert_same_answer(on_tf.segment(img, mode="standard"), on_ort.segment(img, mode="standard"))
     assert not on_ort._forward.traced  # TensorFlow's pass was never needed
 
 
@@ -90,21 +95,13 @@ def test_learned_mode_on_onnx_runtime_gives_the_same_result(unet_copy):
     assert on_tf._forward.traced and not on_ort._forward.traced  # nothing for ONNX to wait on
     for seed in range(3):
         img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
-        a, b = on_tf.segment(img), on_ort.segment(img)
-        assert a.probability == pytest.approx(b.probability, abs=1e-4) and a.is_corrosion == b.is_corrosion
-        assert (a.mask is None) == (b.mask is None)
-        if a.mask is not None:
-            assert np.mean(a.mask != b.mask) < 1e-3
+        assert_same_answer(on_tf.segment(img), on_ort.segment(img))
     assert not on_ort._forward.traced  # learned mode on ONNX never traced TensorFlow's pass
     assert on_ort.cam_runtime == "onnx" and on_tf.cam_runtime == "tensorflow"
     for mode in ("standard", "advanced"):  # the paper's modes on ONNX Runtime: the same masks
         for seed in range(3):
             img, _ = rust_image(np.random.default_rng(seed), 150, rust=True)
-            a, b = on_tf.segment(img, mode=mode), on_ort.segment(img, mode=mode)
-            assert a.probability == pytest.approx(b.probability, abs=1e-4) and (a.mask is None) == (b.mask is None)
-            np.testing.assert_allclose(a.heatmap, b.heatmap, atol=2e-3)
-            if a.mask is not None:
-                assert np.mean(a.mask != b.mask) < 1e-3
+            assert_same_answer(on_tf.segment(img, mode=mode), on_ort.segment(img, mode=mode))
     assert not on_ort._forward.traced  # nor did they
     assert on_ort.with_config(tta_flip=True)._forward is on_ort._forward
 

@@ -416,8 +416,8 @@ def _export(args: argparse.Namespace) -> int:
           f"{done.max_abs_diff:.1e} of model.keras" + (
               f", fp16 masks IoU {done.fp16_iou:.3f} against fp32" if done.fp16_iou is not None else ""))
     print("model.onnx serves every mode (Grad-CAM++'s inputs included)" if done.cam else
-          "model.onnx serves learned mode; the paper's modes stay on TensorFlow (Grad-CAM++ is "
-          "defined at the model's input side)")
+          "model.onnx serves learned mode; the paper's modes stay on TensorFlow (Grad-CAM++'s "
+          "inputs are exported only at the model's input side, for a head linear in its last map)")
     return 0
 
 

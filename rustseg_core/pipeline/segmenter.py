@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from .. import vocabulary as vocab
 from ..config import ColourRule, CRFConfig, RefineConfig, SegmenterConfig
@@ -517,8 +517,7 @@ class Segmenter:
 
 def _logits(prob: np.ndarray) -> np.ndarray:
     """Logits of an exported graph's probabilities (float32 saturates at 1: kept finite)."""
-    prob = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
-    return np.log(prob) - np.log1p(-prob)
+    return logit(np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7))
 
 
 def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
