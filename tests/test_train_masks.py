@@ -79,6 +79,39 @@ def test_encoder_options_reach_the_model(tmp_path):
     assert not np.allclose(bundle.model.get_layer("dec1_1").get_weights()[0], 0)
 
 
+def test_decoder_only_retrains_the_pixel_map_and_keeps_the_decision(tiny_unet_dir, tmp_path):
+    """--decoder-only: the encoder and the image unit keep the starting model's weights (and
+    batch statistics), so every image probability is the same; the decoder learns."""
+    from rustseg_core.learn.train_masks import DECODER_PREFIXES
+    from rustseg_core.pipeline.model import load_bundle
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=4)
+    write_labelled_folder(tmp_path / "lab", n_per_class=4, size=64, seed=5)
+    cfg = MaskTrainConfig(input_size=48, cache_size=64, epochs=1, batch_size=8, learning_rate=3e-3,
+                          init_from=str(tiny_unet_dir), decoder_only=True, val_fraction=0.25,
+                          blank_photos=2, augmentation="light")
+    tuned = train_masks([tmp_path / "pixel"], tmp_path / "lab", tmp_path / "m", cfg).model
+    base = load_bundle(tiny_unet_dir).model
+    changed = {layer.name for layer in base.layers
+               if any(not np.array_equal(a, b) for a, b in
+                      zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights()))}
+    assert changed and all(name.startswith(DECODER_PREFIXES) for name in changed)
+    assert any(name.startswith("dec") for name in changed)
+    x = np.random.default_rng(0).uniform(0, 1, (4, 48, 48, 3)).astype(np.float32)
+    np.testing.assert_array_equal(base(x, training=False)[0], tuned(x, training=False)[0])
+
+
+def test_decoder_only_needs_a_model_to_start_from(tmp_path, capsys):
+    from rustseg_core.cli import main
+
+    with pytest.raises(ValueError, match="give init_from"):
+        train_masks([tmp_path], None, tmp_path / "m", MaskTrainConfig(decoder_only=True))
+    assert main(["train", str(tmp_path), "--masks", str(tmp_path), "--decoder-only",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "--init-from" in capsys.readouterr().err
+
+
 def test_unknown_encoder_is_named(tmp_path):
     from tests.synthetic import write_labelled_folder, write_mask_folder
 

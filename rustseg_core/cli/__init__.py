@@ -113,6 +113,8 @@ def _train(args: argparse.Namespace) -> int:
     command = _command_line(args)
     if args.label_audit and not args.masks:
         raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
+    if args.decoder_only and not (args.masks and args.init_from):
+        raise UsageError("--decoder-only retrains a U-Net's decoder: give --masks and --init-from")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -140,6 +142,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
 
     defaults = MaskTrainConfig()
     cfg = MaskTrainConfig(encoder=args.encoder, freeze_encoder=args.freeze_encoder,
+                          decoder_only=args.decoder_only,
                           image_positives=not args.no_image_positives,
                           blank_photos=args.blank_photos,
                           input_size=args.input_size or defaults.input_size, base_width=args.base_width,
@@ -513,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the cpu preset; from --init-from or from scratch)")
     t.add_argument("--freeze-encoder", action="store_true",
                    help="with --masks: keep the encoder's weights fixed (train the decoder and the image unit)")
+    t.add_argument("--decoder-only", action="store_true",
+                   help="with --masks and --init-from: train the decoder alone (the encoder and the "
+                        "image unit keep their weights, so the image probability does not change)")
     t.add_argument("--no-image-positives", action="store_true",
                    help="with --masks: leave out the corrosion photos that have only an image label")
     t.add_argument("--blank-photos", type=int, metavar="N",

@@ -58,6 +58,9 @@ class MaskTrainConfig:
     cache_size: int | None = None
     base_width: int | None = None
     freeze_encoder: bool = False  # train the decoder and the image unit only
+    # Train the decoder alone: the encoder and the image unit keep init_from's weights, so
+    # the image probability (the decision) cannot change; only the pixel map is retrained.
+    decoder_only: bool = False
     # Use the corrosion photos that have only an image label (pooled loss + image head).
     image_positives: bool = True
     # Generated textureless clean photos (see masks.blank_photos); None: one for every ten
@@ -214,6 +217,24 @@ def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig) ->
     return parts
 
 
+# ---------------------------------------------------------------- what trains
+# Layer names of build_segmenter_net's decoder and image head (either encoder).
+DECODER_PREFIXES = ("up", "skip", "dec", "pixel_logit")
+IMAGE_HEAD_LAYERS = ("gap", "dropout", "logit")
+
+
+def freeze(model: keras.Model, cfg: MaskTrainConfig) -> None:
+    """Fix the encoder's weights (``freeze_encoder``), or the encoder's and the image unit's
+    (``decoder_only``); frozen batch normalisation then runs in inference mode too."""
+    if not (cfg.freeze_encoder or cfg.decoder_only):
+        return
+    for layer in model.layers:
+        decoder = layer.name.startswith(DECODER_PREFIXES)
+        head = layer.name in IMAGE_HEAD_LAYERS
+        if not (decoder or (head and not cfg.decoder_only)):
+            layer.trainable = False
+
+
 # ---------------------------------------------------------------- validation
 def predict(model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image probabilities, pixel probabilities, true masks) over a validation dataset."""
@@ -266,6 +287,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     Interrupted runs resume from ``out_dir/last.weights.h5`` (same arguments); the epoch with
     the best validation mask IoU is what gets saved.
     """
+    if cfg.decoder_only and not cfg.init_from:
+        raise ValueError("decoder_only retrains a model's decoder: give init_from (the model to start from)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
@@ -315,10 +338,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         log.info("initialised %d encoder layers from the ImageNet weights in %s", len(copied), weights)
     else:
         copied = []
-    if cfg.freeze_encoder:
-        for layer in model.layers:
-            if layer.name.startswith("enc_"):
-                layer.trainable = False  # batch normalisation then runs in inference mode too
+    freeze(model, cfg)
 
     train_ds = _dataset(train_set, cfg, train=True)
     val_mask_ds = _dataset(val_masks_set, cfg, train=False)
