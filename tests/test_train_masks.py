@@ -39,6 +39,17 @@ def test_mask_photos_are_taught_by_their_masks_not_the_pooled_loss():
     assert float(parts["pooled"]) == 0.0 and float(parts["pixel_bce"]) > 0.0
 
 
+def test_an_image_target_replaces_the_label_in_the_image_loss():
+    """keep_decision's targets (the starting model's probabilities) take the labels' place."""
+    logit, pix = tf.fill([2, 1], 2.0), tf.zeros([2, SIDE, SIDE, 1])
+    masks, has_mask, labels = tf.zeros([2, SIDE, SIDE]), tf.zeros([2]), tf.constant([1.0, 0.0])
+    target = tf.constant([0.1, 0.2])
+    got = float(losses(logit, pix, masks, has_mask, labels, MaskTrainConfig(), image_target=target)["image"])
+    expected = float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(target, logit[:, 0])))
+    assert got == pytest.approx(expected)
+    assert float(losses(logit, pix, masks, has_mask, labels, MaskTrainConfig())["image"]) != pytest.approx(got)
+
+
 def test_blank_photos_are_textureless_clean_samples():
     ms = blank_photos(16, 40, seed=3)
     assert len(ms) == 16 and ms.images.shape == (16, 40, 40, 3) and ms.images.dtype == np.uint8
@@ -100,6 +111,39 @@ def test_decoder_only_retrains_the_pixel_map_and_keeps_the_decision(tiny_unet_di
     assert any(name.startswith("dec") for name in changed)
     x = np.random.default_rng(0).uniform(0, 1, (4, 48, 48, 3)).astype(np.float32)
     np.testing.assert_array_equal(base(x, training=False)[0], tuned(x, training=False)[0])
+
+
+@pytest.mark.slow
+def test_keep_decision_holds_the_starting_probabilities_against_the_labels(tiny_unet_dir, tmp_path):
+    """Fine-tuned on photos whose folders are swapped, a plain run learns the swapped labels;
+    with keep_decision the image unit follows the starting model instead."""
+    from rustseg_core.learn.masks import load_labelled_folder
+    from rustseg_core.pipeline.model import load_bundle
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=4)
+    write_labelled_folder(tmp_path / "lab", n_per_class=8, size=64, seed=5)
+    lab = tmp_path / "lab"
+    (lab / "corrosion").rename(lab / "swap")
+    (lab / "not_corrosion").rename(lab / "corrosion")
+    (lab / "swap").rename(lab / "not_corrosion")
+    photos = load_labelled_folder(lab, 48, tmp_path / "cache")
+    x = photos.images.astype(np.float32) / 255.0
+    rust = photos.labels == 0  # the rust photos, now in not_corrosion/
+
+    def probabilities(model):
+        return tf.sigmoid(model(x, training=False)[0][:, 0]).numpy()
+
+    start = probabilities(load_bundle(tiny_unet_dir).model)
+    moved = {}
+    for keep in (False, True):
+        cfg = MaskTrainConfig(input_size=48, cache_size=64, epochs=3, batch_size=8, learning_rate=3e-3,
+                              init_from=str(tiny_unet_dir), keep_decision=keep, val_fraction=0.25,
+                              blank_photos=0, labelled_per_epoch=1.0, warmup_epochs=0)
+        model = train_masks([tmp_path / "pixel"], lab, tmp_path / f"m{keep}", cfg).model
+        moved[keep] = float(np.mean(start[rust] - probabilities(model)[rust]))
+    assert moved[False] > 0.1  # the swapped labels pull the rust photos towards "clean"
+    assert abs(moved[True]) < moved[False] / 3
 
 
 def test_decoder_only_needs_a_model_to_start_from(tmp_path, capsys):

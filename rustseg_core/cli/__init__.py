@@ -113,8 +113,9 @@ def _train(args: argparse.Namespace) -> int:
     command = _command_line(args)
     if args.label_audit and not args.masks:
         raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
-    if args.decoder_only and not (args.masks and args.init_from):
-        raise UsageError("--decoder-only retrains a U-Net's decoder: give --masks and --init-from")
+    for flag, given in (("--decoder-only", args.decoder_only), ("--keep-decision", args.keep_decision)):
+        if given and not (args.masks and args.init_from):
+            raise UsageError(f"{flag} starts from a trained U-Net: give --masks and --init-from")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -142,7 +143,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
 
     defaults = MaskTrainConfig()
     cfg = MaskTrainConfig(encoder=args.encoder, freeze_encoder=args.freeze_encoder,
-                          decoder_only=args.decoder_only,
+                          decoder_only=args.decoder_only, keep_decision=args.keep_decision,
                           image_positives=not args.no_image_positives,
                           blank_photos=args.blank_photos,
                           input_size=args.input_size or defaults.input_size, base_width=args.base_width,
@@ -519,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--decoder-only", action="store_true",
                    help="with --masks and --init-from: train the decoder alone (the encoder and the "
                         "image unit keep their weights, so the image probability does not change)")
+    t.add_argument("--keep-decision", action="store_true",
+                   help="with --masks and --init-from: fine-tune the whole network for the masks while "
+                        "the image unit learns the starting model's probabilities, not the labels")
     t.add_argument("--no-image-positives", action="store_true",
                    help="with --masks: leave out the corrosion photos that have only an image label")
     t.add_argument("--blank-photos", type=int, metavar="N",

@@ -61,6 +61,10 @@ class MaskTrainConfig:
     # Train the decoder alone: the encoder and the image unit keep init_from's weights, so
     # the image probability (the decision) cannot change; only the pixel map is retrained.
     decoder_only: bool = False
+    # Keep init_from's decision while the whole network is fine-tuned (for the masks): the
+    # image unit learns init_from's probability on each augmented photo instead of the
+    # folder label (learning without forgetting); the labels still drive the pooled loss.
+    keep_decision: bool = False
     # Use the corrosion photos that have only an image label (pooled loss + image head).
     image_positives: bool = True
     # Generated textureless clean photos (see masks.blank_photos); None: one for every ten
@@ -191,10 +195,13 @@ def _dataset(ms: MaskSet, cfg: MaskTrainConfig, train: bool) -> tf.data.Dataset:
 
 
 # ---------------------------------------------------------------- losses
-def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig) -> dict:
-    """The three losses of the module docstring, each averaged over the samples it applies to."""
-    smooth = label * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
-    image = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(smooth, img_logit[:, 0]))
+def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig,
+           image_target=None) -> dict:
+    """The three losses of the module docstring, each averaged over the samples it applies to.
+    ``image_target``: the image unit's target probabilities (default: the smoothed labels)."""
+    if image_target is None:
+        image_target = label * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+    image = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(image_target, img_logit[:, 0]))
     pix = pix_logit[..., 0]
     bce = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(mask, pix), axis=[1, 2])
     p = tf.sigmoid(pix)
@@ -287,8 +294,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     Interrupted runs resume from ``out_dir/last.weights.h5`` (same arguments); the epoch with
     the best validation mask IoU is what gets saved.
     """
-    if cfg.decoder_only and not cfg.init_from:
-        raise ValueError("decoder_only retrains a model's decoder: give init_from (the model to start from)")
+    if (cfg.decoder_only or cfg.keep_decision) and not cfg.init_from:
+        raise ValueError("decoder_only and keep_decision start from a trained model: give init_from")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
@@ -350,11 +357,15 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     opt = keras.optimizers.AdamW(learning_rate=float(schedule(0)), weight_decay=cfg.weight_decay)
     lr = opt.learning_rate  # a variable: set each step from the schedule
 
+    # The starting model's image logit alone (Keras keeps only the layers it needs).
+    teacher = keras.Model(init.model.inputs, init.model.outputs[0]) if cfg.keep_decision else None
+
     @tf.function(reduce_retracing=True)
     def step(x, m, has_mask, label):
+        target = tf.sigmoid(teacher(x, training=False)[:, 0]) if teacher is not None else None
         with tf.GradientTape() as tape:
             img_logit, _, pix_logit = model(x, training=True)
-            parts = losses(img_logit, pix_logit, m, has_mask, label, cfg)
+            parts = losses(img_logit, pix_logit, m, has_mask, label, cfg, image_target=target)
         grads = tape.gradient(parts["total"], model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return parts
