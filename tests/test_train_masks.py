@@ -154,6 +154,9 @@ def test_decoder_only_needs_a_model_to_start_from(tmp_path, capsys):
     assert main(["train", str(tmp_path), "--masks", str(tmp_path), "--decoder-only",
                  "--out", str(tmp_path / "m")]) == 2
     assert "--init-from" in capsys.readouterr().err
+    assert main(["train", str(tmp_path), "--masks", str(tmp_path), "--decoder-only", "--keep-decision",
+                 "--init-from", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_unknown_encoder_is_named(tmp_path):

@@ -107,15 +107,17 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.decoder_only and args.keep_decision:
+        raise UsageError("give --decoder-only or --keep-decision, not both (--decoder-only freezes the image unit)")
+    for flag, given in (("--decoder-only", args.decoder_only), ("--keep-decision", args.keep_decision)):
+        if given and not (args.masks and args.init_from):
+            raise UsageError(f"{flag} starts from a trained U-Net: give --masks and --init-from")
     _existing([args.data_dir, *args.masks], "training data")
     if args.init_from:
         model_dir(args.init_from)
     command = _command_line(args)
     if args.label_audit and not args.masks:
         raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
-    for flag, given in (("--decoder-only", args.decoder_only), ("--keep-decision", args.keep_decision)):
-        if given and not (args.masks and args.init_from):
-            raise UsageError(f"{flag} starts from a trained U-Net: give --masks and --init-from")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
