@@ -173,6 +173,27 @@ def test_tune_asks_for_one_mask_folder_before_tensorflow_loads(tmp_path, args):
     assert ("needs --masks DIR" in r.stderr) if len(args) != 2 else ("mask folder" in r.stderr)
 
 
+def test_tune_learned_refuses_a_model_without_a_pixel_map_or_held_out_list_before_tensorflow(
+        tiny_model_dir, tiny_unet_dir, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    write_mask_folder(tmp_path / "M", n=1, size=32)
+    unlisted = tmp_path / "unlisted"
+    shutil.copytree(tiny_unet_dir, unlisted)
+    meta = json.loads((unlisted / "rustseg.json").read_text())
+    del meta["info"]["val_mask_photos"]
+    (unlisted / "rustseg.json").write_text(json.dumps(meta))
+    code = ("import sys; from rustseg_core.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(rc)")
+    for model, message in ((tiny_model_dir, "no per-pixel output"), (unlisted, "validation mask photos")):
+        r = subprocess.run([sys.executable, "-c", code, "tune", "--learned", "--masks", str(tmp_path / "M"),
+                            "--model", str(model)], capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
 def test_decision_threshold_counts_the_held_out_close_ups(tmp_path):
     """On the web-style photos alone 0.6 is best (6/6); the held-out close-ups (all rust,
     scored 0.45) make 0.4 the best over everything (all 5 rust photos, 2 of 3 clean ones)."""

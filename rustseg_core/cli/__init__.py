@@ -459,12 +459,18 @@ def _tune_learned(args: argparse.Namespace) -> int:
     if args.images:
         _existing([args.images], "labelled validation photos")
     audit = _label_audit(args.label_audit, *([args.images] if args.images else []))
-    segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
-    if "learned" not in segmenter.modes:
+    from ..pipeline.bundle import load_bundle
+
+    try:  # from rustseg.json, before TensorFlow loads
+        bundle = load_bundle(target, lazy=True)
+    except (OSError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if not bundle.spec.decoder:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
-    names = set(segmenter.bundle.info.get("val_mask_photos", []))
+    names = set(bundle.info.get("val_mask_photos", []))
     if not names:
         raise UsageError(f"the model in {target} does not list its validation mask photos")
+    segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     from ..learn.tuning import at_side, tune_decision, tune_learned, write_learned_defaults
 
     side, threshold, _ = tune_learned(segmenter, args.masks, names)
