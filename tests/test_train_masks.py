@@ -146,11 +146,12 @@ def test_keep_decision_holds_the_starting_probabilities_against_the_labels(tiny_
     assert abs(moved[True]) < moved[False] / 3
 
 
-def test_decoder_only_needs_a_model_to_start_from(tmp_path, capsys):
+def test_decoder_only_and_keep_decision_need_a_model_to_start_from(tmp_path, capsys):
     from rustseg_core.cli import main
 
-    with pytest.raises(ValueError, match="give init_from"):
-        train_masks([tmp_path], None, tmp_path / "m", MaskTrainConfig(decoder_only=True))
+    for option in ("decoder_only", "keep_decision"):
+        with pytest.raises(ValueError, match="give init_from"):
+            train_masks([tmp_path], None, tmp_path / "m", MaskTrainConfig(**{option: True}))
     assert main(["train", str(tmp_path), "--masks", str(tmp_path), "--decoder-only",
                  "--out", str(tmp_path / "m")]) == 2
     assert "--init-from" in capsys.readouterr().err
