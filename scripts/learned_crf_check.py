@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rustseg_core.config import CRFConfig  # noqa: E402
 from rustseg_core.learn.metrics import mask_scores  # noqa: E402
 from rustseg_core.pipeline.refine import dense_crf  # noqa: E402
-from rustseg_core.pipeline.resize import upsample  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
 
 
@@ -55,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         small = seg.mask_image(image)
         with Image.open(root / "masks" / (Path(name).stem + ".png")) as m:
             gt = np.asarray(m.convert("L").resize(small.shape[1::-1], Image.NEAREST)) > 127
-        pmap = upsample(seg.learned_evidence(image).pixels, small.shape[:2])
+        evidence = seg.learned_evidence(image)
+        pmap = seg.evidence_map(image, evidence, "learned")  # the map at mask resolution
         for key, cfg in grid.items():
             t0 = time.perf_counter()
-            mask = pmap >= seg.config.refine.learned_threshold if cfg is None else dense_crf(small, pmap, cfg) > 0.5
+            mask = (seg.mask_from_evidence(image, evidence, "learned", size=small.shape[:2]) if cfg is None
+                    else dense_crf(small, pmap, cfg) > 0.5)
             seconds[key] += time.perf_counter() - t0
             ious[key].append(mask_scores(mask, gt)["iou"])
     print(f"{len(names)} held-out mask photos of {args.model}, at most {seg.config.refine.crf.max_side} px")
