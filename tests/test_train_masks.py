@@ -93,8 +93,7 @@ def test_encoder_options_reach_the_model(tmp_path):
 def test_decoder_only_retrains_the_pixel_map_and_keeps_the_decision(tiny_unet_dir, tmp_path):
     """--decoder-only: the encoder and the image unit keep the starting model's weights (and
     batch statistics), so every image probability is the same; the decoder learns."""
-    from rustseg_core.learn.train_masks import DECODER_PREFIXES
-    from rustseg_core.pipeline.model import load_bundle
+    from rustseg_core.pipeline.model import DECODER_PREFIXES, load_bundle
     from tests.synthetic import write_labelled_folder, write_mask_folder
 
     write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=4)

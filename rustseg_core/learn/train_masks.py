@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import preset
-from ..pipeline.model import (ModelBundle, build_segmenter_net, copy_matching_weights, load_bundle,
-                              save_bundle)
+from ..pipeline.model import (DECODER_PREFIXES, IMAGE_HEAD_LAYERS, ModelBundle, build_segmenter_net,
+                              copy_matching_weights, load_bundle, save_bundle)
 from ..pipeline import efficientnet_lite
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
@@ -225,11 +225,6 @@ def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig,
 
 
 # ---------------------------------------------------------------- what trains
-# Layer names of build_segmenter_net's decoder and image head (either encoder).
-DECODER_PREFIXES = ("up", "skip", "dec", "pixel_logit")
-IMAGE_HEAD_LAYERS = ("gap", "dropout", "logit")
-
-
 def freeze(model: keras.Model, cfg: MaskTrainConfig) -> None:
     """Fix the encoder's weights (``freeze_encoder``), or the encoder's and the image unit's
     (``decoder_only``); frozen batch normalisation then runs in inference mode too."""

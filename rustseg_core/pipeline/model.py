@@ -14,6 +14,10 @@ keras = _keras()
 layers = keras.layers
 
 FEATURES_LAYER = "last_conv"
+# Name prefixes of the U-Net decoder's layers and the image head's layer names (either
+# encoder), for training that freezes one part: keep them in step with the builders below.
+DECODER_PREFIXES = ("up", "skip", "dec", "pixel_logit")
+IMAGE_HEAD_LAYERS = ("gap", "dropout", "logit")
 
 
 def _encoder(x, spec: ModelSpec, init) -> tuple[list, object]:
