@@ -39,9 +39,10 @@ def _keep_photo(page, base: str, photo, js: bool = True) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
-def _stroke(page, points, touch: bool = False) -> None:
+def _stroke(page, points, touch: bool = False, steps: int = 4) -> None:
     """One stroke through ``points`` given as fractions (x, y) of the editor canvas: a
-    finger (CDP touch events, as a phone sends them) or a mouse drag."""
+    finger (CDP touch events, as a phone sends them) or a mouse drag of ``steps`` moves
+    between points."""
     canvas = page.locator("[data-editor-canvas]")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()  # viewport coordinates, as touch and mouse events take
@@ -57,7 +58,7 @@ def _stroke(page, points, touch: bool = False) -> None:
         page.mouse.move(*xy[0])
         page.mouse.down()
         for x, y in xy[1:]:
-            page.mouse.move(x, y, steps=4)
+            page.mouse.move(x, y, steps=steps)
         page.mouse.up()
 
 
@@ -143,7 +144,8 @@ def test_editor_tools_with_a_mouse(browser, server, photos):
         assert page.get_by_role("button", name="Erase").get_attribute("aria-pressed") == "true"
         size.fill("60")
         for i in range(15):  # wipe the model's mask: rows 60 px wide, under 50 px apart
-            _stroke(page, _line(0.01 + 0.98 * i / 14, 0.01, 0.99))
+            # one move per point: the editor draws a line between successive pointer events
+            _stroke(page, _line(0.01 + 0.98 * i / 14, 0.01, 0.99), steps=1)
         page.get_by_role("button", name="Paint").click()
         size.fill("40")
         _stroke(page, _line(0.5))  # one band across the middle;
