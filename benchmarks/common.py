@@ -25,6 +25,15 @@ PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "pillow", "pydense
             "scipy", "scikit-learn")
 
 
+def model_label(model: str) -> str:
+    """How a report names the model it ran: "default model" for models/default, else the
+    folder's name ("classifier model"), or the preset of a random:<preset> model."""
+    if model.startswith("random:"):
+        return f"random {model.split(':', 1)[1]} model"
+    path = Path(model).resolve()
+    return "default model" if path == DEFAULT_MODEL else f"{path.name} model"
+
+
 # --------------------------------------------------------------------------- statistics
 
 def summarise(samples: Sequence[float]) -> dict:

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 from benchmarks.common import (finish, DEFAULT_IMAGES, DEFAULT_MODEL, CpuMonitor, contention_note,
                                fmt_ms, fmt_ratio, log, machine_info, machine_markdown,
-                               make_megapixel_photo, markdown_table, peak_rss_mb,
+                               make_megapixel_photo, markdown_table, model_label, peak_rss_mb,
                                photos_or_synthetic, reset_peak_rss, summarise, usable_cores)
 
 MODULE = "benchmarks.scaling"
@@ -156,7 +156,8 @@ def check_targets(results: dict) -> list[dict]:
 
 def render(results: dict) -> str:
     """The report as markdown: throughput, time by photo size, targets, notes."""
-    parts = [_throughput_table(results), "", _sizes_table(results["sizes"], "ours (default model)")]
+    ours = f"ours ({model_label(results['model'])})"
+    parts = [_throughput_table(results), "", _sizes_table(results["sizes"], ours)]
     if results.get("reference_sizes"):
         parts += ["", _sizes_table(results["reference_sizes"], "reference: paper method (572 px)",
                                    ours=results["sizes"])]

@@ -29,8 +29,8 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 from benchmarks.common import (finish, DEFAULT_IMAGES, DEFAULT_MODEL, REPO, CpuMonitor,
                                contention_note, current_rss_mb, fmt_ms, fmt_ratio, log,
-                               machine_info, machine_markdown, markdown_table, peak_rss_mb,
-                               photos_or_synthetic, reset_peak_rss, summarise)
+                               machine_info, machine_markdown, markdown_table, model_label,
+                               peak_rss_mb, photos_or_synthetic, reset_peak_rss, summarise)
 
 MODULE = "benchmarks.table2"
 STAGES = ("decode", "preprocess", "classify", "localise", "refine", "render")
@@ -75,7 +75,7 @@ class Settings:
 
 def default_configs(model: str, paper: bool = True, reference: bool = True,
                     reference_model: str = "random:paper") -> list[Config]:
-    cfgs = [Config("ours: default model", "ours", model)]
+    cfgs = [Config(f"ours: {model_label(model)}", "ours", model)]
     if paper:
         cfgs.append(Config("ours: paper preset", "ours", "random:paper"))
     if reference:

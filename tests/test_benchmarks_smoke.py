@@ -52,7 +52,7 @@ def test_scaling_quick_runs(tiny_model_dir, two_photos, tmp_path):
     assert results["throughput"]["sequential"]["images_per_s"]["median"] > 0
     assert [round(s["megapixels"], 2) for s in results["sizes"]] == [0.01, 0.03]
     assert all(s["stages"]["end_to_end"]["median"] > 0 for s in results["sizes"])
-    assert "Time by photo size" in scaling.render(results)
+    assert f"Time by photo size — ours ({tiny_model_dir.name} model)" in scaling.render(results)
 
 
 def test_markdown_table_and_summary():
@@ -156,3 +156,11 @@ def test_load_test_memory_growth_is_second_half_against_first_half():
     # A leak keeps raising the level: growth, above the 10 % the load test allows.
     assert rss_growth([300, 310, 320, 330, 340, 350, 360, 370]) == pytest.approx(40 / 330)
     assert rss_growth([350, 350]) == 0.0
+
+
+def test_reports_name_the_model_they_ran():
+    from benchmarks.common import DEFAULT_MODEL, model_label
+
+    assert model_label(str(DEFAULT_MODEL)) == "default model"
+    assert model_label(str(DEFAULT_MODEL.parent / "classifier")) == "classifier model"
+    assert model_label("random:paper") == "random paper model"
