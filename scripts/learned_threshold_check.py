@@ -1,0 +1,96 @@
+"""Would a mask threshold relative to each photo's map beat learned mode's fixed one? A check
+the model card cites.
+
+    python3 scripts/learned_threshold_check.py --model models/default \\
+        --masks ../shared/data/pixel/train --clean ../shared/data/classification/val/not_corrosion
+
+On the model's own held-out mask photos (``val_mask_photos`` of its ``rustseg.json``: never a
+test split) and on clean validation photos, it cuts the learned map (upsampled to the mask's
+resolution) at fixed thresholds and at max(a, b × the map's peak), and prints, per rule: the
+mean IoU on the close-ups, and the false area on the clean photos (the share of each photo
+marked, 0 for a photo the model calls clean, as users see it). Then, at the model's own
+threshold, IoU, precision and recall by the share of the photo the rust covers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rustseg_core.learn.metrics import mask_scores  # noqa: E402
+from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS  # noqa: E402
+from rustseg_core.pipeline.resize import upsample  # noqa: E402
+from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
+
+Rule = Callable[[np.ndarray], np.ndarray]
+
+
+def relative(floor: float, share: float) -> Rule:
+    """Pixels above max(floor, share × the map's peak)."""
+    return lambda m: m > max(floor, share * float(m.max()))
+
+
+def rules(fixed: float) -> dict[str, Rule]:
+    out = {f"fixed {t:g}" + (" (the model's)" if t == fixed else ""): relative(t, 0.0)
+           for t in sorted({0.4, 0.5, 0.6, 0.7, fixed})}
+    for floor in (0.3, 0.5):
+        for share in (0.5, 0.6, 0.7, 0.8):
+            out[f"max({floor:g}, {share:g} × peak)"] = relative(floor, share)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="models/default")
+    ap.add_argument("--masks", default="../shared/data/pixel/train", help="images/ + masks/ folder")
+    ap.add_argument("--clean", default="../shared/data/classification/val/not_corrosion",
+                    help="folder of clean validation photos")
+    args = ap.parse_args(argv)
+    seg = Segmenter.load(args.model)
+    names = json.loads((Path(args.model) / "rustseg.json").read_text())["info"].get("val_mask_photos")
+    if not names:
+        ap.error(f"{args.model} lists no held-out mask photos (val_mask_photos): not a U-Net's folder")
+    root = Path(args.masks)
+    close = []  # (map at mask resolution, ground truth)
+    for name in names:
+        image = seg.decode(str(root / "images" / name)).image
+        size = seg.mask_size(image)
+        with Image.open(root / "masks" / (Path(name).stem + ".png")) as m:
+            gt = np.asarray(m.convert("L").resize(size[::-1], Image.NEAREST)) > 127
+        close.append((upsample(seg.learned_evidence(image).pixels, size), gt))
+    clean = []  # maps of the clean photos the model calls corrosion (the rest mark nothing)
+    paths = sorted(p for p in Path(args.clean).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    for path in paths:
+        image = seg.decode(str(path)).image
+        evidence = seg.learned_evidence(image)
+        if evidence.probability > seg.threshold:
+            clean.append(upsample(evidence.pixels, seg.mask_size(image)))
+    fixed = seg.config.refine.learned_threshold
+    print(f"{args.model}: {len(close)} held-out close-ups; {len(paths)} clean photos, "
+          f"{len(clean)} called corrosion (decision {seg.threshold:g})")
+    print(f"{'rule':28s} close-up IoU   false area, clean")
+    for key, rule in rules(fixed).items():
+        iou = np.mean([mask_scores(rule(m), gt)["iou"] for m, gt in close])
+        false_area = sum(float(rule(m).mean()) for m in clean) / len(paths)
+        print(f"{key:28s} {iou:.3f}          {100 * false_area:.2f} %")
+    scores = [mask_scores(m > fixed, gt) for m, gt in close]
+    area = np.array([gt.mean() for _, gt in close])
+    print(f"at the model's threshold {fixed:g}, by the share of the photo the rust covers:")
+    for low, high in ((0.0, 0.05), (0.05, 0.15), (0.15, 0.35), (0.35, 1.01)):
+        picked = [s for s, a in zip(scores, area) if low <= a < high]
+        if picked:
+            mean = {k: np.mean([s[k] for s in picked]) for k in ("iou", "precision", "recall")}
+            print(f"  {100 * low:3.0f}–{min(100, 100 * high):3.0f} %: {len(picked):3d} photos, IoU "
+                  f"{mean['iou']:.3f}, precision {mean['precision']:.3f}, recall {mean['recall']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
