@@ -122,6 +122,17 @@ def test_distribution_types_from_components():
     assert distribution_type(np.zeros((10, 10), bool)) is None
 
 
+def test_rust_over_most_of_the_surface_is_general_however_few_its_spots():
+    most = np.zeros((200, 200), bool)
+    most[:150, :180] = True  # one blob, 67.5 % of the photo
+    assert distribution_type(most) == "general"
+    # Within a region of interest the share is of the area assessed: a 100×100 region.
+    in_roi = np.zeros((200, 200), bool)
+    in_roi[50:110, 50:150] = True  # 6,000 px: 60 % of the region
+    assert distribution_type(in_roi, assessed_pixels=100 * 100) == "general"
+    assert distribution_type(in_roi[:80], assessed_pixels=100 * 100) == "spot"  # 30 %
+
+
 # ------------------------------------------------------------------ ROI
 @pytest.mark.parametrize("text,area", [
     ("[[0,0],[1,0],[1,1],[0,1]]", 1.0),

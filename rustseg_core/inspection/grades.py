@@ -127,15 +127,19 @@ def severity_rank(severity_id: str) -> int:
 class DistributionRule:
     """How connected components of the mask suggest a D610 distribution type.
 
-    Pinpoint: at least ``pinpoint_min_spots`` spots whose median size is at most
-    ``pinpoint_spot_percent`` of the assessed area. Spot: at most ``spot_max_spots`` spots, or
-    one spot holding at least ``spot_largest_share`` of the rust. Otherwise general.
+    General: rust on more than ``general_min_percent`` of the assessed area, however few its
+    spots (D610's spot type is rust concentrated in a few localised areas; one blob over most
+    of the surface is not). Pinpoint: at least ``pinpoint_min_spots`` spots whose median size
+    is at most ``pinpoint_spot_percent`` of the assessed area. Spot: at most
+    ``spot_max_spots`` spots, or one spot holding at least ``spot_largest_share`` of the rust.
+    Otherwise general.
     """
 
     pinpoint_min_spots: int = 20
     pinpoint_spot_percent: float = 0.01
     spot_max_spots: int = 5
     spot_largest_share: float = 0.8
+    general_min_percent: float = 50.0
 
 
 # Connected components are counted on a mask of at most this many pixels: a 12 MP mask is
@@ -151,6 +155,8 @@ def distribution_type(mask: np.ndarray, assessed_pixels: int | None = None,
     graded (default: the whole mask)."""
     mask = np.asarray(mask, bool)
     total = assessed_pixels or mask.size
+    if 100.0 * np.count_nonzero(mask) / total > rule.general_min_percent:
+        return "general"
     if mask.size > DISTRIBUTION_MAX_PIXELS:
         step = int(np.ceil(np.sqrt(mask.size / DISTRIBUTION_MAX_PIXELS)))
         h, w = mask.shape[0] // step, mask.shape[1] // step
