@@ -12,7 +12,6 @@ counts it), the share of clean photos called rust and of close-ups called clean.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.learn.data import list_labelled  # noqa: E402
+from rustseg_core.learn.masks import mask_pairs_in, validation_mask_photos  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="labelled validation photos (corrosion/, not_corrosion/)")
     args = ap.parse_args(argv)
     first, second = Segmenter.load(args.model), Segmenter.load(args.other)
-    names = json.loads((Path(args.model) / "rustseg.json").read_text())["info"].get("val_mask_photos")
-    if not names:
+    if not first.bundle.info.get("val_mask_photos"):
         ap.error(f"{args.model} lists no held-out mask photos (val_mask_photos): not a U-Net's folder")
+    names, _ = validation_mask_photos(first.bundle.info, args.masks)
     labelled = list_labelled(args.images)
-    paths = [Path(p) for p in labelled.paths] + [Path(args.masks) / "images" / n for n in names]
+    paths = list(labelled.paths) + [path for path, _ in mask_pairs_in(args.masks) if path.name in names]
     y = np.concatenate([np.asarray(labelled.labels, int), np.ones(len(names), int)])
     close = np.arange(len(y)) >= len(labelled.paths)
     eps = 1e-6

@@ -10,7 +10,6 @@ small grid of CRF settings; one line each: mean IoU and CRF milliseconds per pho
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.config import CRFConfig  # noqa: E402
+from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
+from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import mask_scores  # noqa: E402
 from rustseg_core.pipeline.refine import dense_crf  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
@@ -42,18 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--masks", default="../shared/data/pixel/train", help="images/ + masks/ folder")
     args = ap.parse_args(argv)
     seg = Segmenter.load(args.model)
-    names = json.loads((Path(args.model) / "rustseg.json").read_text())["info"].get("val_mask_photos")
-    if not names:
+    if not seg.bundle.info.get("val_mask_photos"):
         ap.error(f"{args.model} lists no held-out mask photos (val_mask_photos): not a U-Net's folder")
-    root = Path(args.masks)
+    names, _ = validation_mask_photos(seg.bundle.info, args.masks)
     grid = crf_grid()
     ious: dict[str, list[float]] = {k: [] for k in grid}
     seconds = dict.fromkeys(grid, 0.0)
-    for name in names:
-        image = seg.decode(str(root / "images" / name)).image
+    for path, full in mask_pairs(args.masks, names):
+        image = seg.decode(str(path)).image
         small = seg.mask_image(image)
-        with Image.open(root / "masks" / (Path(name).stem + ".png")) as m:
-            gt = np.asarray(m.convert("L").resize(small.shape[1::-1], Image.NEAREST)) > 127
+        gt = np.asarray(Image.fromarray(full).resize(small.shape[1::-1], Image.NEAREST))
         evidence = seg.learned_evidence(image)
         pmap = seg.evidence_map(image, evidence, "learned")  # the map at mask resolution
         for key, cfg in grid.items():

@@ -5,8 +5,8 @@ the model card cites.
         --masks ../shared/data/pixel/train --clean ../shared/data/classification/val/not_corrosion
 
 On the model's own held-out mask photos (``val_mask_photos`` of its ``rustseg.json``: never a
-test split) and on clean validation photos, it cuts the learned map (upsampled to the mask's
-resolution) at fixed thresholds and at max(a, b × the map's peak), and prints, per rule: the
+test split) and on clean validation photos, it cuts the learned map (upsampled to the
+annotation's resolution; for a clean photo, to the mask's) at fixed thresholds and at max(a, b × the map's peak), and prints, per rule: the
 mean IoU on the close-ups, and the false area on the clean photos (the share of each photo
 marked, 0 for a photo the model calls clean, as users see it). Then, at the model's own
 threshold, IoU, precision and recall by the share of the photo the rust covers.
@@ -14,16 +14,16 @@ threshold, IoU, precision and recall by the share of the photo the rust covers.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
+from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import mask_scores  # noqa: E402
 from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS  # noqa: E402
 from rustseg_core.pipeline.resize import upsample  # noqa: E402
@@ -54,17 +54,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of clean validation photos")
     args = ap.parse_args(argv)
     seg = Segmenter.load(args.model)
-    names = json.loads((Path(args.model) / "rustseg.json").read_text())["info"].get("val_mask_photos")
-    if not names:
+    if not seg.bundle.info.get("val_mask_photos"):
         ap.error(f"{args.model} lists no held-out mask photos (val_mask_photos): not a U-Net's folder")
-    root = Path(args.masks)
-    close = []  # (map at mask resolution, ground truth)
-    for name in names:
-        image = seg.decode(str(root / "images" / name)).image
-        size = seg.mask_size(image)
-        with Image.open(root / "masks" / (Path(name).stem + ".png")) as m:
-            gt = np.asarray(m.convert("L").resize(size[::-1], Image.NEAREST)) > 127
-        close.append((upsample(seg.learned_evidence(image).pixels, size), gt))
+    names, _ = validation_mask_photos(seg.bundle.info, args.masks)
+    close = []  # (map at the mask's resolution, ground truth), as rustseg tune --learned scores
+    for path, gt in mask_pairs(args.masks, names):
+        image = seg.decode(str(path)).image
+        close.append((upsample(seg.learned_evidence(image).pixels, gt.shape), gt))
     clean = []  # maps of the clean photos the model calls corrosion (the rest mark nothing)
     paths = sorted(p for p in Path(args.clean).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     for path in paths:

@@ -155,7 +155,7 @@ def distribution_type(mask: np.ndarray, assessed_pixels: int | None = None,
     graded (default: the whole mask)."""
     mask = np.asarray(mask, bool)
     total = assessed_pixels or mask.size
-    if 100.0 * np.count_nonzero(mask) / total > rule.general_min_percent:
+    if total and 100.0 * np.count_nonzero(mask) / total > rule.general_min_percent:
         return "general"
     if mask.size > DISTRIBUTION_MAX_PIXELS:
         step = int(np.ceil(np.sqrt(mask.size / DISTRIBUTION_MAX_PIXELS)))
