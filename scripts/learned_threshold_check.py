@@ -6,10 +6,12 @@ the model card cites.
 
 On the model's own held-out mask photos (``val_mask_photos`` of its ``rustseg.json``: never a
 test split) and on clean validation photos, it cuts the learned map (upsampled to the
-annotation's resolution; for a clean photo, to the mask's) at fixed thresholds and at max(a, b × the map's peak), and prints, per rule: the
-mean IoU on the close-ups, and the false area on the clean photos (the share of each photo
-marked, 0 for a photo the model calls clean, as users see it). Then, at the model's own
-threshold, IoU, precision and recall by the share of the photo the rust covers.
+annotation's resolution; for a clean photo, to the mask's) at fixed thresholds, at
+max(a, b × the map's peak), and higher where the mask at the model's threshold is small, and
+prints, per rule: the mean IoU on the close-ups, and the false area on the clean photos (the
+share of each photo marked, 0 for a photo the model calls clean, as users see it). Then, at
+the model's own threshold, IoU, precision and recall by the share of the photo the rust
+covers.
 """
 from __future__ import annotations
 
@@ -37,12 +39,21 @@ def relative(floor: float, share: float) -> Rule:
     return lambda m: m > max(floor, share * float(m.max()))
 
 
+def higher_when_small(fixed: float, small: float, cut: float) -> Rule:
+    """Pixels above ``cut`` where the mask at ``fixed`` covers under ``small`` of the photo
+    (little rust: where the mask over-covers most), else above ``fixed``."""
+    return lambda m: m > (cut if (m > fixed).mean() < small else fixed)
+
+
 def rules(fixed: float) -> dict[str, Rule]:
     out = {f"fixed {t:g}" + (" (the model's)" if t == fixed else ""): relative(t, 0.0)
            for t in sorted({0.4, 0.5, 0.6, 0.7, fixed})}
     for floor in (0.3, 0.5):
         for share in (0.5, 0.6, 0.7, 0.8):
             out[f"max({floor:g}, {share:g} × peak)"] = relative(floor, share)
+    for small in (0.02, 0.05, 0.1):
+        for cut in (0.7, 0.8):
+            out[f"{cut:g} where under {100 * small:g} %"] = higher_when_small(fixed, small, cut)
     return out
 
 

@@ -140,6 +140,7 @@ def test_a_crash_mid_save_leaves_no_partial_record(tmp_path, point, leftover):
     assert store.get(store.save(photo(2), summary(2), outputs(2), image_format=format_of(photo(2))).id) is not None
 
 
+@pytest.mark.slow  # kills writer processes: in the slow suite, as the README lists
 def test_killed_writers_never_lose_acknowledged_records(tmp_path):
     """SIGKILL two busy writer processes at arbitrary moments, several times."""
     root = tmp_path / "store"

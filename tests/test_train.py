@@ -29,6 +29,7 @@ def _log_rows(folder):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # a training run: in the slow suite, as the README lists
 def test_train_command_writes_a_loadable_model(labelled, tmp_path, capsys):
     out = tmp_path / "m"
     rc = main(["train", str(labelled), "--out", str(out), "--input-size", "32", "--base-width", "4",

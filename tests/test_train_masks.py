@@ -90,6 +90,7 @@ def test_encoder_options_reach_the_model(tmp_path):
     assert not np.allclose(bundle.model.get_layer("dec1_1").get_weights()[0], 0)
 
 
+@pytest.mark.slow  # a training run: in the slow suite, as the README lists
 def test_decoder_only_retrains_the_pixel_map_and_keeps_the_decision(tiny_unet_dir, tmp_path):
     """--decoder-only: the encoder and the image unit keep the starting model's weights (and
     batch statistics), so every image probability is the same; the decoder learns."""
@@ -112,6 +113,7 @@ def test_decoder_only_retrains_the_pixel_map_and_keeps_the_decision(tiny_unet_di
     np.testing.assert_array_equal(base(x, training=False)[0], tuned(x, training=False)[0])
 
 
+@pytest.mark.slow  # a training run: in the slow suite, as the README lists
 def test_keep_decision_teaches_the_starting_models_probabilities(tiny_unet_dir, tmp_path):
     """With keep_decision each training photo's image target is the starting model's
     probability on it: at learning rate 0, photos unaugmented and one batch, the logged image
