@@ -1,0 +1,75 @@
+"""The model card's validation checks (``scripts/*_check.py``) on the tiny U-Net and the data
+it was trained from: they run, score only the model's held-out photos, and the threshold
+check's row for the model's own threshold is the mask learned mode serves."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trained_on(tiny_unet_dir):
+    """(mask folder, labelled folder) the tiny U-Net learned from, as its rustseg.json says."""
+    info = json.loads((tiny_unet_dir / "rustseg.json").read_text())["info"]["trained_on"]
+    return Path(info["masks"][0]), Path(info["image_labels"])
+
+
+def test_threshold_check_scores_the_served_mask(tiny_unet_dir, trained_on, capsys):
+    from rustseg_core.learn.evaluate import mask_pairs
+    from rustseg_core.learn.metrics import mask_scores
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    masks, labelled = trained_on
+    assert _script("learned_threshold_check").main(
+        ["--model", str(tiny_unet_dir), "--masks", str(masks), "--clean", str(labelled / "not_corrosion")]) == 0
+    out = capsys.readouterr().out
+    seg = Segmenter.load(tiny_unet_dir)
+    held_out = set(seg.bundle.info["val_mask_photos"])
+    assert f"{len(held_out)} held-out close-ups" in out
+    served = [mask_scores(seg.mask_from_evidence(image, seg.learned_evidence(image), "learned",
+                                                 size=gt.shape), gt)["iou"]
+              for image, gt in ((seg.decode(str(p)).image, gt) for p, gt in mask_pairs(masks, held_out))]
+    row = re.search(r"\(the model's\)\s+([0-9.]+)", out)
+    assert row and float(row.group(1)) == pytest.approx(np.mean(served), abs=5e-4)
+    assert "photos, IoU" in out  # the table by the share of the photo the rust covers
+
+
+def test_ensemble_check_weight_zero_is_the_first_model_alone(tiny_unet_dir, tiny_model_dir, trained_on, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from rustseg_core.learn.data import list_labelled
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    masks, labelled = trained_on
+    assert _script("decision_ensemble_check").main(
+        ["--model", str(tiny_unet_dir), "--other", str(tiny_model_dir), "--masks", str(masks),
+         "--images", str(labelled)]) == 0
+    out = capsys.readouterr().out
+    seg, photos = Segmenter.load(tiny_unet_dir), list_labelled(labelled)
+    p = [seg.learned_evidence(seg.decode(str(path)).image).probability for path in photos.paths]
+    auc = float(re.search(r"weight 0 on .*: ROC AUC ([0-9.]+)", out).group(1))
+    assert auc == pytest.approx(roc_auc_score(photos.labels, p), abs=5e-4)
+    assert out.count("balanced accuracy") == 25  # 5 weights × 5 thresholds
+
+
+def test_crf_check_runs_on_the_held_out_photos(tiny_unet_dir, trained_on, capsys):
+    masks, _ = trained_on
+    assert _script("learned_crf_check").main(["--model", str(tiny_unet_dir), "--masks", str(masks)]) == 0
+    out = capsys.readouterr().out
+    n = len(json.loads((tiny_unet_dir / "rustseg.json").read_text())["info"]["val_mask_photos"])
+    assert out.startswith(f"{n} held-out mask photos")
+    assert len(re.findall(r"mean IoU [0-9.]+", out)) == 9  # as served, then the 8 CRF settings
