@@ -139,10 +139,9 @@ def test_keep_decision_teaches_the_starting_models_probabilities(tiny_unet_dir, 
     teacher = load_bundle(tiny_unet_dir).model
     logit = np.concatenate([teacher(x, training=False)[0][:, 0].numpy()
                             for x, *_ in _dataset(photos, cfg, train=False)])
-    z = logit.astype(np.float64)
-    p = 1 / (1 + np.exp(-z))
-    # the binary entropy of p, written from the logit (as the loss is) so that p = 1 stays finite
-    entropy = float(np.mean(np.maximum(z, 0) - z * p + np.log1p(np.exp(-np.abs(z)))))
+    # the binary entropy of the teacher's probabilities, from the logit as the loss takes it
+    # (so that p = 1 stays finite)
+    entropy = float(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.sigmoid(logit), logit)))
     assert len(logit) == 6 + 8 and logged == pytest.approx(entropy, abs=1e-4)
 
 
