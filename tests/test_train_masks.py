@@ -1,6 +1,7 @@
 """The U-Net's training pieces: the pooled loss that no fixed blob can satisfy, the
 generated textureless photos, and the encoder options."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -157,6 +158,54 @@ def test_decoder_only_and_keep_decision_need_a_model_to_start_from(tmp_path, cap
     assert main(["train", str(tmp_path), "--masks", str(tmp_path), "--decoder-only", "--keep-decision",
                  "--init-from", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a training run: in the slow suite, as the README lists
+def test_stop_after_ends_a_run_inside_its_schedule_and_a_rerun_finishes_it(tiny_unet_dir, tmp_path):
+    """stop_after=2 of a 3-epoch schedule: two epochs at the 3-epoch schedule's learning rates
+    and a model written; the same arguments without stop_after resume at epoch 3."""
+    import csv
+
+    from rustseg_core.learn.train import WarmupCosine
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=4)
+    write_labelled_folder(tmp_path / "lab", n_per_class=2, size=64, seed=5)
+    cfg = MaskTrainConfig(input_size=32, cache_size=48, epochs=3, stop_after=2, batch_size=4,
+                          learning_rate=3e-3, warmup_epochs=0, init_from=str(tiny_unet_dir),
+                          val_fraction=0.25, blank_photos=0, labelled_per_epoch=1.0,
+                          cache_dir=str(tmp_path / "cache"))
+    out = tmp_path / "m"
+
+    def logged():
+        with open(out / "training_log.csv") as f:
+            return list(csv.DictReader(f))
+
+    train_masks([tmp_path / "pixel"], tmp_path / "lab", out, cfg)
+    state = json.loads((out / "state.json").read_text())
+    steps = state["step"] // 2
+    assert state["epoch"] == 2 and (out / "model.keras").is_file()
+    rows = logged()
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    # the last step of epoch 2 ran at the 3-epoch cosine's rate, well above its 1 % floor
+    expected = float(WarmupCosine(3e-3, 0, 3 * steps)(2 * steps - 1))
+    assert float(rows[-1]["lr"]) == pytest.approx(expected, rel=1e-4) and expected > 3e-3 * 0.2
+    info = json.loads((out / "rustseg.json").read_text())["info"]
+    assert info["train_config"]["stop_after"] == 2
+    train_masks([tmp_path / "pixel"], tmp_path / "lab", out, replace(cfg, stop_after=None))
+    rows = logged()
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[-1]["lr"]) == pytest.approx(float(WarmupCosine(3e-3, 0, 3 * steps)(3 * steps - 1)),
+                                                  rel=1e-4)
+
+
+def test_stop_after_needs_the_unet_and_an_epoch(tmp_path, capsys):
+    from rustseg_core.cli import main
+
+    for extra in ([], ["--masks", str(tmp_path)]):
+        assert main(["train", str(tmp_path), *extra, "--stop-after", "0" if extra else "2",
+                     "--out", str(tmp_path / "m")]) == 2
+        assert "--stop-after takes an epoch number" in capsys.readouterr().err
 
 
 def test_unknown_encoder_is_named(tmp_path):

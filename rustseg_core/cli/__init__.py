@@ -118,6 +118,8 @@ def _train(args: argparse.Namespace) -> int:
     command = _command_line(args)
     if args.label_audit and not args.masks:
         raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
+    if args.stop_after is not None and (not args.masks or args.stop_after < 1):
+        raise UsageError("--stop-after takes an epoch number from 1, with --masks (the U-Net's schedule)")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -149,7 +151,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           image_positives=not args.no_image_positives,
                           blank_photos=args.blank_photos,
                           input_size=args.input_size or defaults.input_size, base_width=args.base_width,
-                          epochs=args.epochs or defaults.epochs,
+                          epochs=args.epochs or defaults.epochs, stop_after=args.stop_after,
                           batch_size=args.batch_size or defaults.batch_size,
                           learning_rate=args.lr or defaults.learning_rate, seed=args.seed,
                           augment=not args.no_augment, augmentation=args.augmentation,
@@ -546,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --masks: also keep the weights of the last N epochs "
                         "(OUT/epoch-NN.weights.h5), to average them with rustseg average")
     t.add_argument("--epochs", type=int, help="training epochs (default: 30; 8 with --masks)")
+    t.add_argument("--stop-after", type=int, metavar="EPOCH",
+                   help="with --masks: train only the first EPOCH epochs of the --epochs schedule (its "
+                        "learning rate as if all ran), then write the model; rerun to go on")
     t.add_argument("--batch-size", type=int, help="images per step (default: 32; 16 with --masks)")
     t.add_argument("--lr", type=float,
                    help="peak learning rate, warm-up + cosine (default: 0.002; 0.001 with --masks)")

@@ -72,6 +72,11 @@ class MaskTrainConfig:
     # outweigh the real ones in a small data set.
     blank_photos: int | None = None
     epochs: int = 8
+    # Train only the schedule's first N epochs, then write the model: the learning rate still
+    # follows the `epochs`-long warm-up + cosine, so a run can end before its schedule does
+    # (the shipped run 1 stopped after epoch 10 of 12). A later run with the same arguments and
+    # a larger (or no) stop_after resumes it.
+    stop_after: int | None = None
     batch_size: int = 16
     learning_rate: float = 1e-3
     warmup_epochs: int = 1
@@ -379,7 +384,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
             csv.writer(f).writerow(fields)
     t_train = time.time()
     verbose = sys.stdout.isatty()
-    for epoch in range(start, cfg.epochs):
+    end = min(cfg.epochs, cfg.stop_after or cfg.epochs)
+    for epoch in range(start, end):
         te = time.time()
         sums: dict[str, float] = {}
         n = 0
@@ -413,7 +419,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
             best_iou = val_iou
             model.save_weights(best_path)
         model.save_weights(last)
-        if epoch + 1 > cfg.epochs - cfg.keep_epochs:
+        if epoch + 1 > end - cfg.keep_epochs:
             model.save_weights(epoch_weights(out_dir, epoch + 1))
         state_path.write_text(json.dumps({"epoch": epoch + 1, "best_iou": best_iou, "step": global_step,
                                           "seconds": time.time() - t_train + state.get("seconds", 0.0)}))
