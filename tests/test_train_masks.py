@@ -206,6 +206,9 @@ def test_stop_after_needs_the_unet_and_an_epoch(tmp_path, capsys):
         assert main(["train", str(tmp_path), *extra, "--stop-after", "0" if extra else "2",
                      "--out", str(tmp_path / "m")]) == 2
         assert "--stop-after takes an epoch number" in capsys.readouterr().err
+    # the core refuses it too (0 used to read as "no stop" there)
+    with pytest.raises(ValueError, match="stop_after is an epoch number from 1"):
+        train_masks([tmp_path], None, tmp_path / "m", MaskTrainConfig(stop_after=0))
 
 
 def test_unknown_encoder_is_named(tmp_path):

@@ -296,6 +296,9 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     """
     if (cfg.decoder_only or cfg.keep_decision) and not cfg.init_from:
         raise ValueError("decoder_only and keep_decision start from a trained model: give init_from")
+    if cfg.stop_after is not None and cfg.stop_after < 1:
+        raise ValueError(f"stop_after is an epoch number from 1 (None: run the whole schedule), "
+                         f"not {cfg.stop_after}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
@@ -384,7 +387,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
             csv.writer(f).writerow(fields)
     t_train = time.time()
     verbose = sys.stdout.isatty()
-    end = min(cfg.epochs, cfg.stop_after or cfg.epochs)
+    end = min(cfg.epochs, cfg.stop_after if cfg.stop_after is not None else cfg.epochs)
     for epoch in range(start, end):
         te = time.time()
         sums: dict[str, float] = {}
