@@ -28,11 +28,16 @@ case "${1:-}" in
   *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
 esac
 source "$ROOT/scripts/check_lib.sh"
-if command -v docker-compose >/dev/null; then COMPOSE=(docker-compose); else COMPOSE=(docker compose); fi
 for tool in docker curl python3; do
   command -v "$tool" >/dev/null || { echo "FAIL  setup: $tool not found" >&2; exit 2; }
 done
 docker info >/dev/null 2>&1 || { echo "FAIL  setup: docker daemon not reachable" >&2; exit 2; }
+if command -v docker-compose >/dev/null; then COMPOSE=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
+else
+  echo "FAIL  setup: neither docker-compose nor the docker compose plugin found (Debian: apt-get install docker-compose)" >&2
+  exit 2
+fi
 
 PROJECT="rustsegcheck$$"
 WORK=$(mktemp -d)
