@@ -73,3 +73,40 @@ def test_crf_check_runs_on_the_held_out_photos(tiny_unet_dir, trained_on, capsys
     n = len(json.loads((tiny_unet_dir / "rustseg.json").read_text())["info"]["val_mask_photos"])
     assert out.startswith(f"{n} held-out mask photos")
     assert len(re.findall(r"mean IoU [0-9.]+", out)) == 9  # as served, then the 8 CRF settings
+
+
+def test_unet_ensemble_check_of_a_model_with_itself_is_that_model(tiny_unet_dir, trained_on, capsys):
+    """The mean of a model with itself scores as the model does, and its rows are the IoUs that
+    ``rustseg tune --learned`` measures at that side."""
+    from rustseg_core.learn.tuning import at_side, tune_learned
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    masks, labelled = trained_on
+    script = _script("unet_ensemble_check")
+    assert script.main(["--model", str(tiny_unet_dir), "--other", str(tiny_unet_dir),
+                        "--masks", str(masks), "--images", str(labelled)]) == 0
+    out = capsys.readouterr().out
+    blocks = re.findall(r"close-up mean IoU by mask threshold: (.*)\n  (ROC AUC .*)", out)
+    assert len(blocks) == 3 and blocks[0] == blocks[1] == blocks[2]
+    seg = Segmenter.load(tiny_unet_dir)
+    side = seg.learned_side
+    _, _, table = tune_learned(at_side(seg, side), masks, set(seg.bundle.info["val_mask_photos"]),
+                               sides=(side,), thresholds=script.MASK_THRESHOLDS, log=lambda _: None)
+    ious = [float(v) for v in re.findall(r": ([0-9.]+)", blocks[0][0])]
+    assert ious == pytest.approx([table[(side, t)] for t in script.MASK_THRESHOLDS], abs=5e-4)
+
+
+def test_unet_ensemble_check_refuses_models_with_other_held_out_photos(tiny_unet_dir, trained_on,
+                                                                       tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_unet_dir, other)
+    meta = json.loads((other / "rustseg.json").read_text())
+    meta["info"]["val_mask_photos"] = meta["info"]["val_mask_photos"][1:]
+    (other / "rustseg.json").write_text(json.dumps(meta))
+    masks, labelled = trained_on
+    with pytest.raises(SystemExit) as exit_:
+        _script("unet_ensemble_check").main(["--model", str(tiny_unet_dir), "--other", str(other),
+                                             "--masks", str(masks), "--images", str(labelled)])
+    assert exit_.value.code == 2 and "held out different mask photos" in capsys.readouterr().err

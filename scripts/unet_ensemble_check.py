@@ -1,0 +1,99 @@
+"""Would the mean of two U-Nets' outputs beat either one? A check the model card cites.
+
+    python3 scripts/unet_ensemble_check.py --model models/default --other runs/recipe/avg3 \\
+        --masks ../shared/data/pixel/train --images ../shared/data/classification/val
+
+On validation photos only. Both models must hold out the same mask photos
+(``val_mask_photos``: a model that trained on the other's held-out photos would leak them);
+masks are scored on those close-ups alone. Both networks run at ``--side`` (default: the
+first model's learned side). For each model and for their mean (pixel probabilities
+averaged; image logits averaged) it prints the close-ups' mean IoU at each mask threshold,
+the ROC AUC on the labelled photos of ``--images``, and the decision threshold that
+``rustseg tune --learned`` would choose (the same rule, over the labelled photos and the
+close-ups) with its balanced accuracy and the share of clean photos it calls rust.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit, logit
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rustseg_core.learn.data import list_labelled  # noqa: E402
+from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
+from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
+from rustseg_core.learn.metrics import decision_threshold, mask_scores  # noqa: E402
+from rustseg_core.learn.tuning import at_side  # noqa: E402
+from rustseg_core.pipeline.resize import upsample  # noqa: E402
+from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
+
+MASK_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+DECISION_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # as rustseg tune --learned
+
+
+def _logit(probability: float) -> float:
+    return float(logit(np.clip(probability, 1e-6, 1 - 1e-6)))  # finite for p = 0 or 1
+
+
+def mean_iou(maps: list[np.ndarray], truths: list[np.ndarray], threshold: float) -> float:
+    """Mean IoU of probability maps (each at its truth's size) thresholded at ``threshold``."""
+    return float(np.mean([mask_scores(m > threshold, gt)["iou"] for m, gt in zip(maps, truths)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="models/default")
+    ap.add_argument("--other", required=True, help="a second U-Net folder with the same held-out photos")
+    ap.add_argument("--masks", default="../shared/data/pixel/train", help="images/ + masks/ folder")
+    ap.add_argument("--images", default="../shared/data/classification/val",
+                    help="labelled validation photos (corrosion/, not_corrosion/)")
+    ap.add_argument("--side", type=int, help="input side of both networks (default: the first's learned side)")
+    args = ap.parse_args(argv)
+    first, second = Segmenter.load(args.model), Segmenter.load(args.other)
+    held_out = [s.bundle.info.get("val_mask_photos") for s in (first, second)]
+    if not all(held_out):
+        ap.error("both models must be U-Net folders that list their held-out mask photos (val_mask_photos)")
+    if sorted(held_out[0]) != sorted(held_out[1]):
+        ap.error(f"{args.model} and {args.other} held out different mask photos: "
+                 "each would be scored on photos the other trained on")
+    side = args.side or first.learned_side
+    segs = [at_side(s, side) for s in (first, second)]
+    names, _ = validation_mask_photos(first.bundle.info, args.masks)
+
+    truths, maps, close_logits = [], [[], []], []
+    for path, gt in mask_pairs(args.masks, names):
+        image = segs[0].decode(path).image
+        evidence = [s.evidence(image) for s in segs]
+        truths.append(gt)
+        for k, e in enumerate(evidence):
+            maps[k].append(upsample(e.pixels, gt.shape))
+        close_logits.append([_logit(e.probability) for e in evidence])
+    labelled = list_labelled(args.images)
+    label_logits = np.array([[_logit(s.probabilities([image])[0]) for s in segs]
+                             for image in (segs[0].decode(str(p)).image for p in labelled.paths)])
+    y = np.asarray(labelled.labels) > 0.5
+
+    close_logits = np.array(close_logits)
+    rows = [(args.model, maps[0], label_logits[:, 0], close_logits[:, 0]),  # a list: the two may be one
+            (args.other, maps[1], label_logits[:, 1], close_logits[:, 1]),
+            ("mean of both", [(a + b) / 2 for a, b in zip(*maps)], label_logits.mean(1), close_logits.mean(1))]
+    print(f"{len(truths)} held-out close-ups of {args.masks}, {len(y)} labelled photos of {args.images}, "
+          f"both networks at {side} px")
+    for name, m, lab, close in rows:
+        p, pc = expit(lab), expit(close)
+        t, balanced, _ = decision_threshold(p, y, pc, DECISION_THRESHOLDS)
+        ious = ", ".join(f"{th:g}: {mean_iou(m, truths, th):.3f}" for th in MASK_THRESHOLDS)
+        print(f"{name}\n  close-up mean IoU by mask threshold: {ious}\n"
+              f"  ROC AUC {roc_auc_score(y, p):.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
+              f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
+              f"{100 * np.mean(pc <= t):.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
