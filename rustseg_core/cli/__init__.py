@@ -676,7 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = _command(sub, "average", "average the weights of checkpoints of one training run",
                  "Write the element-wise mean of the weights of SOURCE model folders and "
                  ".weights.h5 checkpoints (one architecture, one validation split) as a new "
-                 "model folder with the metadata of --base (stochastic weight averaging).")
+                 "model folder with the metadata of --base (stochastic weight averaging). "
+                 "Average checkpoints of one run and its warm restarts: the mean of two runs "
+                 "trained apart, even from the same seed, made worse masks than either (model card).")
     a.add_argument("sources", nargs="+", metavar="SOURCE", help="model folders or .weights.h5 files")
     a.add_argument("--base", required=True, metavar="MODEL_DIR",
                    help="the model folder whose architecture and metadata the average keeps")

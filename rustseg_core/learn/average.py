@@ -4,6 +4,8 @@ averaging, a "model soup"): ``rustseg average``.
 Checkpoints along one run (or a warm restart and the model it started from) sit in one
 basin of the loss, and their mean is usually better than any one of them; here it kept
 most of a warm restart's mask gain without the image head's loss of ROC AUC (model card).
+Two runs trained apart are another matter: the mean of the shipped model and a rerun of its
+recipe (same seed, same ImageNet start) made worse masks than either (model card, session 17).
 Averaging is only meaningful between checkpoints that share an architecture *and* a
 validation split: averaging in a model that trained on another model's held-out photos
 would leak them, so a different held-out list is refused.
