@@ -28,12 +28,9 @@ from rustseg_core.learn.data import list_labelled  # noqa: E402
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
 from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import decision_threshold, mask_scores  # noqa: E402
-from rustseg_core.learn.tuning import at_side  # noqa: E402
+from rustseg_core.learn.tuning import DECISION_THRESHOLDS, MASK_THRESHOLDS, at_side  # noqa: E402
 from rustseg_core.pipeline.resize import upsample  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
-
-MASK_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
-DECISION_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # as rustseg tune --learned
 
 
 def _logit(probability: float) -> float:

@@ -95,9 +95,15 @@ def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None
     return replace(results[0][2], mode=base.mode), [(i, p) for i, p, _ in results]
 
 
+# The grids `rustseg tune --learned` searches: learned mode's mask threshold, then the
+# decision threshold (scripts/unet_ensemble_check.py scores by the same grids).
+MASK_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+DECISION_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
 def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
                  sides: tuple[int, ...] = (192, 256, 320, 384),
-                 thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+                 thresholds: tuple[float, ...] = MASK_THRESHOLDS,
                  log: Callable[[str], None] = print) -> tuple[int, float, dict]:
     """Learned mode's pixel-map side and mask threshold: the pair with the best mean IoU on
     the mask photos of ``folder`` named in ``names`` (a model's held-out validation photos;
@@ -124,7 +130,7 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
 
 
 def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path, names: set[str],
-                  thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+                  thresholds: tuple[float, ...] = DECISION_THRESHOLDS,
                   log: Callable[[str], None] = print,
                   audit: LabelAudit | None = None) -> tuple[float, dict]:
     """The decision threshold with the best balanced accuracy on every validation photo
