@@ -8,6 +8,10 @@ Padding = Literal["valid", "same"]
 Head = Literal["flatten", "gap"]
 Encoder = Literal["paper", "lite0"]
 
+# `rustseg tune --clean`: the most of the clean validation photos' area a refinement setting
+# of the paper's modes may mark, gated (issue 19's target for the false area on clean photos).
+MAX_FALSE_AREA = 0.01
+
 
 @dataclass(frozen=True)
 class ModelSpec:

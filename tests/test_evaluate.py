@@ -120,6 +120,65 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
     assert "tuned on the evaluation masks" in meta["info"]["refine_note"]
 
 
+def test_tune_rules_out_settings_that_paint_clean_photos(tiny_model_dir, eval_data, tmp_path, monkeypatch,
+                                                         capsys):
+    """Rust-brown paint with no rust, every photo let through the gate (threshold 0): the
+    colour evidence paints it, the heatmap alone does not. The masks' scores are fixed so
+    that the colour setting wins on them (the tiny model's heatmap is too good on synthetic
+    rust for that); the false areas are measured. A limit between the two settings' areas
+    rules the winner out; a limit under both chooses nothing and writes nothing."""
+    import itertools
+    import shutil
+
+    from rustseg_core.learn import tuning
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    meta_path = model / "rustseg.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "threshold": 0.0}))
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        paint = np.clip(rng.normal((150, 70, 35), 12, (80, 80, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(paint).save(clean / f"door{i}.jpg", quality=95)
+    (clean / "broken.jpg").write_bytes(b"not a photo")  # skipped and logged, as evaluate does
+    monkeypatch.setattr(tuning, "COLOUR_GRID", {"sat_min": [0.15]})
+    monkeypatch.setattr(tuning, "FUSION_GRID", {"fusion": ["linear"], "colour_weight": [0.0, 0.7],
+                                                "bilateral_srgb": [13.0], "gt_prob": [0.9]})
+    # Per tune: the colour rule, then colour weight 0 and 0.7 in grid order.
+    scores = itertools.cycle([0.3, 0.5, 0.6])
+    monkeypatch.setattr(tuning.Cached, "score", lambda self, fn, gated=False: next(scores))
+    seg = Segmenter.load(model)
+    masks = eval_data / "segmentation"
+    quiet = lambda s: None  # noqa: E731
+    free, rows = tuning.tune(seg, masks, log=quiet)
+    assert free.colour_weight == 0.7 and all(area is None for *_, area in rows)
+    _, rows = tuning.tune(seg, masks, clean=clean, max_false_area=1.0, log=quiet)
+    area = {p["colour_weight"]: a for _, p, a in rows}
+    assert set(area[0.7]) == {"standard", "advanced"}
+    worst = {w: max(a.values()) for w, a in area.items()}
+    assert worst[0.7] > 0.5 and worst[0.7] > worst[0.0]  # 3 photos: broken.jpg is not counted
+    limit = (worst[0.7] + worst[0.0]) / 2
+    guarded, _ = tuning.tune(seg, masks, clean=clean, max_false_area=limit, log=quiet)
+    assert guarded.colour_weight == 0.0
+    # The same through the command line, and a limit no setting meets: nothing is written.
+    argv = ["tune", "--segmentation", str(masks), "--clean", str(clean), "--model", str(model), "--write"]
+    assert main(argv + ["--max-false-area", str(limit)]) == 0
+    assert Segmenter.load(model).config.refine.colour_weight == 0.0
+    assert "--clean" in json.loads(meta_path.read_text())["info"]["refine_note"]
+    before = meta_path.read_text()
+    capsys.readouterr()
+    assert main(argv + ["--max-false-area", "-0.1"]) == 2
+    assert "--max-false-area is a share" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="nothing chosen"):
+        tuning.tune(seg, masks, clean=clean, max_false_area=-1.0, log=quiet)
+    assert meta_path.read_text() == before
+    assert main(["tune", "--learned", "--masks", str(masks), "--clean", str(clean), "--model", str(model)]) == 2
+    assert "--clean is for the paper modes" in capsys.readouterr().err
+
+
 def test_tune_on_validation_masks_picks_a_seeded_sample_for_an_image_label_model(
         tiny_model_dir, tmp_path, monkeypatch):
     """The classifier learned from no masks: any photo of a mask folder is unseen by it, and a

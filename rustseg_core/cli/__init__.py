@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .. import __version__, tf_runtime
+from ..config import MAX_FALSE_AREA
 from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS
 from .store_cmd import add_export_arguments, add_store_commands
 
@@ -374,6 +375,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace) -> int:
     if args.learned:
+        if args.clean:
+            raise UsageError("--clean is for the paper modes' refinement (without --learned); with "
+                             "--learned, --images DIR's clean photos weigh in on the decision")
         return _tune_learned(args)
     if bool(args.masks) == bool(args.segmentation):
         raise UsageError("tune needs --masks DIR (mask photos the model did not learn from: its own "
@@ -381,6 +385,10 @@ def _tune(args: argparse.Namespace) -> int:
                          "every score on them is then optimistic), not both")
     folder = args.masks or args.segmentation
     _existing([folder], "mask folder")
+    if args.clean:
+        _existing([args.clean], "clean photos folder")
+    if not 0 <= args.max_false_area <= 1:
+        raise UsageError(f"--max-false-area is a share of each photo, 0 to 1, not {args.max_false_area}")
     target = model_dir(args.model)
     from ..learn.masks import validation_mask_photos
     from ..pipeline.bundle import load_bundle
@@ -396,7 +404,7 @@ def _tune(args: argparse.Namespace) -> int:
     from ..learn.tuning import tune, write_refine_defaults
 
     try:
-        best, _ = tune(segmenter, folder, names)
+        best, _ = tune(segmenter, folder, names, clean=args.clean, max_false_area=args.max_false_area)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.write:
@@ -644,6 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--segmentation", metavar="DIR",
                    help="instead of --masks: tune on these evaluation masks (scores on them are then "
                         "optimistic; say so in the model card)")
+    u.add_argument("--clean", metavar="DIR",
+                   help="without --learned: validation photos that show no rust (e.g. "
+                        "classification/val/not_corrosion); a setting whose standard or advanced mode "
+                        "marks more than --max-false-area of them, gated, is not chosen")
+    u.add_argument("--max-false-area", type=float, default=MAX_FALSE_AREA, metavar="SHARE",
+                   help="with --clean: the most of those photos' area a setting may mark, on average")
     u.add_argument("--model", help=model_help)
     u.add_argument("--write", action="store_true", help="store the best settings in the model's rustseg.json")
     u.add_argument("--learned", action="store_true",

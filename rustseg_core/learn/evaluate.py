@@ -164,20 +164,26 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     return out
 
 
+def decoded_photos(segmenter: Segmenter, folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
+    """(path, image) for every photo under ``folder``, subfolders included, decoded as the
+    product decodes an upload; a file that cannot be read is logged and skipped."""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        try:
+            yield path, segmenter.decode(path).image
+        except (ImageInputError, OSError) as e:
+            log.warning("skipping %s: %s", path, e)
+
+
 def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
     """False area on photos that show no rust (e.g. ``classification/test/not_corrosion``):
     the mean share of each photo marked, gated as the product shows it (a photo called clean
     is marked nowhere) and ungated (what the mask alone would mark)."""
-    paths = [p for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in IMAGE_EXTENSIONS]
     gated: dict[str, list[float]] = defaultdict(list)
     ungated: dict[str, list[float]] = defaultdict(list)
     called = 0
-    for path in paths:
-        try:
-            image = segmenter.decode(path).image
-        except (ImageInputError, OSError) as e:
-            log.warning("skipping %s: %s", path, e)
-            continue
+    for _, image in decoded_photos(segmenter, folder):
         ev = segmenter.evidence(image)
         corrosion = ev.probability > segmenter.threshold
         called += corrosion

@@ -6,7 +6,9 @@ photos, or a sample of a mask folder for a model trained on image labels alone (
 evaluation masks can still be named, and the model card must then say so). Every candidate
 is scored by per-source mean IoU without the classifier's gate: refinement is judged on
 photos known to show rust; the gate is the classifier's job and is reported by ``rustseg
-evaluate``. Learned mode: the map's side, the mask threshold and the decision threshold.
+evaluate``. With clean validation photos, a candidate that marks more of them than
+:data:`MAX_FALSE_AREA` (gated, as the product shows them) is not chosen, whatever its IoU.
+Learned mode: the map's side, the mask threshold and the decision threshold.
 """
 from __future__ import annotations
 
@@ -19,13 +21,13 @@ from typing import Callable
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..config import RefineConfig
+from ..config import MAX_FALSE_AREA, RefineConfig
 from ..pipeline.colour import colour_rule_mask
 from ..pipeline.model import META_FILE
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from .data import LabelledSet, list_labelled
-from .evaluate import mask_pairs, predict_folder
+from .evaluate import decoded_photos, mask_pairs, predict_folder
 from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in
 from .metrics import decision_threshold, mask_scores, summarise_segmentation, uncertain_band
@@ -35,6 +37,7 @@ COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
 # colour_weight 0: the heatmap alone, the default, so that it competes too
 FUSION_GRID = {"fusion": ["linear"], "colour_weight": [0.0, 0.5, 0.7, 0.85],
                "bilateral_srgb": [13.0, 25.0], "gt_prob": [0.9]}
+PAPER_MODES = ("standard", "advanced")
 
 
 class Cached:
@@ -61,18 +64,50 @@ class Cached:
         return summarise_segmentation(per)["methods"]["x"]["per_source_mean"]["iou"]
 
 
+class CleanPhotos:
+    """Photos that show no rust, for the false area a refinement setting paints on them as
+    the product shows it: only the photos the gate calls rust are marked at all, and which
+    those are does not change with refinement settings, so only they are kept."""
+
+    def __init__(self, segmenter: Segmenter, folder: str | Path):
+        self.n = 0
+        self.passed: list[tuple[np.ndarray, Evidence]] = []
+        for _, image in decoded_photos(segmenter, folder):
+            self.n += 1
+            ev = segmenter.evidence(image)
+            if ev.probability > segmenter.threshold:
+                self.passed.append((image, ev))
+
+    def false_area(self, segmenter: Segmenter, mode: str) -> float:
+        """The mean share of each clean photo ``mode`` marks (0 for a photo called clean)."""
+        marked = sum(float(segmenter.mask_from_evidence(image, ev, mode, image.shape[:2]).mean())
+                     for image, ev in self.passed)
+        return marked / max(self.n, 1)
+
+
 def _grid(grid: dict) -> list[dict]:
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
 
 def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
+         clean: str | Path | None = None, max_false_area: float = MAX_FALSE_AREA,
          log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
     """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings, on
-    the mask photos of ``folder`` (those named in ``names``, when given)."""
+    the mask photos of ``folder`` (those named in ``names``, when given). With ``clean`` (a
+    folder of validation photos that show no rust), settings whose standard or advanced mode
+    marks more than ``max_false_area`` of those photos on average, gated, are ruled out; a
+    ValueError when every one is. Returns (the best settings, [(IoU, params, {mode: false
+    area} or None)] best first)."""
     base = segmenter.config.refine
     data = Cached(segmenter, folder, names)
     if not data.items:
         raise ValueError(f"no mask photos to tune on in {folder}")
+    guard = CleanPhotos(segmenter, clean) if clean is not None else None
+    if guard is not None:
+        if not guard.n:
+            raise ValueError(f"no clean photos in {clean}")
+        log(f"clean photos: {len(guard.passed)} of {guard.n} in {clean} called rust at "
+            f"{segmenter.threshold} (only those can be marked)")
     colour_results = []
     for params in _grid(COLOUR_GRID):
         rule = replace(base.colour_rule, **params)
@@ -88,11 +123,22 @@ def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None
         candidate = segmenter.with_refine(colour_rule=rule, crf=crf, fusion=params["fusion"],
                                           colour_weight=params["colour_weight"])
         iou = data.score(lambda image, ev, size: candidate.mask_from_evidence(image, ev, "standard", size))
-        results.append((iou, params, candidate.config.refine))
-        log(f"  {iou:.3f}  {params}")
+        area = None if guard is None else {m: guard.false_area(candidate, m) for m in PAPER_MODES}
+        results.append((iou, params, candidate.config.refine, area))
+        log(f"  {iou:.3f}  {params}" + ("" if area is None else "  false area " + ", ".join(
+            f"{m} {100 * a:.2f} %" for m, a in area.items())))
     results.sort(key=lambda r: -r[0])
-    log(f"fusion: best per-source IoU {results[0][0]:.3f} with {results[0][1]}")
-    return replace(results[0][2], mode=base.mode), [(i, p) for i, p, _ in results]
+    allowed = [r for r in results if r[3] is None or max(r[3].values()) <= max_false_area]
+    if not allowed:
+        least = min(results, key=lambda r: max(r[3].values()))
+        raise ValueError(f"every refinement setting marks more than {100 * max_false_area:g} % of the "
+                         f"clean photos in {clean} (the least: {100 * max(least[3].values()):.2f} % "
+                         f"with {least[1]}); nothing chosen")
+    best = allowed[0]
+    log(f"fusion: best per-source IoU {best[0]:.3f} with {best[1]}" + (
+        "" if guard is None else f", among the settings marking at most {100 * max_false_area:g} % "
+                                 f"of the clean photos ({len(allowed)} of {len(results)})"))
+    return replace(best[2], mode=base.mode), [(i, p, a) for i, p, _, a in results]
 
 
 # The grids `rustseg tune --learned` searches: learned mode's mask threshold, then the
