@@ -110,3 +110,40 @@ def test_unet_ensemble_check_refuses_models_with_other_held_out_photos(tiny_unet
         _script("unet_ensemble_check").main(["--model", str(tiny_unet_dir), "--other", str(other),
                                              "--masks", str(masks), "--images", str(labelled)])
     assert exit_.value.code == 2 and "held out different mask photos" in capsys.readouterr().err
+
+
+def test_degraded_check_as_taken_is_tune_learned_and_faults_change_the_photo(tiny_unet_dir, trained_on,
+                                                                             tmp_path, capsys):
+    """The 'as taken' row is the IoU ``rustseg tune --learned`` measures at the model's side and
+    mask threshold; each fault changes the photo, the same way for the same seed; two models
+    with other held-out photos are refused."""
+    import shutil
+
+    from rustseg_core.learn.tuning import tune_learned
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    masks, _ = trained_on
+    script = _script("degraded_closeups_check")
+    photo = np.random.default_rng(0).integers(20, 235, (48, 48, 3)).astype(np.uint8)
+    for name, fault in script.FAULTS.items():
+        a, b = fault(photo, np.random.default_rng(3)), fault(photo, np.random.default_rng(3))
+        assert a.dtype == np.uint8 and a.shape == photo.shape and np.array_equal(a, b), name
+        assert np.abs(a.astype(int) - photo).mean() > 1, name
+    assert script.main(["--model", str(tiny_unet_dir), str(tiny_unet_dir), "--masks", str(masks)]) == 0
+    rows = dict(re.findall(r"^\| (.+?) \| (.+) \|$", capsys.readouterr().out, re.M))
+    assert set(script.FAULTS) < set(rows) and "all faults" in rows
+    first, second = rows["as taken"].split(" | ")
+    assert first == second  # the same model, the same pixels
+    seg = Segmenter.load(tiny_unet_dir)
+    t = seg.config.refine.learned_threshold
+    _, _, table = tune_learned(seg, masks, set(seg.bundle.info["val_mask_photos"]),
+                               sides=(seg.learned_side,), thresholds=(t,), log=lambda _: None)
+    assert float(first) == pytest.approx(table[(seg.learned_side, t)], abs=5e-4)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_unet_dir, other)
+    meta = json.loads((other / "rustseg.json").read_text())
+    meta["info"]["val_mask_photos"] = meta["info"]["val_mask_photos"][1:]
+    (other / "rustseg.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--model", str(tiny_unet_dir), str(other), "--masks", str(masks)])
+    assert exit_.value.code == 2 and "held out different mask photos" in capsys.readouterr().err
