@@ -25,8 +25,8 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
+from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import mask_scores  # noqa: E402
-from rustseg_core.pipeline.resize import upsample  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
 
 
@@ -70,22 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{args.model[0]} lists no held-out mask photos (val_mask_photos)")
     if any(h != held_out[0] for h in held_out):
         ap.error("the models held out different mask photos: each would be scored on photos another trained on")
-    pairs = list(mask_pairs(args.masks, set(held_out[0])))
-    if not pairs:
-        ap.error(f"none of the held-out photos is in {args.masks}")
-    names = ["as taken", *FAULTS]
-    ious = np.zeros((len(models), len(names), len(pairs)))
+    try:
+        names, _ = validation_mask_photos(models[0].bundle.info, args.masks)
+    except ValueError as e:
+        ap.error(str(e))
+    pairs = list(mask_pairs(args.masks, names))
+    rows = ["as taken", *FAULTS]
+    ious = np.zeros((len(models), len(rows), len(pairs)))
     for j, (path, gt) in enumerate(pairs):
         photo = models[0].decode(path).image  # one decode: every model sees the same pixels
         versions = [photo] + [f(photo, np.random.default_rng(j)) for f in FAULTS.values()]
         for i, seg in enumerate(models):
-            for k, image in enumerate(versions):
-                prob = upsample(seg.evidence(image).pixels, gt.shape)
-                ious[i, k, j] = mask_scores(prob > seg.config.refine.learned_threshold, gt)["iou"]
+            for k, image in enumerate(versions):  # the mask learned mode serves
+                mask = seg.mask_from_evidence(image, seg.evidence(image), "learned", gt.shape)
+                ious[i, k, j] = mask_scores(mask, gt)["iou"]
     print(f"{len(pairs)} held-out close-ups of {args.masks}; mean IoU at each model's side and mask threshold")
     print("| fault | " + " | ".join(args.model) + " |")
     print("|---|" + "---|" * len(models))
-    for k, name in enumerate(names):
+    for k, name in enumerate(rows):
         print(f"| {name} | " + " | ".join(f"{ious[i, k].mean():.3f}" for i in range(len(models))) + " |")
     print("| all faults | " + " | ".join(f"{ious[i, 1:].mean():.3f}" for i in range(len(models))) + " |")
     return 0
