@@ -25,7 +25,7 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
-from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
+from rustseg_core.learn.masks import shared_held_out, validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import mask_scores  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
 
@@ -65,12 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--masks", default="../shared/data/pixel/train", help="images/ + masks/ folder")
     args = ap.parse_args(argv)
     models = [Segmenter.load(m) for m in args.model]
-    held_out = [sorted(s.bundle.info.get("val_mask_photos") or []) for s in models]
-    if not held_out[0]:
-        ap.error(f"{args.model[0]} lists no held-out mask photos (val_mask_photos)")
-    if any(h != held_out[0] for h in held_out):
-        ap.error("the models held out different mask photos: each would be scored on photos another trained on")
     try:
+        shared_held_out([s.bundle.info for s in models])
         names, _ = validation_mask_photos(models[0].bundle.info, args.masks)
     except ValueError as e:
         ap.error(str(e))

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.learn.data import list_labelled  # noqa: E402
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
-from rustseg_core.learn.masks import validation_mask_photos  # noqa: E402
+from rustseg_core.learn.masks import shared_held_out, validation_mask_photos  # noqa: E402
 from rustseg_core.learn.metrics import decision_threshold, mask_scores  # noqa: E402
 from rustseg_core.learn.tuning import DECISION_THRESHOLDS, MASK_THRESHOLDS, at_side  # noqa: E402
 from rustseg_core.pipeline.resize import upsample  # noqa: E402
@@ -52,15 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--side", type=int, help="input side of both networks (default: the first's learned side)")
     args = ap.parse_args(argv)
     first, second = Segmenter.load(args.model), Segmenter.load(args.other)
-    held_out = [s.bundle.info.get("val_mask_photos") for s in (first, second)]
-    if not all(held_out):
-        ap.error("both models must be U-Net folders that list their held-out mask photos (val_mask_photos)")
-    if sorted(held_out[0]) != sorted(held_out[1]):
-        ap.error(f"{args.model} and {args.other} held out different mask photos: "
-                 "each would be scored on photos the other trained on")
+    try:
+        shared_held_out([first.bundle.info, second.bundle.info])
+        names, _ = validation_mask_photos(first.bundle.info, args.masks)
+    except ValueError as e:
+        ap.error(f"{args.model} and {args.other}: {e}")
     side = args.side or first.learned_side
     segs = [at_side(s, side) for s in (first, second)]
-    names, _ = validation_mask_photos(first.bundle.info, args.masks)
 
     truths, maps, close_logits = [], [[], []], []
     for path, gt in mask_pairs(args.masks, names):

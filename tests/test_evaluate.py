@@ -217,6 +217,17 @@ def test_validation_masks_of_a_unet_are_its_held_out_photos(tmp_path):
         validation_mask_photos({"trained_on": info["trained_on"]}, tmp_path / "pixel")
 
 
+def test_models_are_compared_only_on_the_photos_all_of_them_held_out():
+    from rustseg_core.learn.masks import shared_held_out
+
+    a, b = {"val_mask_photos": ["m2.jpg", "m1.jpg"]}, {"val_mask_photos": ["m1.jpg", "m2.jpg"]}
+    assert shared_held_out([a, b]) == ["m1.jpg", "m2.jpg"]  # order does not matter
+    with pytest.raises(ValueError, match="held out different mask photos"):
+        shared_held_out([a, {"val_mask_photos": ["m1.jpg"]}])
+    with pytest.raises(ValueError, match="lists its held-out mask photos"):
+        shared_held_out([a, {"trained_on": "classification"}])
+
+
 @pytest.mark.parametrize("args", [[], ["--masks", "M", "--segmentation", "M"], ["--masks", "NOPE"]])
 def test_tune_asks_for_one_mask_folder_before_tensorflow_loads(tmp_path, args):
     import subprocess

@@ -84,6 +84,20 @@ def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
                         "learned from no masks)")
 
 
+def shared_held_out(infos: list[dict]) -> list[str]:
+    """The held-out mask photos (``val_mask_photos``) that several U-Nets all list, sorted:
+    the only photos they may be compared or averaged on. ValueError when one lists none, or
+    two list different photos: each would then be scored on photos another trained on."""
+    lists = [sorted(info.get("val_mask_photos") or []) for info in infos]
+    if not all(lists):
+        raise ValueError("every model must be a U-Net folder that lists its held-out mask "
+                         "photos (val_mask_photos)")
+    if any(held_out != lists[0] for held_out in lists):
+        raise ValueError("the models held out different mask photos: each would be scored on "
+                         "photos another trained on")
+    return lists[0]
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """A mask PNG of the pair layout as 8-bit grey (255 = corrosion; cut it at 128)."""
     return np.asarray(Image.open(path).convert("L"))

@@ -124,21 +124,22 @@ def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None
                                           colour_weight=params["colour_weight"])
         iou = data.score(lambda image, ev, size: candidate.mask_from_evidence(image, ev, "standard", size))
         area = None if guard is None else {m: guard.false_area(candidate, m) for m in PAPER_MODES}
-        results.append((iou, params, candidate.config.refine, area))
+        worst = 0.0 if area is None else max(area.values())  # the limit holds for every mode
+        results.append((iou, params, candidate.config.refine, area, worst))
         log(f"  {iou:.3f}  {params}" + ("" if area is None else "  false area " + ", ".join(
             f"{m} {100 * a:.2f} %" for m, a in area.items())))
     results.sort(key=lambda r: -r[0])
-    allowed = [r for r in results if r[3] is None or max(r[3].values()) <= max_false_area]
+    allowed = [r for r in results if r[4] <= max_false_area]
     if not allowed:
-        least = min(results, key=lambda r: max(r[3].values()))
+        least = min(results, key=lambda r: r[4])
         raise ValueError(f"every refinement setting marks more than {100 * max_false_area:g} % of the "
-                         f"clean photos in {clean} (the least: {100 * max(least[3].values()):.2f} % "
+                         f"clean photos in {clean} (the least: {100 * least[4]:.2f} % "
                          f"with {least[1]}); nothing chosen")
     best = allowed[0]
     log(f"fusion: best per-source IoU {best[0]:.3f} with {best[1]}" + (
         "" if guard is None else f", among the settings marking at most {100 * max_false_area:g} % "
                                  f"of the clean photos ({len(allowed)} of {len(results)})"))
-    return replace(best[2], mode=base.mode), [(i, p, a) for i, p, _, a in results]
+    return replace(best[2], mode=base.mode), [(i, p, a) for i, p, _, a, _ in results]
 
 
 # The grids `rustseg tune --learned` searches: learned mode's mask threshold, then the
