@@ -42,6 +42,39 @@ def test_per_source_means_weight_each_source_once():
     assert s["methods"]["m"]["per_image_mean"]["iou"] == pytest.approx(2 / 3)
 
 
+def test_bootstrap_intervals_say_how_far_a_mean_could_move():
+    rng = np.random.default_rng(0)
+    small, large = rng.random(20), rng.random(2000)
+    ci = metrics.interval(small)
+    assert ci == metrics.interval(small)  # seeded: a rerun prints the same interval
+    assert small.min() <= ci[0] < small.mean() < ci[1] <= small.max()
+    wide, narrow = ci[1] - ci[0], np.subtract(*metrics.interval(large)[::-1])
+    assert narrow < wide / 5  # 100x the photos: about a tenth of the width
+    assert metrics.interval([0.2, 0.2, 0.2]) == [0.2, 0.2] and metrics.interval([0.4]) is None
+    assert metrics.format_interval([0.1234, 0.5]) == " [0.123–0.500]" and metrics.format_interval(None) == ""
+
+
+def test_auc_interval_resamples_photos_with_their_labels():
+    y = np.array([0] * 30 + [1] * 30)
+    assert metrics.auc_interval(y, y * 0.5 + 0.2) == [1.0, 1.0]  # separated in every resample
+    p = np.random.default_rng(1).random(60)
+    low, high = metrics.auc_interval(y, p)
+    auc = metrics.classification_metrics(y, p)["roc_auc"]
+    assert low < auc < high and low < 0.5 < high  # chance scores: chance is inside
+    assert metrics.auc_interval([0, 1, 1, 1], [0.1, 0.2, 0.3, 0.4]) is None  # one clean photo
+
+
+def test_per_source_intervals_resample_source_photos():
+    def scored(iou):
+        return {"probability": 1, "scores": {"m": {"iou": iou, "dice": 0, "precision": 0, "recall": 0}}}
+
+    # source a: four augmented copies, mean 0.5; source b: one photo, 1.0
+    per_image = {**{f"a-{i}.jpg": scored(i % 2) for i in range(4)}, "b-1.jpg": scored(1.0)}
+    ci = metrics.iou_intervals(metrics.summarise_segmentation(per_image))["m"]
+    assert ci["per_source_mean"] == [0.5, 1.0]  # two sources: means of 0.5, 0.75 or 1.0
+    assert ci["per_image_mean"][0] < 0.5  # five photos resampled: it can fall lower
+
+
 @pytest.fixture
 def eval_data(tmp_path):
     rng = np.random.default_rng(9)
@@ -98,8 +131,22 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
     keys = {"standard", "heatmap", "colour_only", "centre_baseline"} | ({"learned"} if learned else set())
     for key in keys:
         assert 0 <= b[f"pointing_game_{key}"] <= 1
+    # every headline figure comes with a bootstrap interval around it
+    def within(ci, value):
+        return ci is None or ci[0] - 1e-9 <= value <= ci[1] + 1e-9
+
+    assert within(c["ci95"]["accuracy"], c["accuracy"]) and within(c["ci95"]["roc_auc"], c["roc_auc"])
+    for m in variants:
+        ci = pixel["ci95"]["iou"][m]
+        assert within(ci["per_image_mean"], pixel["methods"][m]["per_image_mean"]["iou"])
+        assert within(ci["per_source_mean"], pixel["methods"][m]["per_source_mean"]["iou"])
+        assert within(clean["ci95"]["false_area_gated"][m], clean["false_area_gated"][m])
+    assert within(clean["ci95"]["share_called_corrosion"], clean["share_called_corrosion"])
+    for key in keys:
+        assert within(b["ci95"][f"pointing_game_{key}"], b[f"pointing_game_{key}"])
     printed = capsys.readouterr().out
     assert "pointing game" in printed and "false area" in printed and "close-up masks" in printed
+    assert "95 % bootstrap interval" in printed
 
 
 def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_path, monkeypatch):

@@ -22,7 +22,8 @@ from ..vocabulary import CLASS_LABELS
 from .data import list_labelled
 from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in, read_mask
-from .metrics import classification_metrics, mask_scores, summarise_segmentation
+from .metrics import (auc_interval, classification_metrics, interval, iou_intervals, mask_scores,
+                      summarise_segmentation)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: 
     return [roc, conf]
 
 
+def classification_intervals(labels, probs: np.ndarray, threshold: float) -> dict:
+    """95 % bootstrap intervals of the accuracy and the ROC AUC (photos resampled)."""
+    y = np.asarray(labels) > 0.5
+    return {"accuracy": interval((np.asarray(probs) > threshold) == y),
+            "roc_auc": auc_interval(y, probs)}
+
+
 def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: str | Path | None,
                             audit: LabelAudit | None = None) -> dict:
     """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``.
@@ -80,11 +88,13 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
     ds = list_labelled(folder)
     probs = predict_folder(segmenter, ds.paths)
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
+    res["ci95"] = classification_intervals(ds.labels, probs, segmenter.threshold)
     res["tta_flip"] = segmenter.tta_flip
     if audit is not None:
         labels, changed = audited_labels(folder, ds, audit)
         res["label_audit"] = {"file": audit.source, "relabelled": changed,
-                              **classification_metrics(labels, probs, segmenter.threshold)}
+                              **classification_metrics(labels, probs, segmenter.threshold),
+                              "ci95": classification_intervals(labels, probs, segmenter.threshold)}
     if out_dir:
         res["plots"] = [str(p) for p in save_classification_plots(
             ds.labels, probs, segmenter.threshold, Path(out_dir), Path(folder).name)]
@@ -159,8 +169,10 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
         per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
         per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
     out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]
     for view in out.values():
         view["share_called_clean"] = 1.0 - view["classified_corrosion"] / max(view["n_images"], 1)
+        view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": interval(called_clean)}
     return out
 
 
@@ -182,19 +194,21 @@ def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
     is marked nowhere) and ungated (what the mask alone would mark)."""
     gated: dict[str, list[float]] = defaultdict(list)
     ungated: dict[str, list[float]] = defaultdict(list)
-    called = 0
+    called: list[bool] = []
     for _, image in decoded_photos(segmenter, folder):
         ev = segmenter.evidence(image)
         corrosion = ev.probability > segmenter.threshold
-        called += corrosion
+        called.append(bool(corrosion))
         for name, m in segmentation_variants(segmenter, image, ev, image.shape[:2]).items():
             area = float(m.mean())
             ungated[name].append(area)
             gated[name].append(area if corrosion or name == "colour_rule" else 0.0)
-    n = len(next(iter(gated.values()), []))
-    return {"n_images": n, "share_called_corrosion": called / max(n, 1),
+    n = len(called)
+    return {"n_images": n, "share_called_corrosion": float(np.mean(called)) if n else 0.0,
             "false_area_gated": {k: float(np.mean(v)) for k, v in gated.items()},
-            "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()}}
+            "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()},
+            "ci95": {"share_called_corrosion": interval(called),
+                     "false_area_gated": {k: interval(v) for k, v in gated.items()}}}
 
 
 # ---------------------------------------------------------------- boxes
@@ -246,4 +260,6 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
     out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
                 "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
                 "classified_corrosion": int(positives)})
+    out["ci95"] = {**{f"pointing_game_{k}": interval(v) for k, v in hits.items()},
+                   "mask_share_inside_boxes": interval(shares)}
     return out

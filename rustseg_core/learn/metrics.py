@@ -4,6 +4,7 @@ Arrays in, numbers out; nothing here runs a model or reads a file.
 """
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -11,6 +12,9 @@ import numpy as np
 from ..vocabulary import CLASS_LABELS
 
 MASK_SCORES = ("iou", "dice", "precision", "recall")
+# Bootstrap intervals of `rustseg evaluate`: seeded, so a rerun prints the same interval.
+INTERVAL_LEVEL = 0.95
+INTERVAL_RESAMPLES = 2000
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict:
@@ -29,6 +33,51 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
         "confusion_matrix": {"labels": list(CLASS_LABELS), "rows_true_cols_pred": cm.tolist()},
         "threshold": threshold,
     }
+
+
+def interval(values, level: float = INTERVAL_LEVEL, resamples: int = INTERVAL_RESAMPLES,
+             seed: int = 0) -> list[float] | None:
+    """The percentile bootstrap interval of the mean of ``values`` (one number per photo, or
+    per source photo): how far the mean could move on another draw of as many photos. None
+    for fewer than two values; a constant sample's interval is the constant itself."""
+    from scipy.stats import bootstrap
+
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return None
+    if np.ptp(v) == 0:
+        return [float(v[0]), float(v[0])]
+    r = bootstrap((v,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
+                  rng=np.random.default_rng(seed))
+    return [float(r.confidence_interval.low), float(r.confidence_interval.high)]
+
+
+def auc_interval(labels: np.ndarray, probs: np.ndarray, level: float = INTERVAL_LEVEL,
+                 resamples: int = INTERVAL_RESAMPLES, seed: int = 0) -> list[float] | None:
+    """The percentile bootstrap interval of the ROC AUC, photos resampled with their labels.
+    None when a class has fewer than two photos (a resample could then lack it)."""
+    from scipy.stats import DegenerateDataWarning, bootstrap
+    from sklearn.metrics import roc_auc_score
+
+    y, p = np.asarray(labels) > 0.5, np.asarray(probs, float)
+    if min(y.sum(), (~y).sum()) < 2:
+        return None
+
+    def auc(yy, pp):  # a resample with one class has no AUC: it is left out of the interval
+        return roc_auc_score(yy, pp) if 0 < yy.sum() < len(yy) else np.nan
+
+    with warnings.catch_warnings():  # scipy's warning for those left-out resamples
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        r = bootstrap((y, p), auc, paired=True, vectorized=False, n_resamples=resamples,
+                      confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    aucs = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
+    low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
+    return [float(low), float(high)]
+
+
+def format_interval(ci: list[float] | None, digits: int = 3) -> str:
+    """`` [low–high]`` for a printed figure, or nothing when there is no interval."""
+    return "" if ci is None else f" [{ci[0]:.{digits}f}–{ci[1]:.{digits}f}]"
 
 
 def decision_threshold(probs: np.ndarray, labels: np.ndarray, rust_probs: np.ndarray,
@@ -102,15 +151,21 @@ def source_of(name: str) -> str:
     return name.split("-")[0]
 
 
+def names_by_source(names) -> dict[str, list[str]]:
+    """Photo names grouped by their source photo (:func:`source_of`)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        groups[source_of(name)].append(name)
+    return groups
+
+
 def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -> dict:
     """Means over images and over source photos (each source weighted once).
 
     ``per_image`` maps a file name to ``{"probability": p, "scores": {method: mask_scores}}``.
     """
     methods = sorted({m for v in per_image.values() for m in v["scores"]})
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for name in per_image:
-        by_source[source_of(name)].append(name)
+    by_source = names_by_source(per_image)
     summary = {}
     for m in methods:
         img_mean = {k: float(np.mean([v["scores"][m][k] for v in per_image.values()]))
@@ -124,11 +179,27 @@ def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -
 
 
 def format_segmentation_table(summary: dict) -> str:
-    """Markdown table of per-source means (the number the targets refer to)."""
+    """Markdown table of per-source means (the number the targets refer to), with the IoUs'
+    95 % bootstrap intervals when ``summary`` holds them (:func:`iou_intervals`)."""
     lines = ["| method | IoU (per source) | Dice | precision | recall | IoU (per image) |",
              "|---|---|---|---|---|---|"]
+    ci = summary.get("ci95", {}).get("iou", {})
     for m, s in summary["methods"].items():
         src, img = s["per_source_mean"], s["per_image_mean"]
-        lines.append(f"| {m} | {src['iou']:.3f} | {src['dice']:.3f} | {src['precision']:.3f} | "
-                     f"{src['recall']:.3f} | {img['iou']:.3f} |")
+        src_ci = format_interval(ci.get(m, {}).get("per_source_mean"))
+        img_ci = format_interval(ci.get(m, {}).get("per_image_mean"))
+        lines.append(f"| {m} | {src['iou']:.3f}{src_ci} | {src['dice']:.3f} | {src['precision']:.3f} | "
+                     f"{src['recall']:.3f} | {img['iou']:.3f}{img_ci} |")
     return "\n".join(lines)
+
+
+def iou_intervals(summary: dict) -> dict[str, dict[str, list[float] | None]]:
+    """Bootstrap intervals of each method's mean IoU in a :func:`summarise_segmentation`
+    result: over images, and over source photos (the sources resampled, each as the mean of
+    its images, as the per-source mean weighs them)."""
+    per_image = summary["per_image"]
+    by_source = names_by_source(per_image)
+    return {m: {"per_image_mean": interval([v["scores"][m]["iou"] for v in per_image.values()]),
+                "per_source_mean": interval([np.mean([per_image[n]["scores"][m]["iou"] for n in names])
+                                             for names in by_source.values()])}
+            for m in summary["methods"]}
