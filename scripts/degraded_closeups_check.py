@@ -9,7 +9,8 @@ faults a phone or a messenger app puts into a photo: JPEG recompression, defocus
 sensor noise, under- and over-exposure, a white-balance cast. Each fault is the same for
 every model (seeded per photo), so the models are compared on identical pixels. Each model
 runs as it is shipped: its own input side and learned-mode mask threshold. Prints the mean
-IoU per fault and over all faults, per model.
+IoU per fault and over all faults, per model, and each further model's difference to the
+first with a paired 95 % bootstrap interval: a difference whose interval holds 0 is chance.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
 from rustseg_core.learn.masks import shared_held_out, validation_mask_photos  # noqa: E402
-from rustseg_core.learn.metrics import mask_scores  # noqa: E402
+from rustseg_core.learn.metrics import format_interval, interval, mask_scores  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
 
 
@@ -86,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     for k, name in enumerate(rows):
         print(f"| {name} | " + " | ".join(f"{ious[i, k].mean():.3f}" for i in range(len(models))) + " |")
     print("| all faults | " + " | ".join(f"{ious[i, 1:].mean():.3f}" for i in range(len(models))) + " |")
+    for i in range(1, len(models)):  # paired: the same photos, so photo-to-photo spread cancels
+        diffs = {name: ious[i, k] - ious[0, k] for k, name in enumerate(rows)}
+        diffs["all faults"] = ious[i, 1:].mean(0) - ious[0, 1:].mean(0)
+        print(f"{args.model[i]} minus {args.model[0]} (95 % paired bootstrap intervals over the photos): "
+              + ", ".join(f"{name} {d.mean():+.3f}{format_interval(interval(d))}" for name, d in diffs.items()))
     return 0
 
 

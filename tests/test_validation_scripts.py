@@ -130,10 +130,13 @@ def test_degraded_check_as_taken_is_tune_learned_and_faults_change_the_photo(tin
         assert a.dtype == np.uint8 and a.shape == photo.shape and np.array_equal(a, b), name
         assert np.abs(a.astype(int) - photo).mean() > 1, name
     assert script.main(["--model", str(tiny_unet_dir), str(tiny_unet_dir), "--masks", str(masks)]) == 0
-    rows = dict(re.findall(r"^\| (.+?) \| (.+) \|$", capsys.readouterr().out, re.M))
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r"^\| (.+?) \| (.+) \|$", out, re.M))
     assert set(script.FAULTS) < set(rows) and "all faults" in rows
     first, second = rows["as taken"].split(" | ")
     assert first == second  # the same model, the same pixels
+    assert "as taken +0.000 [0.000–0.000], jpeg q35 +0.000" in out  # no difference
+    assert "all faults +0.000 [0.000–0.000]" in out
     seg = Segmenter.load(tiny_unet_dir)
     t = seg.config.refine.learned_threshold
     _, _, table = tune_learned(seg, masks, set(seg.bundle.info["val_mask_photos"]),
