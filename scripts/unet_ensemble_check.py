@@ -10,7 +10,8 @@ first model's learned side). For each model and for their mean (pixel probabilit
 averaged; image logits averaged) it prints the close-ups' mean IoU at each mask threshold,
 the ROC AUC on the labelled photos of ``--images``, and the decision threshold that
 ``rustseg tune --learned`` would choose (the same rule, over the labelled photos and the
-close-ups) with its balanced accuracy and the share of clean photos it calls rust.
+close-ups) with its balanced accuracy and the share of clean photos it calls rust; then the
+mean's IoU gain over each model, with a paired 95 % bootstrap interval over the close-ups.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rustseg_core.learn.data import list_labelled  # noqa: E402
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
 from rustseg_core.learn.masks import shared_held_out, validation_mask_photos  # noqa: E402
-from rustseg_core.learn.metrics import decision_threshold, mask_scores  # noqa: E402
+from rustseg_core.learn.metrics import decision_threshold, format_interval, interval, mask_scores  # noqa: E402
 from rustseg_core.learn.tuning import DECISION_THRESHOLDS, MASK_THRESHOLDS, at_side  # noqa: E402
 from rustseg_core.pipeline.resize import upsample  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
@@ -37,9 +38,9 @@ def _logit(probability: float) -> float:
     return float(logit(np.clip(probability, 1e-6, 1 - 1e-6)))  # finite for p = 0 or 1
 
 
-def mean_iou(maps: list[np.ndarray], truths: list[np.ndarray], threshold: float) -> float:
-    """Mean IoU of probability maps (each at its truth's size) thresholded at ``threshold``."""
-    return float(np.mean([mask_scores(m > threshold, gt)["iou"] for m, gt in zip(maps, truths)]))
+def ious(maps: list[np.ndarray], truths: list[np.ndarray], threshold: float) -> np.ndarray:
+    """Each photo's IoU, its probability map (at its truth's size) thresholded at ``threshold``."""
+    return np.array([mask_scores(m > threshold, gt)["iou"] for m, gt in zip(maps, truths)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +80,21 @@ def main(argv: list[str] | None = None) -> int:
             ("mean of both", [(a + b) / 2 for a, b in zip(*maps)], label_logits.mean(1), close_logits.mean(1))]
     print(f"{len(truths)} held-out close-ups of {args.masks}, {len(y)} labelled photos of {args.images}, "
           f"both networks at {side} px")
+    best = []  # each row's per-photo IoUs at its best mask threshold
     for name, m, lab, close in rows:
         p, pc = expit(lab), expit(close)
         t, balanced, _ = decision_threshold(p, y, pc, DECISION_THRESHOLDS)
-        ious = ", ".join(f"{th:g}: {mean_iou(m, truths, th):.3f}" for th in MASK_THRESHOLDS)
-        print(f"{name}\n  close-up mean IoU by mask threshold: {ious}\n"
+        by_threshold = {th: ious(m, truths, th) for th in MASK_THRESHOLDS}
+        best.append(max(by_threshold.values(), key=np.mean))
+        listed = ", ".join(f"{th:g}: {v.mean():.3f}" for th, v in by_threshold.items())
+        print(f"{name}\n  close-up mean IoU by mask threshold: {listed}\n"
               f"  ROC AUC {roc_auc_score(y, p):.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
               f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
               f"{100 * np.mean(pc <= t):.1f} %")
+    for k, (name, *_) in enumerate(rows[:2]):  # paired: the same photos
+        d = best[2] - best[k]
+        print(f"mean of both minus {name}, close-up IoU at each one's best mask threshold: "
+              f"{d.mean():+.3f}{format_interval(interval(d))} (95 % paired bootstrap interval)")
     return 0
 
 
