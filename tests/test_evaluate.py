@@ -62,6 +62,14 @@ def test_auc_interval_resamples_photos_with_their_labels():
     auc = metrics.classification_metrics(y, p)["roc_auc"]
     assert low < auc < high and low < 0.5 < high  # chance scores: chance is inside
     assert metrics.auc_interval([0, 1, 1, 1], [0.1, 0.2, 0.3, 0.4]) is None  # one clean photo
+    # the vectorised AUC is scikit-learn's, tied scores included, on the same resamples
+    from scipy.stats import bootstrap
+    from sklearn.metrics import roc_auc_score
+
+    tied = np.round(p, 1)
+    r = bootstrap((y, tied), roc_auc_score, paired=True, vectorized=False, n_resamples=200,
+                  method="percentile", rng=np.random.default_rng(0))
+    assert metrics.auc_interval(y, tied, resamples=200) == pytest.approx(list(r.confidence_interval))
 
 
 def test_per_source_intervals_resample_source_photos():

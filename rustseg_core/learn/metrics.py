@@ -56,19 +56,25 @@ def auc_interval(labels: np.ndarray, probs: np.ndarray, level: float = INTERVAL_
                  resamples: int = INTERVAL_RESAMPLES, seed: int = 0) -> list[float] | None:
     """The percentile bootstrap interval of the ROC AUC, photos resampled with their labels.
     None when a class has fewer than two photos (a resample could then lack it)."""
-    from scipy.stats import DegenerateDataWarning, bootstrap
-    from sklearn.metrics import roc_auc_score
+    from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
 
     y, p = np.asarray(labels) > 0.5, np.asarray(probs, float)
     if min(y.sum(), (~y).sum()) < 2:
         return None
 
-    def auc(yy, pp):  # a resample with one class has no AUC: it is left out of the interval
-        return roc_auc_score(yy, pp) if 0 < yy.sum() < len(yy) else np.nan
+    def auc(yy, pp, axis=-1):
+        """The AUC as the Mann-Whitney U over both counts, for every resample at once (tied
+        scores share their mean rank, as in roc_auc_score); a resample with one class has
+        none and is left out of the interval."""
+        pos = yy.sum(axis=axis)
+        neg = yy.shape[axis] - pos
+        u = (rankdata(pp, axis=axis) * yy).sum(axis=axis) - pos * (pos + 1) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
 
     with warnings.catch_warnings():  # scipy's warning for those left-out resamples
         warnings.simplefilter("ignore", DegenerateDataWarning)
-        r = bootstrap((y, p), auc, paired=True, vectorized=False, n_resamples=resamples,
+        r = bootstrap((y.astype(float), p), auc, paired=True, vectorized=True, n_resamples=resamples,
                       confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     aucs = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
     low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
