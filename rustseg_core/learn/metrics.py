@@ -35,20 +35,26 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
     }
 
 
-def interval(values, level: float = INTERVAL_LEVEL, resamples: int = INTERVAL_RESAMPLES,
+def interval(values, weights=None, level: float = INTERVAL_LEVEL, resamples: int = INTERVAL_RESAMPLES,
              seed: int = 0) -> list[float] | None:
     """The percentile bootstrap interval of the mean of ``values`` (one number per photo, or
-    per source photo): how far the mean could move on another draw of as many photos. None
-    for fewer than two values; a constant sample's interval is the constant itself."""
+    per source photo), weighted by ``weights`` when given: how far the mean could move on
+    another draw of as many photos. None for fewer than two values; a constant sample's
+    interval is the constant itself."""
     from scipy.stats import bootstrap
 
     v = np.asarray(values, float)
+    w = np.ones_like(v) if weights is None else np.asarray(weights, float)
     if len(v) < 2:
         return None
     if np.ptp(v) == 0:
         return [float(v[0]), float(v[0])]
-    r = bootstrap((v,), np.mean, n_resamples=resamples, confidence_level=level, method="percentile",
-                  rng=np.random.default_rng(seed))
+
+    def mean(vv, ww, axis=-1):
+        return (vv * ww).sum(axis=axis) / ww.sum(axis=axis)
+
+    r = bootstrap((v, w), mean, paired=True, vectorized=True, n_resamples=resamples,
+                  confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     return [float(r.confidence_interval.low), float(r.confidence_interval.high)]
 
 
@@ -201,11 +207,14 @@ def format_segmentation_table(summary: dict) -> str:
 
 def iou_intervals(summary: dict) -> dict[str, dict[str, list[float] | None]]:
     """Bootstrap intervals of each method's mean IoU in a :func:`summarise_segmentation`
-    result: over images, and over source photos (the sources resampled, each as the mean of
-    its images, as the per-source mean weighs them)."""
+    result, over images and over source photos. Both resample source photos, since the
+    augmented copies of one photo do not vary apart; the per-image mean weighs each source
+    by its number of images."""
     per_image = summary["per_image"]
-    by_source = names_by_source(per_image)
-    return {m: {"per_image_mean": interval([v["scores"][m]["iou"] for v in per_image.values()]),
-                "per_source_mean": interval([np.mean([per_image[n]["scores"][m]["iou"] for n in names])
-                                             for names in by_source.values()])}
-            for m in summary["methods"]}
+    groups = list(names_by_source(per_image).values())
+    sizes = [len(names) for names in groups]
+    out = {}
+    for m in summary["methods"]:
+        means = [np.mean([per_image[n]["scores"][m]["iou"] for n in names]) for names in groups]
+        out[m] = {"per_image_mean": interval(means, weights=sizes), "per_source_mean": interval(means)}
+    return out
