@@ -336,7 +336,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..learn.metrics import INTERVAL_RESAMPLES, format_interval
 
     print(f"[low–high]: 95 % bootstrap interval over the photos ({INTERVAL_RESAMPLES:,} resamples, "
-          "seeded); the IoU per source resamples source photos")
+          "seeded); mask IoUs resample source photos")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Which runtime made the numbers (ONNX Runtime and TensorFlow agree within 1e-4).
