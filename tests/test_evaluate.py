@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -374,7 +375,10 @@ def test_tune_learned_uses_only_the_models_validation_photos(tiny_unet_dir, tmp_
     write_labelled_folder(labelled, n_per_class=4, size=64, seed=3)
     assert main(["tune", "--learned", "--masks", str(masks), "--images", str(labelled),
                  "--model", str(model), "--write", "--tta"]) == 0
-    assert "ROC AUC on the labelled photos" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the chosen setting's IoU and the AUC with their bootstrap intervals, for comparing models
+    assert re.search(r"best mean IoU [0-9.]+ \[[0-9.]+–[0-9.]+\] at side", out), out
+    assert re.search(r"ROC AUC on the labelled photos [0-9.]+ \[[0-9.]+–[0-9.]+\]", out), out
     whole = json.loads((model / "rustseg.json").read_text())
     meta = whole["info"]
     assert meta["tta_flip"] is True  # chosen with mirrored-photo averaging: kept with it

@@ -30,7 +30,8 @@ from .data import LabelledSet, list_labelled
 from .evaluate import decoded_photos, mask_pairs, predict_folder
 from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in
-from .metrics import decision_threshold, mask_scores, summarise_segmentation, uncertain_band
+from .metrics import (auc_interval, decision_threshold, format_interval, interval, mask_scores,
+                      summarise_segmentation, uncertain_band)
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -159,6 +160,7 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
     if not pairs:
         raise ValueError(f"no validation mask photos of this model in {folder}")
     table: dict[tuple[int, float], float] = {}
+    per_photo: dict[tuple[int, float], list[float]] = {}
     for side in sides:
         seg = segmenter.with_config(learned_side=side)
         ious: dict[float, list[float]] = {t: [] for t in thresholds}
@@ -168,11 +170,12 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
             for t in thresholds:
                 ious[t].append(mask_scores(prob > t, gt)["iou"])
         for t in thresholds:
-            table[(side, t)] = float(np.mean(ious[t]))
+            table[(side, t)], per_photo[(side, t)] = float(np.mean(ious[t])), ious[t]
             log(f"  side {side}, threshold {t}: mean IoU {table[(side, t)]:.3f}")
     side, t = max(table, key=table.get)
-    log(f"learned mode: best mean IoU {table[(side, t)]:.3f} at side {side}, threshold {t} "
-        f"({len(pairs)} validation photos)")
+    log(f"learned mode: best mean IoU {table[(side, t)]:.3f}"
+        f"{format_interval(interval(per_photo[(side, t)]))} at side {side}, threshold {t} "
+        f"({len(pairs)} validation photos; [95 % bootstrap interval])")
     return side, t, table
 
 
@@ -205,7 +208,7 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
             f"{np.mean(probs[n:] <= t) if close else 0:.3f})")
     log(f"decision threshold {best}: balanced accuracy {balanced[best]:.3f} on {n} labelled photos "
         f"and {len(close)} held-out close-ups; ROC AUC on the labelled photos "
-        f"{roc_auc_score(ds.labels, probs[:n]):.3f}")
+        f"{roc_auc_score(ds.labels, probs[:n]):.3f}{format_interval(auc_interval(ds.labels, probs[:n]))}")
     band = uncertain_band(probs, np.concatenate([ds.labels, np.ones(len(close))]), best)
     log(f"borderline band {band['low']}–{band['high']}: {100 * band['share_inside']:.1f} % of these "
         f"photos, accuracy {band['accuracy_inside']} inside and {band['accuracy_outside']} outside")
