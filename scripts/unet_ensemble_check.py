@@ -11,7 +11,7 @@ averaged; image logits averaged) it prints the close-ups' mean IoU at each mask 
 the ROC AUC on the labelled photos of ``--images``, and the decision threshold that
 ``rustseg tune --learned`` would choose (the same rule, over the labelled photos and the
 close-ups) with its balanced accuracy and the share of clean photos it calls rust; then the
-mean's IoU gain over each model, with a paired 95 % bootstrap interval over the close-ups.
+mean's close-up IoU and ROC AUC gains over each model, with paired 95 % bootstrap intervals.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rustseg_core.learn.data import list_labelled  # noqa: E402
 from rustseg_core.learn.evaluate import mask_pairs  # noqa: E402
 from rustseg_core.learn.masks import shared_held_out, validation_mask_photos  # noqa: E402
-from rustseg_core.learn.metrics import decision_threshold, format_interval, interval, mask_scores  # noqa: E402
+from rustseg_core.learn.metrics import (auc_gain_interval, decision_threshold, format_interval,  # noqa: E402
+                                        interval, mask_scores)
 from rustseg_core.learn.tuning import DECISION_THRESHOLDS, MASK_THRESHOLDS, at_side  # noqa: E402
 from rustseg_core.pipeline.resize import upsample  # noqa: E402
 from rustseg_core.pipeline.segmenter import Segmenter  # noqa: E402
@@ -91,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
               f"  ROC AUC {roc_auc_score(y, p):.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
               f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
               f"{100 * np.mean(pc <= t):.1f} %")
-    for k, (name, *_) in enumerate(rows[:2]):  # paired: the same photos
-        d = best[2] - best[k]
+    mean_p = expit(rows[2][2])
+    for k, (name, _, lab, _) in enumerate(rows[:2]):  # paired: the same photos
+        d, p = best[2] - best[k], expit(lab)
         print(f"mean of both minus {name}, close-up IoU at each one's best mask threshold: "
-              f"{d.mean():+.3f}{format_interval(interval(d))} (95 % paired bootstrap interval)")
+              f"{d.mean():+.3f}{format_interval(interval(d))}; ROC AUC "
+              f"{roc_auc_score(y, mean_p) - roc_auc_score(y, p):+.3f}"
+              f"{format_interval(auc_gain_interval(y, p, mean_p))} (95 % paired bootstrap intervals)")
     return 0
 
 

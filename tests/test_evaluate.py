@@ -71,6 +71,12 @@ def test_auc_interval_resamples_photos_with_their_labels():
     r = bootstrap((y, tied), roc_auc_score, paired=True, vectorized=False, n_resamples=200,
                   method="percentile", rng=np.random.default_rng(0))
     assert metrics.auc_interval(y, tied, resamples=200) == pytest.approx(list(r.confidence_interval))
+    # a paired gain: none against itself; a better model's gain is above 0, a coin flip's is not
+    assert metrics.auc_gain_interval(y, p, p) == [0.0, 0.0]
+    better = np.clip(p + 0.4 * y, 0, 1)
+    assert metrics.auc_gain_interval(y, p, better)[0] > 0
+    low, high = metrics.auc_gain_interval(y, p, np.random.default_rng(2).random(60))
+    assert low < 0 < high
 
 
 def test_iou_intervals_resample_source_photos():

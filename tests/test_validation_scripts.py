@@ -88,8 +88,8 @@ def test_unet_ensemble_check_of_a_model_with_itself_is_that_model(tiny_unet_dir,
     out = capsys.readouterr().out
     blocks = re.findall(r"close-up mean IoU by mask threshold: (.*)\n  (ROC AUC .*)", out)
     assert len(blocks) == 3 and blocks[0] == blocks[1] == blocks[2]
-    gains = re.findall(r"^mean of both minus .*: (.*) \(95 % paired bootstrap interval\)$", out, re.M)
-    assert gains == ["+0.000 [0.000–0.000]"] * 2
+    gains = re.findall(r"^mean of both minus .*: (.*) \(95 % paired bootstrap intervals\)$", out, re.M)
+    assert gains == ["+0.000 [0.000–0.000]; ROC AUC +0.000 [0.000–0.000]"] * 2
     seg = Segmenter.load(tiny_unet_dir)
     side = seg.learned_side
     _, _, table = tune_learned(at_side(seg, side), masks, set(seg.bundle.info["val_mask_photos"]),

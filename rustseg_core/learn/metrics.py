@@ -58,33 +58,53 @@ def interval(values, weights=None, level: float = INTERVAL_LEVEL, resamples: int
     return [float(r.confidence_interval.low), float(r.confidence_interval.high)]
 
 
+def _auc(yy: np.ndarray, pp: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The ROC AUC as the Mann-Whitney U over both counts, for every resample at once (tied
+    scores share their mean rank, as in roc_auc_score); NaN for a resample with one class."""
+    from scipy.stats import rankdata
+
+    pos = yy.sum(axis=axis)
+    neg = yy.shape[axis] - pos
+    u = (rankdata(pp, axis=axis) * yy).sum(axis=axis) - pos * (pos + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
+
+
+def _paired_interval(data: tuple, statistic, level: float, resamples: int, seed: int) -> list[float] | None:
+    """The percentile bootstrap interval of a vectorised ``statistic`` of photos resampled
+    together across ``data``; resamples where it is NaN (one class only) are left out."""
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    y = np.asarray(data[0]) > 0.5
+    if min(y.sum(), (~y).sum()) < 2:  # a resample could lack a class: no AUC at all
+        return None
+    arrays = (y.astype(float), *(np.asarray(a, float) for a in data[1:]))
+    with warnings.catch_warnings():  # scipy's warning for those left-out resamples
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        r = bootstrap(arrays, statistic, paired=True, vectorized=True, n_resamples=resamples,
+                      confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    kept = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
+    low, high = np.percentile(kept, [50 * (1 - level), 50 * (1 + level)])
+    return [float(low), float(high)]
+
+
 def auc_interval(labels: np.ndarray, probs: np.ndarray, level: float = INTERVAL_LEVEL,
                  resamples: int = INTERVAL_RESAMPLES, seed: int = 0) -> list[float] | None:
     """The percentile bootstrap interval of the ROC AUC, photos resampled with their labels.
-    None when a class has fewer than two photos (a resample could then lack it)."""
-    from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
+    None when a class has fewer than two photos."""
+    return _paired_interval((labels, probs), _auc, level, resamples, seed)
 
-    y, p = np.asarray(labels) > 0.5, np.asarray(probs, float)
-    if min(y.sum(), (~y).sum()) < 2:
-        return None
 
-    def auc(yy, pp, axis=-1):
-        """The AUC as the Mann-Whitney U over both counts, for every resample at once (tied
-        scores share their mean rank, as in roc_auc_score); a resample with one class has
-        none and is left out of the interval."""
-        pos = yy.sum(axis=axis)
-        neg = yy.shape[axis] - pos
-        u = (rankdata(pp, axis=axis) * yy).sum(axis=axis) - pos * (pos + 1) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
+def auc_gain_interval(labels: np.ndarray, probs: np.ndarray, other: np.ndarray,
+                      level: float = INTERVAL_LEVEL, resamples: int = INTERVAL_RESAMPLES,
+                      seed: int = 0) -> list[float] | None:
+    """The percentile bootstrap interval of ``other``'s ROC AUC minus ``probs``' on the same
+    photos, resampled together (paired): whether one model's AUC gain over another's is more
+    than chance. None when a class has fewer than two photos."""
+    def gain(yy, pp, oo, axis=-1):
+        return _auc(yy, oo, axis) - _auc(yy, pp, axis)
 
-    with warnings.catch_warnings():  # scipy's warning for those left-out resamples
-        warnings.simplefilter("ignore", DegenerateDataWarning)
-        r = bootstrap((y.astype(float), p), auc, paired=True, vectorized=True, n_resamples=resamples,
-                      confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
-    aucs = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
-    low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
-    return [float(low), float(high)]
+    return _paired_interval((labels, probs, other), gain, level, resamples, seed)
 
 
 def format_interval(ci: list[float] | None, digits: int = 3) -> str:
