@@ -35,14 +35,26 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
     }
 
 
+def _bootstrap(arrays: tuple, statistic, level: float, resamples: int, seed: int) -> list[float]:
+    """The percentile bootstrap interval of a vectorised ``statistic`` of ``arrays``, their
+    items (photos) resampled together; resamples where it is NaN are left out."""
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    with warnings.catch_warnings():  # scipy's warning for those left-out resamples
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        r = bootstrap(arrays, statistic, paired=True, vectorized=True, n_resamples=resamples,
+                      confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    kept = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
+    low, high = np.percentile(kept, [50 * (1 - level), 50 * (1 + level)])
+    return [float(low), float(high)]
+
+
 def interval(values, weights=None, level: float = INTERVAL_LEVEL, resamples: int = INTERVAL_RESAMPLES,
              seed: int = 0) -> list[float] | None:
     """The percentile bootstrap interval of the mean of ``values`` (one number per photo, or
     per source photo), weighted by ``weights`` when given: how far the mean could move on
     another draw of as many photos. None for fewer than two values; a constant sample's
     interval is the constant itself."""
-    from scipy.stats import bootstrap
-
     v = np.asarray(values, float)
     w = np.ones_like(v) if weights is None else np.asarray(weights, float)
     if len(v) < 2:
@@ -53,9 +65,7 @@ def interval(values, weights=None, level: float = INTERVAL_LEVEL, resamples: int
     def mean(vv, ww, axis=-1):
         return (vv * ww).sum(axis=axis) / ww.sum(axis=axis)
 
-    r = bootstrap((v, w), mean, paired=True, vectorized=True, n_resamples=resamples,
-                  confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
-    return [float(r.confidence_interval.low), float(r.confidence_interval.high)]
+    return _bootstrap((v, w), mean, level, resamples, seed)
 
 
 def _auc(yy: np.ndarray, pp: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -70,29 +80,22 @@ def _auc(yy: np.ndarray, pp: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
 
 
-def _paired_interval(data: tuple, statistic, level: float, resamples: int, seed: int) -> list[float] | None:
-    """The percentile bootstrap interval of a vectorised ``statistic`` of photos resampled
-    together across ``data``; resamples where it is NaN (one class only) are left out."""
-    from scipy.stats import DegenerateDataWarning, bootstrap
-
-    y = np.asarray(data[0]) > 0.5
-    if min(y.sum(), (~y).sum()) < 2:  # a resample could lack a class: no AUC at all
+def _auc_bootstrap(labels, scores: tuple, statistic, level: float, resamples: int,
+                   seed: int) -> list[float] | None:
+    """:func:`_bootstrap` of an AUC ``statistic`` of the labels and ``scores``; None when a
+    class has fewer than two photos (a resample could then lack it: no AUC at all)."""
+    y = np.asarray(labels) > 0.5
+    if min(y.sum(), (~y).sum()) < 2:
         return None
-    arrays = (y.astype(float), *(np.asarray(a, float) for a in data[1:]))
-    with warnings.catch_warnings():  # scipy's warning for those left-out resamples
-        warnings.simplefilter("ignore", DegenerateDataWarning)
-        r = bootstrap(arrays, statistic, paired=True, vectorized=True, n_resamples=resamples,
-                      confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
-    kept = r.bootstrap_distribution[~np.isnan(r.bootstrap_distribution)]
-    low, high = np.percentile(kept, [50 * (1 - level), 50 * (1 + level)])
-    return [float(low), float(high)]
+    return _bootstrap((y.astype(float), *(np.asarray(a, float) for a in scores)), statistic,
+                      level, resamples, seed)
 
 
 def auc_interval(labels: np.ndarray, probs: np.ndarray, level: float = INTERVAL_LEVEL,
                  resamples: int = INTERVAL_RESAMPLES, seed: int = 0) -> list[float] | None:
     """The percentile bootstrap interval of the ROC AUC, photos resampled with their labels.
     None when a class has fewer than two photos."""
-    return _paired_interval((labels, probs), _auc, level, resamples, seed)
+    return _auc_bootstrap(labels, (probs,), _auc, level, resamples, seed)
 
 
 def auc_gain_interval(labels: np.ndarray, probs: np.ndarray, other: np.ndarray,
@@ -104,7 +107,7 @@ def auc_gain_interval(labels: np.ndarray, probs: np.ndarray, other: np.ndarray,
     def gain(yy, pp, oo, axis=-1):
         return _auc(yy, oo, axis) - _auc(yy, pp, axis)
 
-    return _paired_interval((labels, probs, other), gain, level, resamples, seed)
+    return _auc_bootstrap(labels, (probs, other), gain, level, resamples, seed)
 
 
 def format_interval(ci: list[float] | None, digits: int = 3) -> str:
