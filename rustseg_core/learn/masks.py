@@ -86,7 +86,7 @@ def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
 
 def shared_held_out(infos: list[dict]) -> list[str]:
     """The held-out mask photos (``val_mask_photos``) that several U-Nets all list, sorted:
-    the only photos they may be compared or averaged on. ValueError when one lists none, or
+    the only photos they may be compared on. ValueError when one lists none, or
     two list different photos: each would then be scored on photos another trained on."""
     lists = [sorted(info.get("val_mask_photos") or []) for info in infos]
     if not all(lists):
