@@ -81,24 +81,24 @@ def main(argv: list[str] | None = None) -> int:
             ("mean of both", [(a + b) / 2 for a, b in zip(*maps)], label_logits.mean(1), close_logits.mean(1))]
     print(f"{len(truths)} held-out close-ups of {args.masks}, {len(y)} labelled photos of {args.images}, "
           f"both networks at {side} px")
-    best = []  # each row's per-photo IoUs at its best mask threshold
+    best, probs, aucs = [], [], []  # per row: IoUs at its best mask threshold, probabilities, AUC
     for name, m, lab, close in rows:
         p, pc = expit(lab), expit(close)
         t, balanced, _ = decision_threshold(p, y, pc, DECISION_THRESHOLDS)
         by_threshold = {th: ious(m, truths, th) for th in MASK_THRESHOLDS}
         best.append(max(by_threshold.values(), key=np.mean))
+        probs.append(p)
+        aucs.append(roc_auc_score(y, p))
         listed = ", ".join(f"{th:g}: {v.mean():.3f}" for th, v in by_threshold.items())
         print(f"{name}\n  close-up mean IoU by mask threshold: {listed}\n"
-              f"  ROC AUC {roc_auc_score(y, p):.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
+              f"  ROC AUC {aucs[-1]:.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
               f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
               f"{100 * np.mean(pc <= t):.1f} %")
-    mean_p = expit(rows[2][2])
-    for k, (name, _, lab, _) in enumerate(rows[:2]):  # paired: the same photos
-        d, p = best[2] - best[k], expit(lab)
+    for k, (name, *_) in enumerate(rows[:2]):  # paired: the same photos
+        d = best[2] - best[k]
         print(f"mean of both minus {name}, close-up IoU at each one's best mask threshold: "
-              f"{d.mean():+.3f}{format_interval(interval(d))}; ROC AUC "
-              f"{roc_auc_score(y, mean_p) - roc_auc_score(y, p):+.3f}"
-              f"{format_interval(auc_gain_interval(y, p, mean_p))} (95 % paired bootstrap intervals)")
+              f"{d.mean():+.3f}{format_interval(interval(d))}; ROC AUC {aucs[2] - aucs[k]:+.3f}"
+              f"{format_interval(auc_gain_interval(y, probs[k], probs[2]))} (95 % paired bootstrap intervals)")
     return 0
 
 

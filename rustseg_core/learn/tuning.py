@@ -159,7 +159,6 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
     pairs = list(mask_pairs(folder, names))
     if not pairs:
         raise ValueError(f"no validation mask photos of this model in {folder}")
-    table: dict[tuple[int, float], float] = {}
     per_photo: dict[tuple[int, float], list[float]] = {}
     for side in sides:
         seg = segmenter.with_config(learned_side=side)
@@ -170,8 +169,9 @@ def tune_learned(segmenter: Segmenter, folder: str | Path, names: set[str] | Non
             for t in thresholds:
                 ious[t].append(mask_scores(prob > t, gt)["iou"])
         for t in thresholds:
-            table[(side, t)], per_photo[(side, t)] = float(np.mean(ious[t])), ious[t]
-            log(f"  side {side}, threshold {t}: mean IoU {table[(side, t)]:.3f}")
+            per_photo[(side, t)] = ious[t]
+            log(f"  side {side}, threshold {t}: mean IoU {np.mean(ious[t]):.3f}")
+    table = {key: float(np.mean(v)) for key, v in per_photo.items()}
     side, t = max(table, key=table.get)
     log(f"learned mode: best mean IoU {table[(side, t)]:.3f}"
         f"{format_interval(interval(per_photo[(side, t)]))} at side {side}, threshold {t} "
