@@ -139,7 +139,7 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
         assert gated["methods"][m]["per_source_mean"]["recall"] <= seg["methods"][m]["per_source_mean"]["recall"]
     pixel = report["pixel"]["gated"]
     assert pixel["n_images"] == 3 and set(pixel["methods"]) == variants
-    assert 0 <= pixel["share_called_clean"] <= 1
+    assert pixel["share_called_clean"] == pytest.approx(1 - pixel["classified_corrosion"] / pixel["n_images"])
     clean = report["clean"]
     assert clean["n_images"] == 6 and set(clean["false_area_gated"]) == variants
     for m in variants:
@@ -165,6 +165,19 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
     printed = capsys.readouterr().out
     assert "pointing game" in printed and "false area" in printed and "close-up masks" in printed
     assert "95 % bootstrap interval" in printed
+
+
+def test_evaluate_says_so_when_a_mask_folder_holds_no_photo_with_a_mask(tiny_model_dir, eval_data,
+                                                                          tmp_path, capsys):
+    for p in (eval_data / "pixel" / "test" / "masks").iterdir():
+        p.unlink()
+    argv = ["evaluate", "--data", str(eval_data), "--model", str(tiny_model_dir), "--only", "pixel",
+            "--out", str(tmp_path / "report")]
+    assert main(argv) == 2
+    assert "has a mask" in capsys.readouterr().err
+    (eval_data / "pixel" / "test" / "masks").rmdir()
+    assert main(argv) == 2
+    assert "needs images/ and masks/" in capsys.readouterr().err
 
 
 def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_path, monkeypatch):

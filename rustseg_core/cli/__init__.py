@@ -312,6 +312,17 @@ def _classification_line(c: dict) -> str:
             f"recall {c['recall']:.3f}, F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
 
 
+def _mask_scores(segmenter, folder: Path) -> dict:
+    """``evaluate_segmentation``, with a folder that lacks images/ or masks/, or holds no
+    photo with a mask, reported in one line instead of a traceback."""
+    from ..learn.evaluate import evaluate_segmentation
+
+    try:
+        return evaluate_segmentation(segmenter, folder)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from e
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     root = Path(args.data)
     parts = set(args.only.split(",")) if args.only else set(EVALUATION_PARTS)
@@ -354,11 +365,11 @@ def _evaluate(args: argparse.Namespace) -> int:
                   f"{_classification_line(a)}")
     if "segmentation" in parts:
         folder = folders["segmentation"]
-        report["segmentation"] = both = ev.evaluate_segmentation(segmenter, folder)
+        report["segmentation"] = both = _mask_scores(segmenter, folder)
         _print_masks(f"masks in {folder}", both)
     if "pixel" in parts:
         folder = folders["pixel"]
-        report["pixel"] = both = ev.evaluate_segmentation(segmenter, folder)
+        report["pixel"] = both = _mask_scores(segmenter, folder)
         _print_masks(f"close-up masks in {folder}", both)
     if "clean" in parts:
         folder = folders["clean"]

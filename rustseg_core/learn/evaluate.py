@@ -168,10 +168,12 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
                 else ungated[name]
         per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
         per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
+    if not per_image["gated"]:
+        raise ValueError(f"no photo under {folder}/images has a mask in {folder}/masks")
     out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
     called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]
     for view in out.values():
-        view["share_called_clean"] = 1.0 - view["classified_corrosion"] / max(view["n_images"], 1)
+        view["share_called_clean"] = float(np.mean(called_clean))
         view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": interval(called_clean)}
     return out
 
