@@ -47,16 +47,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 def run_variant(data: str, overrides: dict, epochs: int, cache_dir: str, seed: int,
                 **size) -> dict:
     """Train one variant in a scratch folder and read its per-epoch log."""
-    import csv
-
     from rustseg_core.learn.train import TrainConfig, train
+    from rustseg_core.learn.training_log import read_training_log
     from rustseg_core.tf_runtime import keras
 
     cfg = TrainConfig(epochs=epochs, seed=seed, cache_dir=cache_dir, **size, **overrides)
     with tempfile.TemporaryDirectory(prefix="rustseg-ablation-") as out:
         bundle = train(data, out, cfg, command=None)
-        with open(Path(out) / "training_log.csv") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_training_log(out)
     keras().backend.clear_session()
     aucs = [float(r["val_auc"]) for r in rows]
     best = max(range(len(aucs)), key=aucs.__getitem__)

@@ -1,5 +1,4 @@
 """`rustseg train` on a tiny synthetic folder: outputs, resume, fine-tuning, options."""
-import csv
 import json
 
 import numpy as np
@@ -7,6 +6,7 @@ import pytest
 
 from rustseg_core.cli import main
 from rustseg_core.learn.train import TrainConfig, train
+from rustseg_core.learn.training_log import read_training_log
 from rustseg_core.pipeline.model import load_bundle
 from rustseg_core.pipeline.segmenter import Segmenter
 from rustseg_core.tf_runtime import keras as _keras
@@ -24,11 +24,6 @@ def labelled(tmp_path_factory):
     return root
 
 
-def _log_rows(folder):
-    with open(folder / "training_log.csv") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.mark.slow  # a training run: in the slow suite, as the README lists
 def test_train_command_writes_a_loadable_model(labelled, tmp_path, capsys):
     out = tmp_path / "m"
@@ -37,7 +32,7 @@ def test_train_command_writes_a_loadable_model(labelled, tmp_path, capsys):
     assert rc == 0 and "val AUC" in capsys.readouterr().out
     for name in ("model.keras", "rustseg.json", "best.weights.h5", "training_log.csv"):
         assert (out / name).is_file()
-    assert len(_log_rows(out)) == 2
+    assert len(read_training_log(out)) == 2
     info = json.loads((out / "rustseg.json").read_text())["info"]
     assert info["command"].startswith("rustseg train")
     assert info["train_counts"] == {"corrosion": 9, "not_corrosion": 9}  # 25 % held out, stratified
@@ -66,7 +61,7 @@ def test_interrupted_training_resumes_where_it_stopped(labelled, tmp_path, monke
     monkeypatch.undo()
     train(labelled, out, cfg)
     # The CSV row of the interrupted epoch was never written; the rerun starts at epoch 1.
-    assert [r["epoch"] for r in _log_rows(out)] == ["1", "2"]
+    assert [r["epoch"] for r in read_training_log(out)] == ["1", "2"]
     assert (out / "model.keras").is_file()
 
 

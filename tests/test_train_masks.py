@@ -8,6 +8,7 @@ import pytest
 
 from rustseg_core.learn.masks import blank_photos
 from rustseg_core.learn.train_masks import MaskTrainConfig, _dataset, losses, train_masks
+from rustseg_core.learn.training_log import read_training_log
 from rustseg_core.tf_runtime import tensorflow
 
 tf = tensorflow()
@@ -119,8 +120,6 @@ def test_keep_decision_teaches_the_starting_models_probabilities(tiny_unet_dir, 
     """With keep_decision each training photo's image target is the starting model's
     probability on it: at learning rate 0, photos unaugmented and one batch, the logged image
     loss is then exactly the mean entropy of those probabilities, whatever the labels say."""
-    import csv
-
     from rustseg_core.learn.masks import MaskSet, load_labelled_folder, load_mask_folder, split
     from rustseg_core.learn.train_masks import _dataset
     from rustseg_core.pipeline.model import load_bundle
@@ -133,8 +132,7 @@ def test_keep_decision_teaches_the_starting_models_probabilities(tiny_unet_dir, 
                           blank_photos=0, labelled_per_epoch=1.0, warmup_epochs=0, augment=False,
                           cache_dir=str(tmp_path / "cache"))
     train_masks([tmp_path / "pixel"], tmp_path / "lab", tmp_path / "m", cfg)
-    with open(tmp_path / "m" / "training_log.csv") as f:
-        logged = float(next(csv.DictReader(f))["image"])
+    logged = float(read_training_log(tmp_path / "m")[0]["image"])
     train_set, _ = split(load_mask_folder(tmp_path / "pixel", 64, cfg.cache_dir), cfg.val_fraction, cfg.seed)
     photos = MaskSet.concat([train_set, load_labelled_folder(tmp_path / "lab", 64, cfg.cache_dir)])
     teacher = load_bundle(tiny_unet_dir).model
@@ -164,8 +162,6 @@ def test_decoder_only_and_keep_decision_need_a_model_to_start_from(tmp_path, cap
 def test_stop_after_ends_a_run_inside_its_schedule_and_a_rerun_finishes_it(tiny_unet_dir, tmp_path):
     """stop_after=2 of a 3-epoch schedule: two epochs at the 3-epoch schedule's learning rates
     and a model written; the same arguments without stop_after resume at epoch 3."""
-    import csv
-
     from rustseg_core.learn.train import WarmupCosine
     from tests.synthetic import write_labelled_folder, write_mask_folder
 
@@ -177,15 +173,11 @@ def test_stop_after_ends_a_run_inside_its_schedule_and_a_rerun_finishes_it(tiny_
                           cache_dir=str(tmp_path / "cache"))
     out = tmp_path / "m"
 
-    def logged():
-        with open(out / "training_log.csv") as f:
-            return list(csv.DictReader(f))
-
     train_masks([tmp_path / "pixel"], tmp_path / "lab", out, cfg)
     state = json.loads((out / "state.json").read_text())
     steps = state["step"] // 2
     assert state["epoch"] == 2 and (out / "model.keras").is_file()
-    rows = logged()
+    rows = read_training_log(out)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     # the last step of epoch 2 ran at the 3-epoch cosine's rate, well above its 1 % floor
     expected = float(WarmupCosine(3e-3, 0, 3 * steps)(2 * steps - 1))
@@ -193,7 +185,7 @@ def test_stop_after_ends_a_run_inside_its_schedule_and_a_rerun_finishes_it(tiny_
     info = json.loads((out / "rustseg.json").read_text())["info"]
     assert info["train_config"]["stop_after"] == 2
     train_masks([tmp_path / "pixel"], tmp_path / "lab", out, replace(cfg, stop_after=None))
-    rows = logged()
+    rows = read_training_log(out)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert float(rows[-1]["lr"]) == pytest.approx(float(WarmupCosine(3e-3, 0, 3 * steps)(3 * steps - 1)),
                                                   rel=1e-4)

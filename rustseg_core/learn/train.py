@@ -16,6 +16,7 @@ from ..pipeline.model import ModelBundle, build_classifier, load_bundle, logit_m
 from ..tf_runtime import keras as _keras
 from ..tf_runtime import tensorflow as _tensorflow
 from .data import cached_arrays, find_splits, stratified_split
+from .training_log import TRAINING_LOG
 
 tf = _tensorflow()
 keras = _keras()
@@ -178,7 +179,7 @@ def train(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig,
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(best), monitor="val_auc", mode="max",
                                         save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(str(out_dir / "training_log.csv"), append=True),
+        keras.callbacks.CSVLogger(str(out_dir / TRAINING_LOG), append=True),
     ]
     t1 = time.time()
     # shuffle=False: the tf.data pipeline already reshuffles every epoch (seeded).

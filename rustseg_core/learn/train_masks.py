@@ -40,6 +40,7 @@ from .torch_weights import read_state_dict
 from .metrics import decision_threshold, mask_scores, uncertain_band
 from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
+from .training_log import TRAINING_LOG
 
 tf = _tensorflow()
 keras = _keras()
@@ -379,7 +380,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         model.load_weights(last)
         log.info("resuming after epoch %d", state["epoch"])
     start, best_iou, global_step = state.get("epoch", 0), state.get("best_iou", -1.0), state.get("step", 0)
-    log_path = out_dir / "training_log.csv"
+    log_path = out_dir / TRAINING_LOG
     fields = ["epoch", "seconds", "loss", "image", "pixel_bce", "dice", "pooled", "lr",
               "val_iou", "val_auc", "val_false_area"]
     if not log_path.is_file() or start == 0:
