@@ -6,12 +6,15 @@
 On validation photos only. Both models must hold out the same mask photos
 (``val_mask_photos``: a model that trained on the other's held-out photos would leak them);
 masks are scored on those close-ups alone. Both networks run at ``--side`` (default: the
-first model's learned side). For each model and for their mean (pixel probabilities
-averaged; image logits averaged) it prints the close-ups' mean IoU at each mask threshold,
-the ROC AUC on the labelled photos of ``--images``, and the decision threshold that
-``rustseg tune --learned`` would choose (the same rule, over the labelled photos and the
-close-ups) with its balanced accuracy and the share of clean photos it calls rust; then the
-mean's close-up IoU and ROC AUC gains over each model, with paired 95 % bootstrap intervals.
+first model's learned side), the second at ``--other-side`` when given: with ``--other``
+the same folder, that compares two input sides of one model (and their mean, the
+multi-scale average). For each model and for their mean (pixel probabilities averaged;
+image logits averaged) it prints the close-ups' mean IoU at each mask threshold, the ROC
+AUC on the labelled photos of ``--images``, and the decision threshold that ``rustseg tune
+--learned`` would choose (the same rule, over the labelled photos and the close-ups) with
+its balanced accuracy and the share of clean photos it calls rust; then, with paired 95 %
+bootstrap intervals, the first model's close-up IoU and ROC AUC gains over the second, and
+the mean's over each.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", default="../shared/data/classification/val",
                     help="labelled validation photos (corrosion/, not_corrosion/)")
     ap.add_argument("--side", type=int, help="input side of both networks (default: the first's learned side)")
+    ap.add_argument("--other-side", type=int, help="input side of the second network (default: --side)")
     args = ap.parse_args(argv)
     first, second = Segmenter.load(args.model), Segmenter.load(args.other)
     try:
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         ap.error(f"{args.model} and {args.other}: {e}")
     side = args.side or first.learned_side
-    segs = [at_side(s, side) for s in (first, second)]
+    other_side = args.other_side or side
+    segs = [at_side(first, side), at_side(second, other_side)]
 
     truths, maps, close_logits = [], [[], []], []
     for path, gt in mask_pairs(args.masks, names):
@@ -80,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             (args.other, maps[1], label_logits[:, 1], close_logits[:, 1]),
             ("mean of both", [(a + b) / 2 for a, b in zip(*maps)], label_logits.mean(1), close_logits.mean(1))]
     print(f"{len(truths)} held-out close-ups of {args.masks}, {len(y)} labelled photos of {args.images}, "
-          f"both networks at {side} px")
+          + (f"both networks at {side} px" if side == other_side else f"networks at {side} and {other_side} px"))
+    names = [f"{name} at {s} px" for (name, *_), s in zip(rows, (side, other_side))] + ["mean of both"]
     best, probs, aucs = [], [], []  # per row: IoUs at its best mask threshold, probabilities, AUC
-    for name, m, lab, close in rows:
+    for name, (_, m, lab, close) in zip(names, rows):
         p, pc = expit(lab), expit(close)
         t, balanced, _ = decision_threshold(p, y, pc, DECISION_THRESHOLDS)
         by_threshold = {th: ious(m, truths, th) for th in MASK_THRESHOLDS}
@@ -94,11 +100,11 @@ def main(argv: list[str] | None = None) -> int:
               f"  ROC AUC {aucs[-1]:.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
               f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
               f"{100 * np.mean(pc <= t):.1f} %")
-    for k, (name, *_) in enumerate(rows[:2]):  # paired: the same photos
-        d = best[2] - best[k]
-        print(f"mean of both minus {name}, close-up IoU at each one's best mask threshold: "
-              f"{d.mean():+.3f}{format_interval(interval(d))}; ROC AUC {aucs[2] - aucs[k]:+.3f}"
-              f"{format_interval(auc_gain_interval(y, probs[k], probs[2]))} (95 % paired bootstrap intervals)")
+    for new, old in ((0, 1), (2, 0), (2, 1)):  # paired: the same photos
+        d = best[new] - best[old]
+        print(f"{names[new]} minus {names[old]}, close-up IoU at each one's best mask threshold: "
+              f"{d.mean():+.3f}{format_interval(interval(d))}; ROC AUC {aucs[new] - aucs[old]:+.3f}"
+              f"{format_interval(auc_gain_interval(y, probs[old], probs[new]))} (95 % paired bootstrap intervals)")
     return 0
 
 

@@ -88,14 +88,34 @@ def test_unet_ensemble_check_of_a_model_with_itself_is_that_model(tiny_unet_dir,
     out = capsys.readouterr().out
     blocks = re.findall(r"close-up mean IoU by mask threshold: (.*)\n  (ROC AUC .*)", out)
     assert len(blocks) == 3 and blocks[0] == blocks[1] == blocks[2]
-    gains = re.findall(r"^mean of both minus .*: (.*) \(95 % paired bootstrap intervals\)$", out, re.M)
-    assert gains == ["+0.000 [0.000–0.000]; ROC AUC +0.000 [0.000–0.000]"] * 2
+    gains = re.findall(r"^.* minus .*: (.*) \(95 % paired bootstrap intervals\)$", out, re.M)
+    assert gains == ["+0.000 [0.000–0.000]; ROC AUC +0.000 [0.000–0.000]"] * 3
     seg = Segmenter.load(tiny_unet_dir)
     side = seg.learned_side
     _, _, table = tune_learned(at_side(seg, side), masks, set(seg.bundle.info["val_mask_photos"]),
                                sides=(side,), thresholds=script.MASK_THRESHOLDS, log=lambda _: None)
     ious = [float(v) for v in re.findall(r": ([0-9.]+)", blocks[0][0])]
     assert ious == pytest.approx([table[(side, t)] for t in script.MASK_THRESHOLDS], abs=5e-4)
+
+
+def test_unet_ensemble_check_compares_two_input_sides_of_one_model(tiny_unet_dir, trained_on, capsys):
+    """With --other-side the second network runs at that side: its rows are what the first
+    scores there."""
+    masks, labelled = trained_on
+    script = _script("unet_ensemble_check")
+    from rustseg_core.pipeline.segmenter import Segmenter
+
+    side = Segmenter.load(tiny_unet_dir).learned_side
+    common = ["--model", str(tiny_unet_dir), "--other", str(tiny_unet_dir), "--masks", str(masks),
+              "--images", str(labelled)]
+    outs = []
+    for extra in (["--side", str(side), "--other-side", str(2 * side)], ["--side", str(2 * side)]):
+        assert script.main(common + extra) == 0
+        outs.append(capsys.readouterr().out)
+    assert f"networks at {side} and {2 * side} px" in outs[0]
+    two_sides, larger = (re.findall(r"close-up mean IoU by mask threshold: (.*)\n  (ROC AUC .*)", out)
+                         for out in outs)
+    assert two_sides[1] == larger[0] and two_sides[0] != two_sides[1]
 
 
 def test_unet_ensemble_check_refuses_models_with_other_held_out_photos(tiny_unet_dir, trained_on,
