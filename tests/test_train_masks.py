@@ -71,6 +71,49 @@ def test_training_batches_cover_every_mask_photo_each_epoch():
     assert sum(len(b[0]) for b in val) == 12 and val[0][0].shape[1:] == (32, 32, 3)
 
 
+def test_augmented_batches_follow_the_seed_alone():
+    """A photo's augmentation comes from the run's seed and its place in the epoch, not from
+    the timing of the parallel map's threads: a second pipeline repeats the first batch for
+    batch; the next epoch, or another seed, draws anew."""
+    from dataclasses import replace
+
+    ms = blank_photos(24, 40, seed=1)
+    ms.labels[:] = 1.0  # all "mask photos": each one is in every epoch
+    cfg = MaskTrainConfig(input_size=32, cache_size=40, batch_size=8)
+
+    def epochs(cfg, n=2):
+        ds = _dataset(ms, cfg, train=True)
+        return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(n)]
+
+    first, second = epochs(cfg)
+    again = epochs(cfg)
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.allclose(np.sort(first.mean(axis=(1, 2, 3))), np.sort(second.mean(axis=(1, 2, 3))))
+    assert not np.allclose(first, epochs(replace(cfg, seed=2), n=1)[0])
+
+
+@pytest.mark.slow  # two training runs: in the slow suite, as the README lists
+def test_a_deterministic_run_is_bit_identical_when_repeated(tmp_path):
+    from rustseg_core.cli import main
+    from rustseg_core.pipeline.model import load_bundle
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=16, size=64, seed=1)
+    write_labelled_folder(tmp_path / "lab", n_per_class=8, size=64, seed=2)
+    weights = []
+    for run in ("a", "b"):
+        assert main(["train", str(tmp_path / "lab"), "--masks", str(tmp_path / "pixel"), "--encoder", "paper",
+                     "--base-width", "4", "--input-size", "48", "--epochs", "2", "--batch-size", "8",
+                     "--deterministic", "--out", str(tmp_path / run)]) == 0
+        info = json.loads((tmp_path / run / "rustseg.json").read_text())["info"]
+        assert info["train_config"]["deterministic"] is True
+        weights.append(load_bundle(tmp_path / run).model.get_weights())
+    assert len(weights[0]) == len(weights[1])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.slow
 def test_encoder_options_reach_the_model(tmp_path):
     from tests.synthetic import write_labelled_folder, write_mask_folder
@@ -221,8 +264,8 @@ def _augmented_masks(name: str, n: int = 8) -> list[np.ndarray]:
     img = np.full((40, 40, 3), 128, np.uint8)
     mask = np.zeros((40, 40), np.uint8)
     mask[:, 16:24] = 1  # a vertical band
-    return [aug(tf.constant(img), tf.constant(mask), tf.constant(1.0), tf.constant(1.0))[1].numpy()
-            for _ in range(n)]
+    return [aug(tf.constant(img), tf.constant(mask), tf.constant(1.0), tf.constant(1.0),
+                tf.constant([0, k], tf.int64))[1].numpy() for k in range(n)]
 
 
 def test_light_augmentation_keeps_the_mask_upright_and_phone_augmentation_turns_it():

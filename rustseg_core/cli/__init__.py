@@ -158,7 +158,7 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           augment=not args.no_augment, augmentation=args.augmentation,
                           init_from=args.init_from, cache_dir=args.cache_dir,
                           warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs,
-                          label_audit=args.label_audit)
+                          label_audit=args.label_audit, deterministic=args.deterministic)
     bundle = train_masks(args.masks, labelled, args.out, cfg, command=command, val_labelled_dir=val)
     i = bundle.info
     print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
@@ -588,7 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=1, help="random seed (weights, shuffling, augmentation)")
     t.add_argument("--val-fraction", type=float, default=0.15, help="used when there is no val/ split")
     t.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    t.add_argument("--deterministic", action="store_true", help="bit-reproducible (slower) TF ops")
+    t.add_argument("--deterministic", action="store_true",
+                   help="TensorFlow's deterministic kernels: the same seed and data give the same "
+                        "weights on one machine (may be slower on a GPU)")
     t.add_argument("--cache-dir", help="where decoded images are cached (default: OUT/cache)")
     t.add_argument("--warmup-epochs", type=int, default=2, help="linear learning-rate warm-up")
     t.add_argument("--init-from", metavar="MODEL_DIR",

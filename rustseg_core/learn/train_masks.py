@@ -91,6 +91,8 @@ class MaskTrainConfig:
     labelled_per_epoch: float = 0.5
     val_fraction: float = 0.1  # of the mask photos, when no validation mask folder is given
     seed: int = 1
+    # Bit-identical runs for one seed on one machine (TensorFlow's deterministic kernels).
+    deterministic: bool = False
     augment: bool = True
     augmentation: str = "phone"  # a name of AUGMENTATIONS
     init_from: str | None = None
@@ -108,11 +110,32 @@ class MaskTrainConfig:
 
 
 # ---------------------------------------------------------------- augmentation
-def _uniform(rng: tf.random.Generator, shape, low: float, high: float) -> tf.Tensor:
+class _Draws:
+    """One sample's random draws, each from its own stateless seed split off the sample's
+    seed: a photo's augmentation depends on that seed alone, not on which of the parallel
+    map's threads asked a shared generator first (which made runs differ)."""
+
+    def __init__(self, seed: tf.Tensor, n: int = 32):
+        self._seeds = tf.random.experimental.stateless_split(seed, n)
+        self._next = 0
+
+    def _seed(self) -> tf.Tensor:
+        seed = self._seeds[self._next]  # indexed while tracing: each call site has its own
+        self._next += 1
+        return seed
+
+    def uniform(self, shape, minval: float = 0.0, maxval: float = 1.0) -> tf.Tensor:
+        return tf.random.stateless_uniform(shape, self._seed(), minval, maxval)
+
+    def normal(self, shape, mean: float = 0.0, stddev: float = 1.0) -> tf.Tensor:
+        return tf.random.stateless_normal(shape, self._seed(), mean, stddev)
+
+
+def _uniform(rng: _Draws, shape, low: float, high: float) -> tf.Tensor:
     return rng.uniform(shape, low, high) if high > low else tf.fill(shape, float(low))
 
 
-def _projective(size: int, out: int, rng: tf.random.Generator, a: Augmentation) -> tf.Tensor:
+def _projective(size: int, out: int, rng: _Draws, a: Augmentation) -> tf.Tensor:
     """A random zoom, rotation, shift and slight perspective, as the 8 parameters of
     ``ImageProjectiveTransformV3`` (output → input coordinates)."""
     zoom = tf.exp(_uniform(rng, [], math.log(a.zoom[0]), math.log(a.zoom[1])))
@@ -134,10 +157,10 @@ def make_augment(cfg: MaskTrainConfig):
         raise ValueError(f"unknown augmentation {cfg.augmentation!r}; choose one of "
                          f"{', '.join(AUGMENTATIONS)}")
     a = AUGMENTATIONS[cfg.augmentation]
-    rng = tf.random.Generator.from_seed(cfg.seed)
     size, out = cfg.decode_size, cfg.input_size
 
-    def aug(img, mask, has_mask, label):
+    def aug(img, mask, has_mask, label, seed):
+        rng = _Draws(seed)
         x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
         x = tf.raw_ops.ImageProjectiveTransformV3(
             images=x[None], transforms=_projective(size, out, rng, a)[None], output_shape=[out, out],
@@ -167,7 +190,7 @@ def make_augment(cfg: MaskTrainConfig):
 
 
 def plain(cfg: MaskTrainConfig):
-    def f(img, mask, has_mask, label):
+    def f(img, mask, has_mask, label, seed=None):
         x = tf.concat([tf.cast(img, tf.float32) / 255.0, tf.cast(mask, tf.float32)[..., None]], -1)
         x = tf.image.resize(x, (cfg.input_size, cfg.input_size))
         return x[..., :3], tf.cast(x[..., 3] >= 0.5, tf.float32), has_mask, label
@@ -192,11 +215,14 @@ def _dataset(ms: MaskSet, cfg: MaskTrainConfig, train: bool) -> tf.data.Dataset:
         # Every mask photo each epoch; a random share of the image-level photos.
         keep = tf.constant((ms.has_mask > 0) & (ms.labels > 0))
         frac = cfg.labelled_per_epoch
-        ds = ds.shuffle(len(ms), seed=cfg.seed, reshuffle_each_iteration=True).filter(
-            lambda i: tf.gather(keep, i) | (tf.random.uniform([]) < frac))
+        n = len(ms)
+        # Each sample's augmentation seed: the run's seed and (place in this epoch's order,
+        # photo), so an epoch's draws follow the seeded shuffle, whatever the thread timing.
+        ds = ds.shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True).enumerate().filter(
+            lambda pos, i: tf.gather(keep, i) | (tf.random.uniform([], seed=cfg.seed) < frac))
         fn = make_augment(cfg) if cfg.augment else plain(cfg)
-        return (ds.map(sample).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
-                .batch(cfg.batch_size).prefetch(2))
+        return (ds.map(lambda pos, i: (*sample(i), tf.stack([tf.constant(cfg.seed, tf.int64), pos * n + i])))
+                .map(fn, num_parallel_calls=tf.data.AUTOTUNE).batch(cfg.batch_size).prefetch(2))
     return ds.map(sample).map(plain(cfg), num_parallel_calls=tf.data.AUTOTUNE).batch(32).prefetch(2)
 
 
@@ -303,6 +329,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
     cache_dir = cfg.cache_dir or (out_dir / "cache")
     t0 = time.time()
     size = cfg.decode_size
