@@ -6,7 +6,10 @@
 # classification/val. Decoded photos are cached under OUT/cache, empty on a first run, so
 # the decoding is counted.
 #
-#   scripts/train_default.sh [DATA_DIR] [OUT_DIR]     (defaults: ../shared/data runs/recipe)
+#   scripts/train_default.sh [DATA_DIR] [OUT_DIR] [TRAIN_OPTION...]
+#
+# (defaults: ../shared/data runs/recipe). Options after OUT_DIR go to both training runs,
+# e.g. --deterministic for a run that repeats bit for bit on one machine.
 #
 # Needs requirements-train.txt (the ImageNet weights). Writes OUT/avg3 (the model, ready for
 # `rustseg export` and `rustseg evaluate`) and prints each step's wall time and the total;
@@ -16,7 +19,7 @@ DATA=${1:-../shared/data}
 OUT=${2:-runs/recipe}
 mkdir -p "$OUT"
 rustseg() { python3 -m rustseg_core "$@"; }
-P=("$DATA/classification" --masks "$DATA/pixel/train" --input-size 320 --cache-dir "$OUT/cache")
+P=("$DATA/classification" --masks "$DATA/pixel/train" --input-size 320 --cache-dir "$OUT/cache" "${@:3}")
 : > "$OUT/times.tsv"
 
 step() {  # step NAME COMMAND...: run it, log its wall time
