@@ -171,10 +171,12 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     if not per_image["gated"]:
         raise ValueError(f"no photo under {folder}/images has a mask in {folder}/masks")
     out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    # The classifier's calls are the same in both views: one figure, one interval.
     called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]
+    share, share_ci = float(np.mean(called_clean)), interval(called_clean)
     for view in out.values():
-        view["share_called_clean"] = float(np.mean(called_clean))
-        view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": interval(called_clean)}
+        view["share_called_clean"] = share
+        view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": share_ci}
     return out
 
 
