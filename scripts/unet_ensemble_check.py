@@ -81,14 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     y = np.asarray(labelled.labels) > 0.5
 
     close_logits = np.array(close_logits)
-    rows = [(args.model, maps[0], label_logits[:, 0], close_logits[:, 0]),  # a list: the two may be one
-            (args.other, maps[1], label_logits[:, 1], close_logits[:, 1]),
+    rows = [(f"{args.model} at {side} px", maps[0], label_logits[:, 0], close_logits[:, 0]),
+            (f"{args.other} at {other_side} px", maps[1], label_logits[:, 1], close_logits[:, 1]),
             ("mean of both", [(a + b) / 2 for a, b in zip(*maps)], label_logits.mean(1), close_logits.mean(1))]
     print(f"{len(truths)} held-out close-ups of {args.masks}, {len(y)} labelled photos of {args.images}, "
           + (f"both networks at {side} px" if side == other_side else f"networks at {side} and {other_side} px"))
-    names = [f"{name} at {s} px" for (name, *_), s in zip(rows, (side, other_side))] + ["mean of both"]
     best, probs, aucs = [], [], []  # per row: IoUs at its best mask threshold, probabilities, AUC
-    for name, (_, m, lab, close) in zip(names, rows):
+    for name, m, lab, close in rows:
         p, pc = expit(lab), expit(close)
         t, balanced, _ = decision_threshold(p, y, pc, DECISION_THRESHOLDS)
         by_threshold = {th: ious(m, truths, th) for th in MASK_THRESHOLDS}
@@ -100,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  ROC AUC {aucs[-1]:.3f}; decision {t:g}: balanced accuracy {balanced[t]:.3f}, "
               f"clean called rust {100 * np.mean(p[~y] > t):.1f} %, close-ups called clean "
               f"{100 * np.mean(pc <= t):.1f} %")
+    names = [name for name, *_ in rows]
     for new, old in ((0, 1), (2, 0), (2, 1)):  # paired: the same photos
         d = best[new] - best[old]
         print(f"{names[new]} minus {names[old]}, close-up IoU at each one's best mask threshold: "
