@@ -180,6 +180,18 @@ def test_evaluate_says_so_when_a_mask_folder_holds_no_photo_with_a_mask(tiny_mod
     assert "needs images/ and masks/" in capsys.readouterr().err
 
 
+def test_evaluate_keeps_the_traceback_of_a_fault_that_is_not_the_folders(tiny_model_dir, eval_data,
+                                                                        tmp_path, monkeypatch):
+    def broken(segmenter, folder):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(ev, "evaluate_segmentation", broken)
+    argv = ["evaluate", "--data", str(eval_data), "--model", str(tiny_model_dir), "--only", "pixel",
+            "--out", str(tmp_path / "report")]
+    with pytest.raises(ValueError, match="broadcast"):
+        main(argv)
+
+
 def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_path, monkeypatch):
     import shutil
 

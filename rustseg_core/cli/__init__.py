@@ -316,10 +316,11 @@ def _mask_scores(segmenter, folder: Path) -> dict:
     """``evaluate_segmentation``, with a folder that lacks images/ or masks/, or holds no
     photo with a mask, reported in one line instead of a traceback."""
     from ..learn.evaluate import evaluate_segmentation
+    from ..learn.masks import MaskFolderError
 
     try:
         return evaluate_segmentation(segmenter, folder)
-    except (ValueError, FileNotFoundError) as e:
+    except MaskFolderError as e:  # only the folder's layout: any other fault keeps its traceback
         raise UsageError(str(e)) from e
 
 

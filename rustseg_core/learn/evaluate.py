@@ -21,7 +21,7 @@ from ..pipeline.segmenter import Evidence, Segmenter
 from ..vocabulary import CLASS_LABELS
 from .data import list_labelled
 from .label_audit import LabelAudit, audited_labels
-from .masks import mask_pairs_in, read_mask
+from .masks import MaskFolderError, mask_pairs_in, read_mask
 from .metrics import (auc_interval, classification_metrics, interval, iou_intervals, mask_scores,
                       summarise_segmentation)
 
@@ -169,7 +169,7 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
         per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
         per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
     if not per_image["gated"]:
-        raise ValueError(f"no photo under {folder}/images has a mask in {folder}/masks")
+        raise MaskFolderError(f"no photo under {folder}/images has a mask in {folder}/masks")
     out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
     # The classifier's calls are the same in both views: one figure, one interval.
     called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]

@@ -22,6 +22,10 @@ from .label_audit import LabelAudit, audited_labels
 log = logging.getLogger(__name__)
 
 
+class MaskFolderError(ValueError):
+    """A folder that is not laid out as ``images/`` + ``masks/`` pairs, or holds no pair."""
+
+
 @dataclass
 class MaskSet:
     """Decoded samples, squashed to ``size``×``size`` (as the network sees a photo)."""
@@ -52,7 +56,7 @@ def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
     ``pixel/``, ``segmentation/`` and of ``rustseg dataset export``)."""
     folder = Path(folder)
     if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
-        raise FileNotFoundError(f"{folder} needs images/ and masks/ folders")
+        raise MaskFolderError(f"{folder} needs images/ and masks/ folders")
     pairs = []
     for img in sorted((folder / "images").iterdir()):
         mask = folder / "masks" / (img.stem + ".png")
