@@ -208,6 +208,8 @@ def test_tune_writes_defaults_the_segmenter_uses(tiny_model_dir, eval_data, tmp_
     assert cfg.colour_rule.sat_min == 0.15  # 0.9 would miss the synthetic rust
     meta = json.loads((model / "rustseg.json").read_text())
     assert "tuned on the evaluation masks" in meta["info"]["refine_note"]
+    # Learned mode's cut is info.mask_threshold's alone: no second copy here to disagree with it.
+    assert "learned_threshold" not in meta["info"]["refine"]
 
 
 def test_tune_rules_out_settings_that_paint_clean_photos(tiny_model_dir, eval_data, tmp_path, monkeypatch,

@@ -257,7 +257,10 @@ def write_refine_defaults(model_dir: str | Path, cfg: RefineConfig, note: str) -
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text())
     d = asdict(cfg)
+    # The U-Net's mode and mask threshold live in info (default_mode, mask_threshold, set by
+    # training and ``tune --learned``); a copy here would only be overridden or go unused.
     d.pop("mode", None)
+    d.pop("learned_threshold", None)
     meta.setdefault("info", {})["refine"] = d
     meta["info"]["refine_note"] = note
     tmp = path.with_suffix(".tmp")
