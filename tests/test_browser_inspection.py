@@ -6,7 +6,6 @@ failed instead when RUSTSEG_REQUIRE_BROWSER=1.
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 
