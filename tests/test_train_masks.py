@@ -187,6 +187,42 @@ def test_keep_decision_teaches_the_starting_models_probabilities(tiny_unet_dir, 
     assert len(logit) == 6 + 8 and logged == pytest.approx(entropy, abs=1e-4)
 
 
+@pytest.mark.slow  # a training run: in the slow suite, as the README lists
+def test_encoder_lr_scale_slows_the_encoder_alone(tiny_unet_dir, tmp_path):
+    """--encoder-lr-scale gives the encoder its own optimiser at that share of the rate: at a
+    share of 1e-9 its weights stay put while the decoder and the image unit learn."""
+    from rustseg_core.cli import main
+    from rustseg_core.pipeline.model import DECODER_PREFIXES, IMAGE_HEAD_LAYERS, load_bundle
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=8, size=64, seed=4)
+    write_labelled_folder(tmp_path / "lab", n_per_class=4, size=64, seed=5)
+    assert main(["train", str(tmp_path / "lab"), "--masks", str(tmp_path / "pixel"), "--init-from",
+                 str(tiny_unet_dir), "--input-size", "48", "--epochs", "1", "--batch-size", "8",
+                 "--lr", "3e-3", "--encoder-lr-scale", "1e-9", "--out", str(tmp_path / "m")]) == 0
+    info = json.loads((tmp_path / "m" / "rustseg.json").read_text())["info"]
+    assert info["train_config"]["encoder_lr_scale"] == 1e-9
+    base, tuned = load_bundle(tiny_unet_dir).model, load_bundle(tmp_path / "m").model
+    moved = {}
+    for layer in base.layers:
+        pairs = zip(layer.trainable_weights, tuned.get_layer(layer.name).trainable_weights)
+        moved[layer.name] = max((float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in pairs), default=0.0)
+    rest = [n for n in moved if n.startswith(DECODER_PREFIXES) or n in IMAGE_HEAD_LAYERS]
+    encoder = [n for n in moved if n not in rest and base.get_layer(n).trainable_weights]
+    assert encoder and max(moved[n] for n in encoder) < 1e-6
+    assert max(moved[n] for n in rest) > 1e-3
+
+
+def test_encoder_lr_scale_is_a_share_above_zero_for_the_unet(tmp_path, capsys):
+    from rustseg_core.cli import main
+
+    (tmp_path / "lab").mkdir()
+    assert main(["train", str(tmp_path / "lab"), "--encoder-lr-scale", "0.3", "--out", str(tmp_path / "m")]) == 2
+    assert main(["train", str(tmp_path / "lab"), "--masks", str(tmp_path / "lab"), "--encoder-lr-scale", "0",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "--encoder-lr-scale takes a share above 0" in capsys.readouterr().err
+
+
 def test_decoder_only_and_keep_decision_need_a_model_to_start_from(tmp_path, capsys):
     from rustseg_core.cli import main
 

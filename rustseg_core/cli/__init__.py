@@ -119,6 +119,8 @@ def _train(args: argparse.Namespace) -> int:
     command = _command_line(args)
     if args.label_audit and not args.masks:
         raise UsageError("--label-audit works with --masks (the U-Net's image-level photos)")
+    if args.encoder_lr_scale != 1.0 and (not args.masks or not args.encoder_lr_scale > 0):
+        raise UsageError("--encoder-lr-scale takes a share above 0, with --masks (the U-Net's encoder)")
     if args.stop_after is not None and (not args.masks or args.stop_after < 1):
         raise UsageError("--stop-after takes an epoch number from 1, with --masks (the U-Net's schedule)")
     if args.masks:
@@ -158,7 +160,8 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           augment=not args.no_augment, augmentation=args.augmentation,
                           init_from=args.init_from, cache_dir=args.cache_dir,
                           warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs,
-                          label_audit=args.label_audit, deterministic=args.deterministic)
+                          label_audit=args.label_audit, deterministic=args.deterministic,
+                          encoder_lr_scale=args.encoder_lr_scale)
     bundle = train_masks(args.masks, labelled, args.out, cfg, command=command, val_labelled_dir=val)
     i = bundle.info
     print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
@@ -565,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keep-decision", action="store_true",
                    help="with --masks and --init-from: fine-tune the whole network for the masks while "
                         "the image unit learns the starting model's probabilities, not the labels")
+    t.add_argument("--encoder-lr-scale", type=float, default=1.0, metavar="SCALE",
+                   help="with --masks: the encoder's learning rate as a share of --lr (the decoder "
+                        "and the image unit take --lr itself; default 1)")
     t.add_argument("--no-image-positives", action="store_true",
                    help="with --masks: leave out the corrosion photos that have only an image label")
     t.add_argument("--blank-photos", type=int, metavar="N",

@@ -80,6 +80,9 @@ class MaskTrainConfig:
     stop_after: int | None = None
     batch_size: int = 16
     learning_rate: float = 1e-3
+    # The encoder's learning rate as a share of the schedule's (the decoder and the image unit
+    # take it whole): ImageNet features may need less change than layers that start from noise.
+    encoder_lr_scale: float = 1.0
     warmup_epochs: int = 1
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
@@ -269,6 +272,22 @@ def freeze(model: keras.Model, cfg: MaskTrainConfig) -> None:
             layer.trainable = False
 
 
+def optimizer_groups(model: keras.Model, cfg: MaskTrainConfig) -> list[tuple[float, list[int]]]:
+    """(learning-rate scale, indices into ``model.trainable_variables``) for each optimiser:
+    one group at scale 1, or the encoder's variables apart at ``encoder_lr_scale``."""
+    if not cfg.encoder_lr_scale > 0:
+        raise ValueError(f"encoder_lr_scale must be above 0, not {cfg.encoder_lr_scale}")
+    indices = range(len(model.trainable_variables))
+    if cfg.encoder_lr_scale == 1.0:
+        return [(1.0, list(indices))]
+    rest = {id(v) for layer in model.layers
+            if layer.name.startswith(DECODER_PREFIXES) or layer.name in IMAGE_HEAD_LAYERS
+            for v in layer.trainable_variables}
+    encoder = [i for i in indices if id(model.trainable_variables[i]) not in rest]
+    others = [i for i in indices if id(model.trainable_variables[i]) in rest]
+    return [(scale, idx) for scale, idx in ((cfg.encoder_lr_scale, encoder), (1.0, others)) if idx]
+
+
 # ---------------------------------------------------------------- validation
 def predict(model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image probabilities, pixel probabilities, true masks) over a validation dataset."""
@@ -386,8 +405,10 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     steps_per_epoch = math.ceil((len(train_masks_set) + cfg.labelled_per_epoch * n_labelled) / cfg.batch_size)
     schedule = WarmupCosine(cfg.learning_rate, cfg.warmup_epochs * steps_per_epoch,
                             cfg.epochs * steps_per_epoch)
-    opt = keras.optimizers.AdamW(learning_rate=float(schedule(0)), weight_decay=cfg.weight_decay)
-    lr = opt.learning_rate  # a variable: set each step from the schedule
+    groups = optimizer_groups(model, cfg)
+    opts = [keras.optimizers.AdamW(learning_rate=float(schedule(0)) * scale, weight_decay=cfg.weight_decay)
+            for scale, _ in groups]
+    lr = opts[-1].learning_rate  # the schedule's own rate (a variable, set each step)
 
     # The starting model's image logit alone (Keras keeps only the layers it needs).
     teacher = keras.Model(init.model.inputs, init.model.outputs[0]) if cfg.keep_decision else None
@@ -398,8 +419,10 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         with tf.GradientTape() as tape:
             img_logit, _, pix_logit = model(x, training=True)
             parts = losses(img_logit, pix_logit, m, has_mask, label, cfg, image_target=target)
-        grads = tape.gradient(parts["total"], model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
+        variables = model.trainable_variables
+        grads = tape.gradient(parts["total"], variables)
+        for opt, (_, idx) in zip(opts, groups):
+            opt.apply_gradients([(grads[i], variables[i]) for i in idx])
         return parts
 
     last, best_path, state_path = out_dir / "last.weights.h5", out_dir / "best.weights.h5", out_dir / "state.json"
@@ -423,7 +446,9 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         n = 0
         bar = keras.utils.Progbar(steps_per_epoch, verbose=1 if verbose else 0)
         for batch in train_ds:
-            lr.assign(schedule(global_step))
+            rate = schedule(global_step)
+            for opt, (scale, _) in zip(opts, groups):
+                opt.learning_rate.assign(rate * scale)
             parts = step(*batch)
             global_step += 1
             n += 1
