@@ -260,29 +260,31 @@ def losses(img_logit, pix_logit, mask, has_mask, label, cfg: MaskTrainConfig,
 
 
 # ---------------------------------------------------------------- what trains
+def _part(layer) -> str:
+    """Which part of the U-Net a layer belongs to: "decoder", "head" (the image unit) or "encoder"."""
+    if layer.name.startswith(DECODER_PREFIXES):
+        return "decoder"
+    return "head" if layer.name in IMAGE_HEAD_LAYERS else "encoder"
+
+
 def freeze(model: keras.Model, cfg: MaskTrainConfig) -> None:
     """Fix the encoder's weights (``freeze_encoder``), or the encoder's and the image unit's
     (``decoder_only``); frozen batch normalisation then runs in inference mode too."""
     if not (cfg.freeze_encoder or cfg.decoder_only):
         return
     for layer in model.layers:
-        decoder = layer.name.startswith(DECODER_PREFIXES)
-        head = layer.name in IMAGE_HEAD_LAYERS
-        if not (decoder or (head and not cfg.decoder_only)):
+        part = _part(layer)
+        if not (part == "decoder" or (part == "head" and not cfg.decoder_only)):
             layer.trainable = False
 
 
 def optimizer_groups(model: keras.Model, cfg: MaskTrainConfig) -> list[tuple[float, list[int]]]:
     """(learning-rate scale, indices into ``model.trainable_variables``) for each optimiser:
     one group at scale 1, or the encoder's variables apart at ``encoder_lr_scale``."""
-    if not cfg.encoder_lr_scale > 0:
-        raise ValueError(f"encoder_lr_scale must be above 0, not {cfg.encoder_lr_scale}")
     indices = range(len(model.trainable_variables))
     if cfg.encoder_lr_scale == 1.0:
         return [(1.0, list(indices))]
-    rest = {id(v) for layer in model.layers
-            if layer.name.startswith(DECODER_PREFIXES) or layer.name in IMAGE_HEAD_LAYERS
-            for v in layer.trainable_variables}
+    rest = {id(v) for layer in model.layers if _part(layer) != "encoder" for v in layer.trainable_variables}
     encoder = [i for i in indices if id(model.trainable_variables[i]) not in rest]
     others = [i for i in indices if id(model.trainable_variables[i]) in rest]
     return [(scale, idx) for scale, idx in ((cfg.encoder_lr_scale, encoder), (1.0, others)) if idx]
@@ -345,6 +347,8 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     if cfg.stop_after is not None and cfg.stop_after < 1:
         raise ValueError(f"stop_after is an epoch number from 1 (None: run the whole schedule), "
                          f"not {cfg.stop_after}")
+    if not cfg.encoder_lr_scale > 0:
+        raise ValueError(f"encoder_lr_scale must be above 0, not {cfg.encoder_lr_scale}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
@@ -408,7 +412,6 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     groups = optimizer_groups(model, cfg)
     opts = [keras.optimizers.AdamW(learning_rate=float(schedule(0)) * scale, weight_decay=cfg.weight_decay)
             for scale, _ in groups]
-    lr = opts[-1].learning_rate  # the schedule's own rate (a variable, set each step)
 
     # The starting model's image logit alone (Keras keeps only the layers it needs).
     teacher = keras.Model(init.model.inputs, init.model.outputs[0]) if cfg.keep_decision else None
@@ -440,6 +443,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     t_train = time.time()
     verbose = sys.stdout.isatty()
     end = min(cfg.epochs, cfg.stop_after if cfg.stop_after is not None else cfg.epochs)
+    rate = schedule(global_step)  # the schedule's own rate, logged; each group takes its share
     for epoch in range(start, end):
         te = time.time()
         sums: dict[str, float] = {}
@@ -460,7 +464,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         val_iou = mean_iou(pix, gts, 0.5)
         row = {"epoch": epoch + 1, "seconds": round(time.time() - te, 1), "loss": means["total"],
                "image": means["image"], "pixel_bce": means["pixel_bce"], "dice": means["dice"],
-               "pooled": means["pooled"], "lr": float(lr.numpy()), "val_iou": val_iou,
+               "pooled": means["pooled"], "lr": float(rate), "val_iou": val_iou,
                "val_auc": "", "val_false_area": ""}
         if val_image_ds is not None:
             from sklearn.metrics import roc_auc_score
