@@ -5,6 +5,7 @@ its bytes, every acknowledged mask version and verdict too, no id is used twice,
 moment was a partial record visible."""
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import io
 import json
@@ -50,7 +51,7 @@ def _put_mask(base: str, record_id: str, png: bytes) -> int | None:
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())["version"] if resp.status == 201 else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # cut short by the kill: not acknowledged
         return None
 
 
@@ -65,7 +66,7 @@ def _verdict(base: str, record_id: str, verdict: str) -> bool:
         opener.open(urllib.request.Request(f"{base}/r/{record_id}/feedback", data=body), timeout=60)
     except urllib.error.HTTPError as e:
         return e.code == 303
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, http.client.HTTPException):  # e.g. a page cut short by the kill
         return False
     return False
 
