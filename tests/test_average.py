@@ -75,6 +75,17 @@ def test_a_model_with_other_held_out_photos_is_refused(tiny_unet_dir, tmp_path, 
     assert not (tmp_path / "avg").exists()
 
 
+def test_the_same_held_out_photos_in_another_order_are_accepted(tiny_unet_dir, tmp_path, capsys):
+    base, other = tmp_path / "base", tmp_path / "other"
+    for folder, photos in ((base, ["a.jpg", "b.jpg"]), (other, ["b.jpg", "a.jpg"])):
+        shutil.copytree(tiny_unet_dir, folder)
+        meta = json.loads((folder / "rustseg.json").read_text())
+        meta["info"]["val_mask_photos"] = photos
+        (folder / "rustseg.json").write_text(json.dumps(meta))
+    rc = main(["average", "--base", str(base), str(base), str(other), "--out", str(tmp_path / "avg")])
+    assert rc == 0, capsys.readouterr().err
+
+
 def test_a_checkpoint_of_another_architecture_is_one_clear_line(tiny_unet_dir, tiny_model_dir, tmp_path,
                                                                 capsys):
     rc = main(["average", "--base", str(tiny_unet_dir), str(tiny_unet_dir), str(tiny_model_dir),
