@@ -6,6 +6,7 @@ address given to a client. Standard library only.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -89,7 +90,7 @@ def get_json(url: str, timeout: float = 5.0) -> tuple[int, dict | None]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, None
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # refused, reset, or cut short
         return 0, None
 
 

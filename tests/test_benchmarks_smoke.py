@@ -164,3 +164,24 @@ def test_reports_name_the_model_they_ran():
     assert model_label(str(DEFAULT_MODEL)) == "default model"
     assert model_label(str(DEFAULT_MODEL.parent / "classifier")) == "classifier model"
     assert model_label("random:paper") == "random paper model"
+
+
+def test_get_json_takes_a_reply_cut_short_for_no_answer():
+    """A server killed mid-reply sends its headers but not the body it announced."""
+    import socket
+    import threading
+
+    from benchmarks.loopback import get_json
+
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        def reply() -> None:
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100\r\n\r\n{")
+
+        t = threading.Thread(target=reply)
+        t.start()
+        assert get_json(f"http://127.0.0.1:{srv.getsockname()[1]}/healthz") == (0, None)
+        t.join()
