@@ -62,11 +62,12 @@ def test_kept_epochs_of_a_run_average_into_a_model(tiny_unet_dir, tmp_path, caps
         np.testing.assert_allclose(got, (a.astype(np.float64) + b) / 2, rtol=1e-5, atol=1e-6)
 
 
-def test_a_model_with_other_held_out_photos_is_refused(tiny_unet_dir, tmp_path, capsys):
+@pytest.mark.parametrize("held_out", [["someone_else.jpg"], []], ids=["others", "none"])
+def test_a_model_with_other_held_out_photos_is_refused(tiny_unet_dir, tmp_path, capsys, held_out):
     other = tmp_path / "other"
     shutil.copytree(tiny_unet_dir, other)
     meta = json.loads((other / "rustseg.json").read_text())
-    meta["info"]["val_mask_photos"] = ["someone_else.jpg"]
+    meta["info"]["val_mask_photos"] = held_out
     (other / "rustseg.json").write_text(json.dumps(meta))
     rc = main(["average", "--base", str(tiny_unet_dir), str(tiny_unet_dir), str(other),
                "--out", str(tmp_path / "avg")])

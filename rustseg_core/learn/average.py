@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ..pipeline.model import ModelBundle, load_bundle, save_bundle
-from .masks import shared_held_out
 
 WEIGHTS_SUFFIX = ".weights.h5"
 # What the base's metadata measured or exported of its own weights, not of the average's.
@@ -58,12 +57,12 @@ def _weights_of(source: Path, bundle: ModelBundle) -> list[np.ndarray]:
     other = load_bundle(source)
     if other.spec != bundle.spec:
         raise AverageError(f"{source} has another architecture ({other.spec.name}) than the base model")
-    if other.info.get("val_mask_photos") and bundle.info.get("val_mask_photos"):
-        try:
-            shared_held_out([other.info, bundle.info])
-        except ValueError:
-            raise AverageError(f"{source} held out other validation photos than the base model: its "
-                               "average would have trained on photos the base is validated on") from None
+    # Unlike masks.shared_held_out, a folder without the list is let through (older models
+    # did not record it), but an empty list is a model that held nothing out.
+    held_out, base_held_out = other.info.get("val_mask_photos"), bundle.info.get("val_mask_photos")
+    if held_out is not None and base_held_out is not None and sorted(held_out) != sorted(base_held_out):
+        raise AverageError(f"{source} held out other validation photos than the base model: its "
+                           "average would have trained on photos the base is validated on")
     return other.model.get_weights()
 
 
