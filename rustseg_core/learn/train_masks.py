@@ -443,14 +443,13 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     t_train = time.time()
     verbose = sys.stdout.isatty()
     end = min(cfg.epochs, cfg.stop_after if cfg.stop_after is not None else cfg.epochs)
-    rate = schedule(global_step)  # the schedule's own rate, logged; each group takes its share
     for epoch in range(start, end):
         te = time.time()
         sums: dict[str, float] = {}
         n = 0
         bar = keras.utils.Progbar(steps_per_epoch, verbose=1 if verbose else 0)
         for batch in train_ds:
-            rate = schedule(global_step)
+            rate = schedule(global_step)  # the schedule's own, logged; each group takes its share
             for opt, (scale, _) in zip(opts, groups):
                 opt.learning_rate.assign(rate * scale)
             parts = step(*batch)
