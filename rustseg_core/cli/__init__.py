@@ -275,6 +275,14 @@ def _segment(args: argparse.Namespace) -> int:
 EVALUATION_PARTS = ("classification", "segmentation", "pixel", "clean", "boxes")
 
 
+def _print_left_out(left_out: dict[str, str]) -> None:
+    """One line under a part's figures naming the photos they leave out (none: nothing)."""
+    if left_out:
+        shown = "; ".join(f"{name} ({why})" for name, why in list(left_out.items())[:5])
+        print(f"  left out of these figures: {len(left_out)} photo(s): {shown}"
+              + ("; ..." if len(left_out) > 5 else ""))
+
+
 def _print_masks(title: str, both: dict) -> None:
     from ..learn.metrics import format_interval, format_segmentation_table
 
@@ -285,6 +293,7 @@ def _print_masks(title: str, both: dict) -> None:
               f"{seg['classified_corrosion']} classified as corrosion, share called clean "
               f"{seg['share_called_clean']:.3f}{format_interval(ci.get('share_called_clean'))}):")
         print(format_segmentation_table(seg))
+    _print_left_out(both["gated"].get("left_out", {}))
 
 
 def _label_audit(path: str | None, *folders: str | Path):
@@ -363,6 +372,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         folder = folders["classification"]
         report["classification"] = c = ev.evaluate_classification(segmenter, folder, out, audit)
         print(f"classification on {folder} (n={c['n']}): {_classification_line(c)}")
+        _print_left_out(c["left_out"])
         if audit is not None:
             a = c["label_audit"]
             print(f"  with the label audit {audit.source} ({a['relabelled']} labels changed): "
@@ -385,6 +395,7 @@ def _evaluate(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v:.4f}{format_interval(ci['false_area_gated'][k], 4)}"
                           for k, v in c["false_area_gated"].items())
               + "; ungated " + ", ".join(f"{k} {v:.4f}" for k, v in c["false_area_ungated"].items()))
+        _print_left_out(c["left_out"])
     if "boxes" in parts:
         folder = folders["boxes"]
         report["boxes"] = b = ev.evaluate_boxes(segmenter, folder, args.peak_smoothing)
@@ -395,6 +406,7 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"corrosion): pointing game by map: {games}; {segmenter.default_mode} mask share "
               f"inside boxes {'n/a' if share is None else f'{share:.3f}'}"
               f"{format_interval(b['ci95']['mask_share_inside_boxes'])}")
+        _print_left_out(b["left_out"])
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {out}/metrics.json")
     return 0

@@ -5,6 +5,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -78,12 +79,24 @@ def decode_resized(path: Path, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
 
 
+def cache_key(paths: Iterable[Path], size: int, tag: str = "") -> str:
+    """The name of a decoded-array cache: a hash of each file's path, byte size and
+    modification time, the side and ``tag`` (what reads the files). A file replaced under the
+    same name (a mask corrected and exported again) re-decodes, not only a changed list."""
+    h = hashlib.sha1()
+    for p in paths:
+        st = Path(p).stat()
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    h.update(f"{size}|{tag}".encode())
+    return h.hexdigest()[:16]
+
+
 def cached_arrays(ds: LabelledSet, size: int, cache_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Decode every image once to uint8 (N, size, size, 3); unreadable ones are skipped.
 
-    The cache file name hashes the file list and size, so a changed folder re-decodes.
+    The cache file is named by :func:`cache_key`, so a changed folder re-decodes.
     """
-    key = hashlib.sha1(("\n".join(map(str, ds.paths)) + f"|{size}").encode()).hexdigest()[:16]
+    key = cache_key(ds.paths, size)
     cache = Path(cache_dir) / f"images-{size}-{key}.npz" if cache_dir else None
     if cache and cache.is_file():
         with np.load(cache) as z:

@@ -19,13 +19,15 @@ from ..pipeline.refine import peak
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from ..vocabulary import CLASS_LABELS
-from .data import list_labelled
+from .data import LabelledSet, list_labelled
 from .label_audit import LabelAudit, audited_labels
-from .masks import MaskFolderError, mask_pairs_in, read_mask
+from .masks import MaskFolderError, pair_photos, read_mask, warn_unmatched
 from .metrics import (auc_interval, classification_metrics, interval, iou_intervals, mask_scores,
                       summarise_segmentation)
 
 log = logging.getLogger(__name__)
+# Why a report leaves a photo out (its "left_out": {file: why}).
+UNREADABLE = "cannot be read as an image"
 
 
 # ---------------------------------------------------------------- classification
@@ -34,13 +36,20 @@ def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 8) -> n
     ``segment`` does (including the mirrored-photo average when the segmenter uses it).
     ``batch`` counts the images the network sees at once, mirrored copies included: the Lite0
     U-Net needs about 0.3 GiB per 384 px image on TensorFlow, so 32 of them (64 with the
-    mirrored copies) ran a 24 GiB machine out of memory."""
+    mirrored copies) ran a 24 GiB machine out of memory. A photo that cannot be read is
+    logged and gets NaN (see :func:`left_out`)."""
     step = max(1, batch // segmenter.images_per_photo)
-    probs: list[np.ndarray] = []
+    probs = np.full(len(paths), np.nan)
     for i in range(0, len(paths), step):
-        images = [segmenter.decode(p).image for p in paths[i:i + step]]
-        probs.append(segmenter.probabilities(images))
-    return np.concatenate(probs) if probs else np.zeros(0)
+        read = {}
+        for j, p in enumerate(paths[i:i + step], start=i):
+            try:
+                read[j] = segmenter.decode(p).image
+            except (ImageInputError, OSError) as e:
+                log.warning("skipping %s: %s", p, e)
+        if read:
+            probs[list(read)] = segmenter.probabilities(list(read.values()))
+    return probs
 
 
 def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: float,
@@ -73,6 +82,14 @@ def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: 
     return [roc, conf]
 
 
+def left_out(ds: LabelledSet, probs: np.ndarray) -> tuple[LabelledSet, np.ndarray, dict[str, str]]:
+    """The photos :func:`predict_folder` could read, their probabilities, and {file: why} for
+    the others, so that a report says what its figures leave out."""
+    ok = ~np.isnan(probs)
+    skipped = {str(p): UNREADABLE for p, k in zip(ds.paths, ok) if not k}
+    return LabelledSet([p for p, k in zip(ds.paths, ok) if k], ds.labels[ok]), probs[ok], skipped
+
+
 def classification_intervals(labels, probs: np.ndarray, threshold: float) -> dict:
     """95 % bootstrap intervals of the accuracy and the ROC AUC (photos resampled)."""
     y = np.asarray(labels) > 0.5
@@ -87,7 +104,9 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
     ``"label_audit"`` (the folder's own labels stay the headline numbers)."""
     ds = list_labelled(folder)
     probs = predict_folder(segmenter, ds.paths)
+    ds, probs, skipped = left_out(ds, probs)
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
+    res["left_out"] = skipped
     res["ci95"] = classification_intervals(ds.labels, probs, segmenter.threshold)
     res["tta_flip"] = segmenter.tta_flip
     if audit is not None:
@@ -139,12 +158,27 @@ def segmentation_variants(segmenter: Segmenter, image: np.ndarray, ev: Evidence,
     return out
 
 
-def mask_pairs(folder: str | Path, names: set[str] | None = None) -> Iterator[tuple[Path, np.ndarray]]:
+def mask_pairs(folder: str | Path, names: set[str] | None = None,
+               skipped: dict[str, str] | None = None) -> Iterator[tuple[Path, np.ndarray]]:
     """(photo path, boolean ground-truth mask) for ``images/NAME.*`` with ``masks/NAME.png``;
-    only the photos named in ``names`` when given (the other masks are not read)."""
-    for img_path, mask_path in mask_pairs_in(folder):
+    only the photos named in ``names`` when given (the other masks are not read). A mask that
+    cannot be read is logged and left out, and so is a photo without a mask; ``skipped``, when
+    given, gets {photo name: why} for each."""
+    pairs, unmatched = pair_photos(folder)
+    unmatched = [p.name for p in unmatched if names is None or p.name in names]
+    warn_unmatched(folder, unmatched)
+    if skipped is not None:
+        skipped.update(dict.fromkeys(unmatched, "no mask (masks/NAME.png)"))
+    for img_path, mask_path in pairs:
         if names is None or img_path.name in names:
-            yield img_path, read_mask(mask_path) >= 128
+            try:
+                gt = read_mask(mask_path) >= 128
+            except OSError as e:
+                log.warning("skipping %s: its mask %s cannot be read: %s", img_path, mask_path, e)
+                if skipped is not None:
+                    skipped[img_path.name] = "the mask cannot be read"
+                continue
+            yield img_path, gt
 
 
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
@@ -157,8 +191,20 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     here shows rust, so ``share_called_clean`` is the classifier's miss rate.
     """
     per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
-    for img_path, gt in mask_pairs(folder):
-        image = segmenter.decode(img_path).image
+    skipped: dict[str, str] = {}
+    for img_path, gt in mask_pairs(folder, skipped=skipped):
+        try:
+            photo = segmenter.decode(img_path)
+        except (ImageInputError, OSError) as e:
+            log.warning("skipping %s: %s", img_path, e)
+            skipped[img_path.name] = UNREADABLE
+            continue
+        (w, h), image = photo.size, photo.image
+        if abs(gt.shape[0] * w - gt.shape[1] * h) > 0.02 * h * gt.shape[1]:
+            # Masks drawn on the stored pixels of a photo with an EXIF rotation come out turned.
+            log.warning("%s is %d x %d px upright but its mask is %d x %d px: the mask is "
+                        "stretched to fit (drawn without the EXIF orientation?)",
+                        img_path, w, h, gt.shape[1], gt.shape[0])
         ev = segmenter.evidence(image)
         rejected = ev.probability <= segmenter.threshold
         ungated, gated = {}, {}
@@ -169,27 +215,35 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
         per_image["ungated"][img_path.name] = {"probability": ev.probability, "scores": ungated}
         per_image["gated"][img_path.name] = {"probability": ev.probability, "scores": gated}
     if not per_image["gated"]:
-        raise MaskFolderError(f"no photo under {folder}/images has a mask in {folder}/masks")
+        raise MaskFolderError(f"no photo under {folder}/images has a mask in {folder}/masks "
+                              "that can be read (images/NAME.jpg pairs with masks/NAME.png)")
     out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
     # The classifier's calls are the same in both views: one figure, one interval.
     called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]
     share, share_ci = float(np.mean(called_clean)), interval(called_clean)
     for view in out.values():
+        view["left_out"] = skipped
         view["share_called_clean"] = share
         view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": share_ci}
     return out
 
 
-def decoded_photos(segmenter: Segmenter, folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
+def decoded_photos(segmenter: Segmenter, folder: str | Path,
+                   skipped: dict[str, str] | None = None) -> Iterator[tuple[Path, np.ndarray]]:
     """(path, image) for every photo under ``folder``, subfolders included, decoded as the
-    product decodes an upload; a file that cannot be read is logged and skipped."""
+    product decodes an upload; a file that cannot be read is logged and skipped (and put in
+    ``skipped``, when given, as {path: why})."""
     for path in sorted(Path(folder).rglob("*")):
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         try:
-            yield path, segmenter.decode(path).image
+            image = segmenter.decode(path).image
         except (ImageInputError, OSError) as e:
             log.warning("skipping %s: %s", path, e)
+            if skipped is not None:
+                skipped[str(path)] = UNREADABLE
+            continue
+        yield path, image
 
 
 def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
@@ -199,7 +253,8 @@ def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
     gated: dict[str, list[float]] = defaultdict(list)
     ungated: dict[str, list[float]] = defaultdict(list)
     called: list[bool] = []
-    for _, image in decoded_photos(segmenter, folder):
+    skipped: dict[str, str] = {}
+    for _, image in decoded_photos(segmenter, folder, skipped):
         ev = segmenter.evidence(image)
         corrosion = ev.probability > segmenter.threshold
         called.append(bool(corrosion))
@@ -208,7 +263,8 @@ def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
             ungated[name].append(area)
             gated[name].append(area if corrosion or name == "colour_rule" else 0.0)
     n = len(called)
-    return {"n_images": n, "share_called_corrosion": float(np.mean(called)) if n else 0.0,
+    return {"n_images": n, "left_out": skipped,
+            "share_called_corrosion": float(np.mean(called)) if n else 0.0,
             "false_area_gated": {k: float(np.mean(v)) for k, v in gated.items()},
             "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()},
             "ci95": {"share_called_corrosion": interval(called),
@@ -230,11 +286,13 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
     rule = segmenter.config.refine.colour_rule
     hits: dict[str, list[bool]] = defaultdict(list)
     shares, shares_all, positives = [], [], 0
+    skipped: dict[str, str] = {}
     for name, bxs in sorted(boxes.items()):
         try:
             photo = segmenter.decode(folder / "images" / name)
         except (ImageInputError, OSError) as e:
             log.warning("skipping %s: %s", name, e)
+            skipped[name] = UNREADABLE if (folder / "images" / name).is_file() else "no such file"
             continue
         (w0, h0), image = photo.size, photo.image
         ev = segmenter.evidence(image)
@@ -259,7 +317,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
             shares_all.append(share)
             if corrosion:
                 shares.append(share)
-    out = {"n_images": len(hits["centre_baseline"]), "peak_smoothing": smooth}
+    out = {"n_images": len(hits["centre_baseline"]), "left_out": skipped, "peak_smoothing": smooth}
     out.update({f"pointing_game_{k}": float(np.mean(v)) for k, v in hits.items()})
     out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
                 "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,

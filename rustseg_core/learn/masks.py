@@ -7,7 +7,6 @@ is where red paint, red doors, bricks and autumn leaves are learned as "not rust
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
-from .data import LabelledSet, decode_resized, list_labelled
+from .data import LabelledSet, cache_key, decode_resized, list_labelled
 from .label_audit import LabelAudit, audited_labels
 
 log = logging.getLogger(__name__)
@@ -51,18 +50,38 @@ class MaskSet:
                        [n for s in sets for n in s.names])
 
 
-def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
-    """(photo, mask) paths for ``images/NAME.*`` with ``masks/NAME.png`` (the layout of
-    ``pixel/``, ``segmentation/`` and of ``rustseg dataset export``)."""
+def pair_photos(folder: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(the (photo, mask) paths for ``images/NAME.*`` with ``masks/NAME.png``, the photos of
+    ``images/`` that have no such mask): the layout of ``pixel/``, ``segmentation/`` and of
+    ``rustseg dataset export``."""
     folder = Path(folder)
     if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
         raise MaskFolderError(f"{folder} needs images/ and masks/ folders")
-    pairs = []
+    pairs, unmatched = [], []
     for img in sorted((folder / "images").iterdir()):
+        if img.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
         mask = folder / "masks" / (img.stem + ".png")
-        if img.suffix.lower() in IMAGE_EXTENSIONS and mask.is_file():
+        if mask.is_file():
             pairs.append((img, mask))
+        else:
+            unmatched.append(img)
+    return pairs, unmatched
+
+
+def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
+    """The (photo, mask) pairs of :func:`pair_photos`; photos without a mask are left out,
+    and a warning names them (a mask saved under another name is easy to miss)."""
+    pairs, unmatched = pair_photos(folder)
+    warn_unmatched(folder, [p.name for p in unmatched])
     return pairs
+
+
+def warn_unmatched(folder: str | Path, names: list[str]) -> None:
+    """One warning naming the photos of ``folder/images`` that have no mask (none: nothing)."""
+    if names:
+        log.warning("%d photo(s) of %s/images have no mask (masks/NAME.png) and are left out: %s",
+                    len(names), folder, ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
 
 
 def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
@@ -103,8 +122,22 @@ def shared_held_out(infos: list[dict]) -> list[str]:
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """A mask PNG of the pair layout as 8-bit grey (255 = corrosion; cut it at 128)."""
-    return np.asarray(Image.open(path).convert("L"))
+    """A mask PNG of the pair layout as 8-bit grey: 255 = corrosion, 0 = not.
+
+    A pixel is corrosion where it is neither black nor transparent, whatever the encoding:
+    0/255 grey (``pixel/``, ``segmentation/``, what RustSEG writes), class indices 0/1 (many
+    labelling tools' export), 1-bit, 16-bit, a palette, or a colour on black. It is the rule
+    of a corrected mask (``store/mask_file.py``), so a folder of 0/1 masks is not read as
+    empty. Raises ``OSError`` for a file Pillow cannot read.
+    """
+    with Image.open(path) as img:
+        if img.mode == "P":  # the palette's colours, not its indices: index 0 need not be black
+            img = img.convert("RGBA")
+        arr = np.asarray(img)
+    if arr.ndim == 3:
+        colour, alpha = (arr[..., :-1], arr[..., -1]) if arr.shape[2] in (2, 4) else (arr, None)
+        arr = colour.any(axis=-1) if alpha is None else colour.any(axis=-1) & (alpha != 0)
+    return np.where(arr != 0, 255, 0).astype(np.uint8)
 
 
 def _squash(mask: np.ndarray, size: int) -> np.ndarray:
@@ -112,8 +145,12 @@ def _squash(mask: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(mask).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
 
 
-def _cached(key_parts: list[str], size: int, cache_dir: str | Path | None, build) -> MaskSet:
-    key = hashlib.sha1(("\n".join(key_parts) + f"|{size}").encode()).hexdigest()[:16]
+# Cache files made by an earlier read_mask (which read 0/1 masks as empty) are not reused.
+MASK_READER = "nonzero-v2"
+
+
+def _cached(files: list[Path], size: int, cache_dir: str | Path | None, build) -> MaskSet:
+    key = cache_key(files, size, MASK_READER)
     cache = Path(cache_dir) / f"masks-{size}-{key}.npz" if cache_dir else None
     if cache and cache.is_file():
         with np.load(cache) as z:
@@ -136,17 +173,17 @@ def load_mask_folder(folder: str | Path, size: int, cache_dir: str | Path | None
         imgs, masks, names = [], [], []
         for img_path, mask_path in pairs:
             try:
+                m = read_mask(mask_path)
                 imgs.append(decode_resized(img_path, size))
-            except ImageInputError as e:
+            except (ImageInputError, OSError) as e:
                 log.warning("skipping %s: %s", img_path, e)
                 continue
-            m = read_mask(mask_path)
             masks.append((_squash(m, size) >= 128).astype(np.uint8))
             names.append(str(img_path))
         n = len(names)
         return MaskSet(np.stack(imgs), np.stack(masks), np.ones(n, np.float32), np.ones(n, np.float32), names)
 
-    return _cached([str(p) for p, _ in pairs], size, cache_dir, build)
+    return _cached([p for pair in pairs for p in pair], size, cache_dir, build)
 
 
 def load_labelled_folder(folder: str | Path, size: int, cache_dir: str | Path | None = None) -> MaskSet:
@@ -168,7 +205,7 @@ def load_labelled_folder(folder: str | Path, size: int, cache_dir: str | Path | 
         return MaskSet(np.stack(imgs), np.zeros((n, size, size), np.uint8),
                        (labels_ == 0).astype(np.float32), labels_, names)
 
-    return _cached([str(p) for p in ds.paths], size, cache_dir, build)
+    return _cached(ds.paths, size, cache_dir, build)
 
 
 def apply_label_audit(ms: MaskSet, folder: str | Path, audit: LabelAudit) -> tuple[MaskSet, int]:

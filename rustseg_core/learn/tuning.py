@@ -27,7 +27,7 @@ from ..pipeline.model import META_FILE
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
 from .data import LabelledSet, list_labelled
-from .evaluate import decoded_photos, mask_pairs, predict_folder
+from .evaluate import decoded_photos, left_out, mask_pairs, predict_folder
 from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in
 from .metrics import (auc_interval, decision_threshold, format_interval, interval, mask_scores,
@@ -198,6 +198,11 @@ def tune_decision(segmenter: Segmenter, labelled: str | Path, folder: str | Path
         log(f"label audit {audit.source}: {changed} of {len(ds)} labels of {labelled} changed")
     close = [p for p, _ in mask_pairs_in(folder) if p.name in names]
     probs = predict_folder(segmenter, list(ds.paths) + close)
+    # Photos that cannot be read are logged by predict_folder and left out here.
+    labelled_probs, close_probs = probs[:len(ds)], probs[len(ds):]
+    ds, labelled_probs, _ = left_out(ds, labelled_probs)
+    close = [p for p, q in zip(close, close_probs) if not np.isnan(q)]
+    probs = np.concatenate([labelled_probs, close_probs[~np.isnan(close_probs)]])
     n = len(ds)
     best, balanced, plain = decision_threshold(probs[:n], ds.labels, probs[n:], thresholds)
     clean = probs[:n][ds.labels < 0.5]
