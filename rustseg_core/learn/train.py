@@ -67,7 +67,10 @@ def _augment_fn(size: int, cfg: TrainConfig):
             begin, csize, _ = tf.image.sample_distorted_bounding_box(
                 tf.shape(x), tf.zeros([1, 0, 4]), min_object_covered=0.0,
                 aspect_ratio_range=(0.75, 1.33), area_range=(cfg.crop_scale, 1.0),
-                use_image_if_no_bounding_boxes=True)
+                use_image_if_no_bounding_boxes=True,
+                # An op seed of its own (under the run's global seed): with deterministic
+                # kernels on, TensorFlow refuses this op without one.
+                seed=cfg.seed + 1)
             x = tf.slice(x, begin, csize)
         x = tf.image.resize(x, (size, size))
         x = tf.image.random_flip_left_right(x)
