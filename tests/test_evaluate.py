@@ -180,6 +180,13 @@ def test_evaluate_says_so_when_a_mask_folder_holds_no_photo_with_a_mask(tiny_mod
     assert "needs images/ and masks/" in capsys.readouterr().err
 
 
+def test_evaluate_on_a_data_folder_with_some_parts_says_which_to_score(tmp_path, capsys):
+    write_labelled_folder(tmp_path / "classification" / "test", n_per_class=2)
+    assert main(["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "pixel" / "test") in err and "add --only classification,clean" in err
+
+
 def test_evaluate_keeps_the_traceback_of_a_fault_that_is_not_the_folders(tiny_model_dir, eval_data,
                                                                         tmp_path, monkeypatch):
     def broken(segmenter, folder):

@@ -348,6 +348,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                "pixel": args.pixel or root / "pixel" / "test",
                "clean": args.clean or root / "classification" / "test" / "not_corrosion",
                "boxes": args.boxes or root / "boxes"}
+    present = [p for p in EVALUATION_PARTS if p in parts and Path(folders[p]).exists()]
+    if not args.only and present and len(present) < len(parts):
+        # A data folder with some of the parts (a set of one's own): say how to score those.
+        missing = [str(folders[p]) for p in EVALUATION_PARTS if p in parts and p not in present]
+        raise UsageError(f"evaluation data not found: {', '.join(missing)}; to score the parts "
+                         f"{root} has, add --only {','.join(present)}")
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
     audit = _label_audit(args.label_audit, *([folders["classification"]] if "classification" in parts else []))
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
