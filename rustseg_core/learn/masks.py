@@ -126,14 +126,18 @@ def read_mask(path: str | Path) -> np.ndarray:
 
     A pixel is corrosion where it is neither black nor transparent, whatever the encoding:
     0/255 grey (``pixel/``, ``segmentation/``, what RustSEG writes), class indices 0/1 (many
-    labelling tools' export), 1-bit, 16-bit, a palette, or a colour on black. It is the rule
-    of a corrected mask (``store/mask_file.py``), so a folder of 0/1 masks is not read as
-    empty. Raises ``OSError`` for a file Pillow cannot read.
+    labelling tools' export), 1-bit, 16-bit, a palette, or a colour on black: the non-zero
+    rule of a corrected mask (``store/mask_file.py``, which also refuses colour from people),
+    so a folder of 0/1 masks is not read as empty. Raises ``OSError`` for a file that cannot
+    be read as an image.
     """
-    with Image.open(path) as img:
-        if img.mode == "P":  # the palette's colours, not its indices: index 0 need not be black
-            img = img.convert("RGBA")
-        arr = np.asarray(img)
+    try:
+        with Image.open(path) as img:
+            if img.mode == "P":  # the palette's colours, not its indices: index 0 need not be black
+                img = img.convert("RGBA")
+            arr = np.asarray(img)
+    except (SyntaxError, ValueError) as e:  # what Pillow raises for some damaged PNG chunks
+        raise OSError(f"{path}: {e}") from e
     if arr.ndim == 3:
         colour, alpha = (arr[..., :-1], arr[..., -1]) if arr.shape[2] in (2, 4) else (arr, None)
         arr = colour.any(axis=-1) if alpha is None else colour.any(axis=-1) & (alpha != 0)
