@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..pipeline.colour import colour_rule_mask, rust_probability
-from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, Photo
 from ..pipeline.refine import peak
 from ..pipeline.resize import resize_mask, upsample
 from ..pipeline.segmenter import Evidence, Segmenter
@@ -30,6 +30,20 @@ log = logging.getLogger(__name__)
 UNREADABLE = "cannot be read as an image"
 
 
+def _decoded(segmenter: Segmenter, path: Path, skipped: dict[str, str] | None = None,
+             key: str | None = None) -> Photo | None:
+    """``path`` decoded as the product decodes an upload, or None for a file that cannot be
+    read: logged, and put in ``skipped`` (when given) under ``key`` (default: the path) with
+    why, so that a report says what its figures leave out."""
+    try:
+        return segmenter.decode(path)
+    except (ImageInputError, OSError) as e:
+        log.warning("skipping %s: %s", path, e)
+        if skipped is not None:
+            skipped[key or str(path)] = UNREADABLE if Path(path).is_file() else "no such file"
+        return None
+
+
 # ---------------------------------------------------------------- classification
 def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 8) -> np.ndarray:
     """Corrosion probabilities for image files, decoded and classified exactly as
@@ -41,12 +55,8 @@ def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 8) -> n
     step = max(1, batch // segmenter.images_per_photo)
     probs = np.full(len(paths), np.nan)
     for i in range(0, len(paths), step):
-        read = {}
-        for j, p in enumerate(paths[i:i + step], start=i):
-            try:
-                read[j] = segmenter.decode(p).image
-            except (ImageInputError, OSError) as e:
-                log.warning("skipping %s: %s", p, e)
+        photos = {j: _decoded(segmenter, p) for j, p in enumerate(paths[i:i + step], start=i)}
+        read = {j: photo.image for j, photo in photos.items() if photo is not None}
         if read:
             probs[list(read)] = segmenter.probabilities(list(read.values()))
     return probs
@@ -193,11 +203,8 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     per_image: dict[str, dict] = {"ungated": {}, "gated": {}}
     skipped: dict[str, str] = {}
     for img_path, gt in mask_pairs(folder, skipped=skipped):
-        try:
-            photo = segmenter.decode(img_path)
-        except (ImageInputError, OSError) as e:
-            log.warning("skipping %s: %s", img_path, e)
-            skipped[img_path.name] = UNREADABLE
+        photo = _decoded(segmenter, img_path, skipped, img_path.name)
+        if photo is None:
             continue
         (w, h), image = photo.size, photo.image
         if abs(gt.shape[0] * w - gt.shape[1] * h) > 0.02 * h * gt.shape[1]:
@@ -236,14 +243,9 @@ def decoded_photos(segmenter: Segmenter, folder: str | Path,
     for path in sorted(Path(folder).rglob("*")):
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
-        try:
-            image = segmenter.decode(path).image
-        except (ImageInputError, OSError) as e:
-            log.warning("skipping %s: %s", path, e)
-            if skipped is not None:
-                skipped[str(path)] = UNREADABLE
-            continue
-        yield path, image
+        photo = _decoded(segmenter, path, skipped)
+        if photo is not None:
+            yield path, photo.image
 
 
 def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
@@ -288,11 +290,8 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
     shares, shares_all, positives = [], [], 0
     skipped: dict[str, str] = {}
     for name, bxs in sorted(boxes.items()):
-        try:
-            photo = segmenter.decode(folder / "images" / name)
-        except (ImageInputError, OSError) as e:
-            log.warning("skipping %s: %s", name, e)
-            skipped[name] = UNREADABLE if (folder / "images" / name).is_file() else "no such file"
+        photo = _decoded(segmenter, folder / "images" / name, skipped, name)
+        if photo is None:
             continue
         (w0, h0), image = photo.size, photo.image
         ev = segmenter.evidence(image)
