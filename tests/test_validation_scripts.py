@@ -172,3 +172,11 @@ def test_degraded_check_as_taken_is_tune_learned_and_faults_change_the_photo(tin
     with pytest.raises(SystemExit) as exit_:
         script.main(["--model", str(tiny_unet_dir), str(other), "--masks", str(masks)])
     assert exit_.value.code == 2 and "held out different mask photos" in capsys.readouterr().err
+
+
+def test_import_roundtrip_check_gives_back_every_mask(tmp_path, capsys):
+    from tests.synthetic import write_mask_folder
+
+    write_mask_folder(tmp_path / "set", n=5, size=48)
+    assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
+    assert "5 of 5 masks came back identical" in capsys.readouterr().out

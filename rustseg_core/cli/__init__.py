@@ -497,6 +497,41 @@ def _average(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    if not source.exists():
+        raise UsageError(f"no such file or folder: {source}")
+    from ..learn.annotations import AnnotationError, read_export, write_import
+
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    try:
+        export = read_export(source, args.images, classes)
+        summary = write_import(export, args.out)
+    except (AnnotationError, OSError) as e:
+        raise UsageError(str(e)) from e
+    out = Path(args.out)
+    print(f"imported {len(export.items)} photos of {export.format} export {export.source} (corrosion: "
+          f"{', '.join(summary.classes) or 'no class has regions'}) into {out}:")
+    if summary.masks:
+        print(f"  {summary.masks} with corrosion drawn: {out}/images + {out}/masks")
+    if summary.boxes:
+        print(f"  {summary.boxes} with corrosion boxed: {out}/images + {out}/boxes.json, "
+              f"and {out}/corrosion for the classifier")
+    print(f"  {summary.clean} with no corrosion region: {out}/not_corrosion")
+    if summary.left_out:
+        shown = "; ".join(f"{n} ({why})" for n, why in list(summary.left_out.items())[:5])
+        print(f"  left out: {len(summary.left_out)} photo(s): {shown}"
+              + ("; ..." if len(summary.left_out) > 5 else ""))
+    print(f"  recorded in {summary.record}")
+    part, option = ("pixel", "--pixel") if summary.masks else ("boxes", "--boxes")
+    if summary.masks or summary.boxes:
+        clean = f",clean {option} {out} --clean {out}/not_corrosion" if summary.clean else f" {option} {out}"
+        print(f"score a model on it: rustseg evaluate --only {part}{clean}")
+    if summary.masks:
+        print(f"train on it: rustseg train {out} --masks {out} --out models/mine ...")
+    return 0 if summary.masks or summary.boxes or summary.clean else 1
+
+
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
     """A subcommand whose help shows every option's default."""
     return sub.add_parser(name, help=summary, description=description or summary,
@@ -749,6 +784,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the model folder whose architecture and metadata the average keeps")
     a.add_argument("--out", required=True, help="output model folder")
     a.set_defaults(func=_average)
+
+    i = _command(sub, "import", "turn a COCO or YOLO export into RustSEG's data folders",
+                 "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics) into "
+                 "the folders train, tune and evaluate read: photos with corrosion drawn as "
+                 "polygons or RLE go to OUT/images with their masks in OUT/masks (upright, at "
+                 "the photo's size); photos with corrosion boxed (a detection export) to "
+                 "OUT/images with OUT/boxes.json, and OUT/corrosion; photos with no corrosion "
+                 "region to OUT/not_corrosion. Photos that are missing, damaged or wrongly "
+                 "labelled are left out and named; OUT/import.json records it all.")
+    i.add_argument("source", metavar="SOURCE",
+                   help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
+                        "holding it, or a YOLO "
+                        "folder holding images/ and labels/ (class names from data.yaml there "
+                        "or one folder up)")
+    i.add_argument("--out", required=True, help="a new or empty folder to write")
+    i.add_argument("--images", metavar="DIR",
+                   help="COCO: the folder its file_names are in (default: the JSON's folder)")
+    i.add_argument("--classes", metavar="NAME[,NAME...]",
+                   help="the classes that are corrosion (YOLO without data.yaml: the class "
+                        "numbers); needed when the export has several (default: its only class)")
+    i.set_defaults(func=_import)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")
     dsub = d.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)

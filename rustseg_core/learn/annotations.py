@@ -1,0 +1,400 @@
+"""Other labelling tools' exports as RustSEG's data folders.
+
+Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or boxes) or YOLO
+text files (one line a region: a class, then a normalised polygon or box). ``rustseg import``
+turns either into the folders ``train``, ``tune`` and ``evaluate`` read:
+
+- ``images/NAME.ext`` + ``masks/NAME.png``: photos with corrosion drawn as regions;
+- ``images/NAME.ext`` + ``boxes.json``: photos with corrosion drawn as boxes only (an object
+  detection export), for the pointing game;
+- ``not_corrosion/NAME.ext``: photos with no corrosion region (an empty label file, a COCO
+  image without annotations): the clean photos of training and of the false-area check.
+
+Masks are written upright, at the photo's upright size, as ``evaluate`` decodes the photo.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, decode, probe
+from ..vocabulary import CORROSION, MASK_IMAGES_DIR, MASK_MASKS_DIR, NOT_CORROSION
+
+log = logging.getLogger(__name__)
+
+BOXES_FILE = "boxes.json"
+IMPORT_RECORD = "import.json"
+
+
+class AnnotationError(ValueError):
+    """An export that cannot be imported as asked: the message says what to change."""
+
+
+@dataclass
+class Labelled:
+    """One photo of an export and its regions of the chosen classes.
+
+    ``shapes`` are COCO segmentations (a list of polygons, or an RLE dict) in the pixel
+    coordinates of ``frame``; ``boxes`` are (x0, y0, x1, y1) in the same coordinates.
+    ``frame`` is the (width, height) the tool labelled; ``None`` means the upright photo
+    (YOLO's normalised coordinates are scaled to it when it is known).
+    """
+
+    photo: Path
+    frame: tuple[int, int] | None = None
+    shapes: list = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    normalised: bool = False
+    problem: str | None = None  # why it cannot be imported (a malformed label file, ...)
+
+
+@dataclass
+class Export:
+    """What a reader found: the photos, and the classes it took as corrosion."""
+
+    source: str
+    format: str
+    items: list[Labelled]
+    classes: list[str]
+
+
+@dataclass
+class ImportSummary:
+    masks: int  # photos written to images/ + masks/
+    boxes: int  # photos written to images/ with boxes.json
+    clean: int  # photos written to not_corrosion/
+    left_out: dict[str, str]  # photo: why
+    classes: list[str]
+    record: Path
+
+
+# ------------------------------------------------------------------ choosing the classes
+def choose_classes(counts: Counter, wanted: list[str] | None) -> set[str]:
+    """The class names that mean corrosion: ``wanted`` (each must exist), else the only class
+    with regions. Several classes and none chosen is an error listing them, because which
+    of them is corrosion is the user's call."""
+    if wanted:
+        unknown = [c for c in wanted if c not in counts]
+        if unknown:
+            raise AnnotationError(f"no class named {', '.join(unknown)} in this export; its "
+                                  f"classes: {_listing(counts)}")
+        return set(wanted)
+    drawn = [c for c, n in counts.items() if n]
+    if len(drawn) > 1:
+        raise AnnotationError(f"this export has {len(drawn)} classes ({_listing(counts)}): say "
+                              "which are corrosion with --classes NAME[,NAME...]")
+    return set(drawn)
+
+
+def _listing(counts: Counter) -> str:
+    return ", ".join(f"{c} ({n} region{'s' if n != 1 else ''})" for c, n in counts.most_common())
+
+
+def read_export(source: str | Path, images: str | Path | None = None,
+                classes: list[str] | None = None) -> Export:
+    """A COCO JSON file (or a folder holding one) or a YOLO folder, whichever ``source`` is.
+    For a folder that is neither, the error names the exports found inside it (a Roboflow
+    download holds one a split: ``train/``, ``valid/``, ``test/``)."""
+    source = Path(source)
+    inside = sorted(source.glob("*.json")) if source.is_dir() else []
+    if len(inside) == 1 and not (source / "labels").is_dir():
+        source = inside[0]  # Roboflow's split folder: its photos beside _annotations.coco.json
+    if source.is_file():
+        return read_coco(source, images, classes)
+    if images:
+        raise AnnotationError("--images is for a COCO file; a YOLO folder has its own images/")
+    if (source / "images").is_dir() and (source / "labels").is_dir():
+        return read_yolo(source, classes)
+    found = sorted({str(p) for p in source.glob("*/*.json")} | {str(p) for p in source.glob("*.json")}
+                   | {str(p.parent) for p in source.glob("*/labels") if (p.parent / "images").is_dir()})
+    hint = f"; found here: {', '.join(found[:6])}" if found else ""
+    raise AnnotationError(f"{source} is neither a COCO JSON file nor a YOLO folder (images/ "
+                          f"and labels/){hint}: import one split at a time")
+
+
+# ------------------------------------------------------------------ COCO
+def read_coco(path: str | Path, images: str | Path | None = None,
+              classes: list[str] | None = None) -> Export:
+    """The photos of a COCO JSON file (``images``: where its ``file_name`` s are; default
+    the JSON's folder, as Roboflow exports it) with their regions of the chosen classes.
+    A region with a ``segmentation`` is a mask; one with only a ``bbox`` is a box."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AnnotationError(f"{path} cannot be read as JSON: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise AnnotationError(f"{path} is not a COCO file: it has no \"images\" list")
+    root = Path(images) if images else path.parent
+    names = {c.get("id"): str(c.get("name", c.get("id"))) for c in data.get("categories") or []}
+    anns = data.get("annotations") or []
+    counts = Counter({name: 0 for name in names.values()})
+    counts.update(names.get(a.get("category_id"), str(a.get("category_id"))) for a in anns)
+    chosen = choose_classes(counts, classes)
+    items: dict = {}
+    for img in data["images"]:
+        w, h = img.get("width"), img.get("height")
+        frame = (int(w), int(h)) if isinstance(w, (int, float)) and isinstance(h, (int, float)) else None
+        items[img.get("id")] = Labelled(_coco_photo(root, str(img.get("file_name", ""))), frame)
+    for a in anns:
+        item = items.get(a.get("image_id"))
+        if item is None or names.get(a.get("category_id"), str(a.get("category_id"))) not in chosen:
+            continue
+        seg = a.get("segmentation")
+        if isinstance(seg, list) and seg:
+            # Fewer than three points is no area (and pycocotools reads four numbers as a box).
+            polygons = [p for p in seg if isinstance(p, list) and len(p) >= 6]
+            if polygons:
+                item.shapes.append(polygons)
+        elif isinstance(seg, dict):
+            item.shapes.append(seg)
+        elif isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4:
+            x, y, bw, bh = (float(v) for v in a["bbox"])
+            item.boxes.append((x, y, x + bw, y + bh))
+    return Export(str(path), "COCO", list(items.values()), sorted(chosen))
+
+
+def _coco_photo(root: Path, file_name: str) -> Path:
+    """Where a COCO ``file_name`` is: under ``root`` as written, else by its name alone (Label
+    Studio and CVAT write paths of their own server)."""
+    direct = root / file_name
+    return direct if direct.is_file() else root / Path(file_name).name
+
+
+# ------------------------------------------------------------------ YOLO
+def read_yolo(folder: str | Path, classes: list[str] | None = None) -> Export:
+    """The photos of a YOLO folder (``images/`` beside ``labels/``, a label file a photo
+    under the same relative name) with their regions of the chosen classes. Class names come
+    from ``data.yaml`` in the folder or the one above it (Roboflow and Ultralytics put it
+    there), else they are the numbers. A photo without a label file has no region."""
+    folder = Path(folder)
+    if not (folder / "images").is_dir() or not (folder / "labels").is_dir():
+        raise AnnotationError(f"{folder} is not a YOLO folder: it needs images/ and labels/")
+    names = _yolo_names(folder)
+    parsed: list[tuple[Labelled, list[tuple[str, list[float]]]]] = []
+    counts = Counter({name: 0 for name in names.values()})
+    for photo in sorted(p for p in (folder / "images").rglob("*")
+                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS):
+        label = (folder / "labels" / photo.relative_to(folder / "images")).with_suffix(".txt")
+        item, regions = Labelled(photo, normalised=True), []
+        if label.is_file():
+            try:
+                regions = _yolo_lines(label, names)
+            except (OSError, UnicodeDecodeError, ValueError) as e:
+                item.problem = f"its label file cannot be read: {e}"
+        counts.update(name for name, _ in regions)
+        parsed.append((item, regions))
+    if not parsed:
+        raise AnnotationError(f"no photos under {folder}/images")
+    chosen = choose_classes(counts, classes)
+    for item, regions in parsed:
+        for name, xy in regions:
+            if name not in chosen:
+                continue
+            if len(xy) == 4:
+                cx, cy, bw, bh = xy
+                item.boxes.append((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2))
+            else:
+                item.shapes.append([xy])
+    return Export(str(folder), "YOLO", [i for i, _ in parsed], sorted(chosen))
+
+
+def _yolo_names(folder: Path) -> dict[int, str]:
+    for yaml_path in (folder / "data.yaml", folder.parent / "data.yaml"):
+        if yaml_path.is_file():
+            import yaml
+
+            try:
+                names = (yaml.safe_load(yaml_path.read_text()) or {}).get("names")
+            except (yaml.YAMLError, AttributeError) as e:
+                raise AnnotationError(f"{yaml_path} cannot be read: {e}") from e
+            if isinstance(names, list):
+                return {i: str(n) for i, n in enumerate(names)}
+            if isinstance(names, dict):
+                return {int(i): str(n) for i, n in names.items()}
+    return {}
+
+
+def _yolo_lines(label: Path, names: dict[int, str]) -> list[tuple[str, list[float]]]:
+    """(class name, normalised numbers) for each line: four numbers are a box (centre x, y,
+    width, height); six or more, an even count, a polygon. ValueError names a bad line."""
+    regions = []
+    for n, line in enumerate(label.read_text().splitlines(), 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        try:
+            cls, xy = int(tokens[0]), [float(t) for t in tokens[1:]]
+        except ValueError:
+            raise ValueError(f"line {n} is not a class number and coordinates") from None
+        if len(xy) != 4 and (len(xy) < 6 or len(xy) % 2):
+            raise ValueError(f"line {n} has {len(xy)} coordinates (4 for a box, 6 or more, an "
+                             "even count, for a polygon)")
+        regions.append((names.get(cls, str(cls)), xy))
+    return regions
+
+
+# ------------------------------------------------------------------ rasterising
+def _frame_to_upright(photo: Path, frame: tuple[int, int] | None) -> tuple[tuple[int, int], Callable]:
+    """(the frame to draw in, a function turning a 0/1 array drawn there into the upright
+    photo's). Labelling tools draw on the photo as a browser shows it (upright); a frame
+    that matches only the stored pixels of a turned photo was drawn on those, so the mask is
+    turned with the photo's EXIF orientation; a frame of another size (the photo resized
+    since) is scaled to fit."""
+    upright_photo = decode(photo, max_side=64)  # reads the whole file, so a damaged one fails here
+    upright, stored = upright_photo.size, probe(photo)
+    stored = (stored.width, stored.height)
+    exif = upright_photo.exif
+    if frame is None or frame == upright:
+        return upright, lambda m: m
+    if frame == stored and exif is not None:
+        def turned(m: np.ndarray) -> np.ndarray:
+            img = Image.fromarray(m)
+            img.info["exif"] = exif.tobytes()
+            return np.asarray(ImageOps.exif_transpose(img))
+        return stored, turned
+    fw, fh = frame
+    if abs(fw * upright[1] - fh * upright[0]) > 0.02 * fw * upright[1]:
+        raise AnnotationError(f"labelled at {fw} x {fh} px but the photo is {upright[0]} x "
+                              f"{upright[1]} px upright")
+    return frame, lambda m: np.asarray(Image.fromarray(m).resize(upright, Image.NEAREST))
+
+
+def _scaled(item: Labelled, size: tuple[int, int]) -> tuple[list, list]:
+    """The item's shapes and boxes in pixels of ``size`` (YOLO's are normalised)."""
+    if not item.normalised:
+        return item.shapes, item.boxes
+    w, h = size
+    shapes = [[[v * (w if i % 2 == 0 else h) for i, v in enumerate(poly)] for poly in shape]
+              for shape in item.shapes]
+    boxes = [(x0 * w, y0 * h, x1 * w, y1 * h) for x0, y0, x1, y1 in item.boxes]
+    return shapes, boxes
+
+
+def region_mask(shapes: list, size: tuple[int, int]) -> np.ndarray:
+    """The union of COCO segmentations (polygon lists, RLE dicts) as a uint8 0/255 array of
+    ``size`` (width, height), rasterised by pycocotools as COCO's own tools do."""
+    from pycocotools import mask as coco_mask
+
+    w, h = size
+    out = np.zeros((h, w), bool)
+    for seg in shapes:
+        if isinstance(seg, list):
+            rle = coco_mask.merge(coco_mask.frPyObjects(seg, h, w))
+        elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
+            rle = coco_mask.frPyObjects(seg, *seg["size"])
+        elif isinstance(seg, dict) and "counts" in seg:
+            rle = dict(seg, counts=seg["counts"].encode() if isinstance(seg["counts"], str) else seg["counts"])
+        else:
+            raise AnnotationError(f"a segmentation that is neither polygons nor RLE: {str(seg)[:60]}")
+        m = coco_mask.decode(rle).astype(bool)
+        if m.shape != out.shape:
+            raise AnnotationError(f"an RLE of {m.shape[1]} x {m.shape[0]} px on a photo "
+                                  f"labelled at {w} x {h} px")
+        out |= m
+    return out.astype(np.uint8) * 255
+
+
+def _box_bounds(box: tuple[float, float, float, float], frame: tuple[int, int],
+                to_upright: Callable) -> list[int] | None:
+    """A box drawn in ``frame``, as (x0, y0, x1, y1) in the upright photo."""
+    w, h = frame
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    m = np.zeros((h, w), np.uint8)
+    m[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)] = 255
+    ys, xs = np.nonzero(to_upright(m))
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+
+
+# ------------------------------------------------------------------ writing
+def write_import(export: Export, out: str | Path) -> ImportSummary:
+    """Write ``export`` into ``out`` (which must be empty or new: nothing there is replaced).
+    A photo that is missing or cannot be decoded, or whose labels cannot be used, is left
+    out and named in the summary and in ``out/import.json``; so is a photo with some regions
+    drawn as boxes in a mask export (its mask would miss them)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
+    kind = "masks" if any(i.shapes for i in export.items) else "boxes"
+    _check_names(export.items)
+    for sub in (MASK_IMAGES_DIR, MASK_MASKS_DIR if kind == "masks" else None, CORROSION, NOT_CORROSION):
+        if sub:
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    left_out: dict[str, str] = {}
+    boxes: dict[str, list[list[int]]] = {}
+    counts: Counter = Counter()
+    for item in export.items:
+        name = item.photo.name
+        why = item.problem or (None if item.photo.is_file() else "no such file")
+        if why is None and kind == "masks" and item.boxes:
+            why = "some regions drawn as boxes only, in an export of masks (its mask would miss them)"
+        if why is None:
+            try:
+                why = _write_one(item, out, kind, boxes, counts)
+            except ImageInputError as e:
+                why = f"the photo cannot be read: {e}"
+            except (AnnotationError, ValueError) as e:
+                why = f"its labels cannot be used: {e}"
+        if why:
+            _remove_outputs(out, item.photo)
+            log.warning("left out %s: %s", item.photo, why)
+            left_out[name] = why
+    if kind == "boxes" and boxes:
+        (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
+    record = out / IMPORT_RECORD
+    summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], clean=counts["clean"],
+                            left_out=left_out, classes=export.classes, record=record)
+    record.write_text(json.dumps({
+        "source": export.source, "format": export.format, "corrosion_classes": export.classes,
+        "photos_with_masks": summary.masks, "photos_with_boxes": summary.boxes,
+        "photos_without_corrosion": summary.clean, "left_out": left_out}, indent=1))
+    return summary
+
+
+def _check_names(items: list[Labelled]) -> None:
+    """Every photo's mask is ``masks/STEM.png``: two photos of one stem would share it."""
+    stems = Counter(i.photo.stem for i in items)
+    clashes = sorted({str(i.photo) for i in items if stems[i.photo.stem] > 1})
+    if clashes:
+        raise AnnotationError(f"{len(clashes)} photos share a name, and would share a mask: "
+                              + ", ".join(clashes[:4]) + (", ..." if len(clashes) > 4 else ""))
+
+
+def _write_one(item: Labelled, out: Path, kind: str, boxes: dict, counts: Counter) -> str | None:
+    # YOLO's coordinates are normalised to the upright photo.
+    frame, to_upright = _frame_to_upright(item.photo, None if item.normalised else item.frame)
+    shapes, bxs = _scaled(item, frame)
+    if not shapes and not bxs:
+        shutil.copyfile(item.photo, out / NOT_CORROSION / item.photo.name)
+        counts["clean"] += 1
+        return None
+    if kind == "masks":
+        mask = to_upright(region_mask(shapes, frame))
+        if not mask.any():
+            return "its regions cover no pixel"
+        Image.fromarray(mask).save(out / MASK_MASKS_DIR / f"{item.photo.stem}.png")
+    else:
+        bounds = [b for b in (_box_bounds(b, frame, to_upright) for b in bxs) if b]
+        if not bounds:
+            return "its boxes lie outside the photo"
+        boxes[item.photo.name] = bounds
+    shutil.copyfile(item.photo, out / MASK_IMAGES_DIR / item.photo.name)
+    if kind == "boxes":  # a photo with boxes is a corrosion photo for the classifier too
+        shutil.copyfile(item.photo, out / CORROSION / item.photo.name)
+    counts[kind] += 1
+    return None
+
+
+def _remove_outputs(out: Path, photo: Path) -> None:
+    """Whatever was written for a photo that is then left out."""
+    for path in (out / MASK_IMAGES_DIR / photo.name, out / MASK_MASKS_DIR / f"{photo.stem}.png",
+                 out / CORROSION / photo.name, out / NOT_CORROSION / photo.name):
+        path.unlink(missing_ok=True)

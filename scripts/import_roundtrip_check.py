@@ -1,0 +1,75 @@
+"""Does ``rustseg import`` give back the masks a COCO export was made from? A check README cites.
+
+    python3 scripts/import_roundtrip_check.py ../shared/data/pixel/test --evaluate
+
+Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
+(as CVAT and pycocotools write masks), imports it with ``rustseg import`` into a temporary
+folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
+it also scores the model (``--model``; default the shipped one) on the original folder and on
+the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rustseg_core.cli import main as rustseg  # noqa: E402
+from rustseg_core.learn.masks import pair_photos, read_mask  # noqa: E402
+
+
+def write_coco_rle(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as ``dest/_annotations.coco.json`` beside copies of the photos."""
+    dest.mkdir(parents=True)
+    images, annotations = [], []
+    for i, (photo, mask_path) in enumerate(pair_photos(folder)[0]):
+        mask = read_mask(mask_path) > 0
+        shutil.copyfile(photo, dest / photo.name)
+        images.append({"id": i, "file_name": photo.name, "width": mask.shape[1], "height": mask.shape[0]})
+        rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+        annotations.append({"id": i, "image_id": i, "category_id": 1, "iscrowd": 1,
+                            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+    (dest / "_annotations.coco.json").write_text(json.dumps(
+        {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "rust"}]}))
+    return len(images)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folder", type=Path, help="a mask folder: images/ + masks/")
+    p.add_argument("--evaluate", action="store_true", help="also compare evaluate's scores")
+    p.add_argument("--model", help="model folder for --evaluate (default: the shipped one)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        export, imported = Path(tmp) / "export", Path(tmp) / "imported"
+        n = write_coco_rle(args.folder, export)
+        if rustseg(["import", str(export), "--out", str(imported)]) != 0:
+            return 1
+        same = sum(np.array_equal(read_mask(m), read_mask(imported / "masks" / m.name))
+                   for _, m in pair_photos(args.folder)[0])
+        print(f"{same} of {n} masks came back identical through a COCO RLE export and rustseg import")
+        ok = same == n
+        if args.evaluate:
+            from rustseg_core.learn.evaluate import evaluate_segmentation
+            from rustseg_core.pipeline.model_files import shipped_model_dir
+            from rustseg_core.pipeline.segmenter import Segmenter
+
+            segmenter = Segmenter.load(args.model or shipped_model_dir())
+            a, b = (evaluate_segmentation(segmenter, f)["gated"] for f in (args.folder, imported))
+            ok = ok and a["per_image"] == b["per_image"]
+            print(f"evaluate: every photo's scores {'agree' if a['per_image'] == b['per_image'] else 'DIFFER'}")
+            for method in sorted(a["methods"]):
+                print(f"  {method}: gated mean IoU {a['methods'][method]['per_image_mean']['iou']:.3f} "
+                      f"original, {b['methods'][method]['per_image_mean']['iou']:.3f} imported")
+    return 0 if ok else 1
+
+if __name__ == "__main__":
+    sys.exit(main())

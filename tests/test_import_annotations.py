@@ -1,0 +1,235 @@
+"""``rustseg import``: COCO and YOLO exports, as labelling tools write them, become the folders
+train, tune and evaluate read (images/ + masks/, boxes.json, not_corrosion/)."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as coco_mask
+
+from rustseg_core.cli import main
+from rustseg_core.learn.annotations import AnnotationError, read_coco, read_export, read_yolo, write_import
+from rustseg_core.learn.masks import pair_photos, read_mask
+from rustseg_core.pipeline.imageio import load_image
+
+W, H = 40, 30
+
+
+def _photo(path, size=(W, H), orientation=None, square=None):
+    """A grey photo, with a red square at ``square`` (x0, y0, x1, y1 of its stored pixels)."""
+    rgb = np.full((size[1], size[0], 3), 90, np.uint8)
+    if square:
+        x0, y0, x1, y1 = square
+        rgb[y0:y1, x0:x1] = (200, 30, 20)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.fromarray(rgb)
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        img.save(path, exif=exif.tobytes(), quality=100)
+    else:
+        img.save(path)
+    return path
+
+
+def _coco(folder, images, annotations, categories=({"id": 1, "name": "rust"},)):
+    path = folder / "_annotations.coco.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": list(categories)}))
+    return path
+
+
+def _polygon(image_id, xy, category=1):
+    return {"image_id": image_id, "category_id": category, "segmentation": [list(xy)],
+            "bbox": [0, 0, 1, 1], "iscrowd": 0}
+
+
+def _square(x0, y0, x1, y1):
+    return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
+def test_coco_polygons_become_masks_and_photos_without_regions_clean(tmp_path):
+    src = tmp_path / "export"
+    _photo(src / "a.jpg")
+    _photo(src / "b.png")
+    # Roboflow's parent category (id 0) holds no region and is not a class to choose.
+    _coco(src, [{"id": 1, "file_name": "a.jpg", "width": W, "height": H},
+                {"id": 2, "file_name": "b.png", "width": W, "height": H}],
+          [_polygon(1, _square(5, 4, 15, 12)), _polygon(1, _square(20, 20, 30, 28))],
+          categories=[{"id": 0, "name": "corrosion-xyz"}, {"id": 1, "name": "rust"}])
+    summary = write_import(read_export(src), tmp_path / "out")  # the folder holding the JSON
+    out = tmp_path / "out"
+    assert (summary.masks, summary.boxes, summary.clean, summary.left_out) == (1, 0, 1, {})
+    assert summary.classes == ["rust"]
+    pairs, unmatched = pair_photos(out)
+    assert [(p.name, m.name) for p, m in pairs] == [("a.jpg", "a.png")] and unmatched == []
+    expected = np.zeros((H, W), bool)
+    expected[4:12, 5:15] = expected[20:28, 20:30] = True
+    assert np.array_equal(read_mask(out / "masks" / "a.png") > 0, expected)
+    assert (out / "images" / "a.jpg").read_bytes() == (src / "a.jpg").read_bytes()
+    assert [p.name for p in (out / "not_corrosion").iterdir()] == ["b.png"]
+    assert (out / "corrosion").is_dir() and not any((out / "corrosion").iterdir())
+    record = json.loads((out / "import.json").read_text())
+    assert record["format"] == "COCO" and record["corrosion_classes"] == ["rust"]
+    assert (record["photos_with_masks"], record["photos_without_corrosion"]) == (1, 1)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_coco_rle_masks_come_back_exactly(tmp_path, compressed):
+    rng = np.random.default_rng(0)
+    truth = rng.random((H, W)) > 0.6
+    rle = coco_mask.encode(np.asfortranarray(truth.astype(np.uint8)))
+    if compressed:
+        seg = {"size": rle["size"], "counts": rle["counts"].decode()}
+    else:  # CVAT's and Label Studio's uncompressed counts: run lengths from the first column
+        flat = truth.T.ravel()
+        edges = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+        runs = np.diff(np.concatenate([[0], edges, [flat.size]]))
+        seg = {"size": [H, W], "counts": ([0] if flat[0] else []) + runs.tolist()}
+    _photo(tmp_path / "x" / "p.jpg")
+    path = _coco(tmp_path / "x", [{"id": 7, "file_name": "p.jpg", "width": W, "height": H}],
+                 [{"image_id": 7, "category_id": 1, "segmentation": seg, "iscrowd": 1}])
+    write_import(read_coco(path), tmp_path / "out")
+    assert np.array_equal(read_mask(tmp_path / "out" / "masks" / "p.png") > 0, truth)
+
+
+def test_several_classes_must_be_chosen(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    path = _coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "width": W, "height": H}],
+                 [_polygon(1, _square(0, 0, 10, 10), 1), _polygon(1, _square(20, 0, 30, 10), 2)],
+                 categories=[{"id": 1, "name": "rust"}, {"id": 2, "name": "crack"}])
+    with pytest.raises(AnnotationError, match=r"2 classes \(.*rust.*crack.*--classes"):
+        read_coco(path)
+    with pytest.raises(AnnotationError, match="no class named paint"):
+        read_coco(path, classes=["paint"])
+    write_import(read_coco(path, classes=["rust"]), tmp_path / "out")
+    mask = read_mask(tmp_path / "out" / "masks" / "a.png") > 0
+    assert mask[:10, :10].all() and not mask[:, 20:].any()  # the crack is not corrosion
+
+
+def test_a_photo_turned_by_exif_gets_its_mask_turned(tmp_path):
+    """A tool that drew on the stored pixels of a turned phone photo (its frame is the stored
+    size) gets a mask turned as the photo is; one that drew on the upright photo, as is."""
+    red = (4, 3, 14, 9)  # on the stored 40 x 30 pixels
+    _photo(tmp_path / "src" / "turned.jpg", orientation=6, square=red)
+    _photo(tmp_path / "src" / "upright.jpg", orientation=6, square=red)
+    stored = np.zeros((H, W), bool)
+    stored[3:9, 4:14] = True
+    expected = np.rot90(stored, k=-1)  # orientation 6: shown turned 90 degrees clockwise
+    seen_red = load_image(tmp_path / "src" / "turned.jpg")[..., 0] > 150
+    assert seen_red.shape == expected.shape == (W, H)  # 30 wide, 40 high as a browser shows it
+    assert (seen_red & expected).sum() / (seen_red | expected).sum() > 0.9
+    ys, xs = np.nonzero(expected)
+    path = _coco(tmp_path / "src", [
+        {"id": 1, "file_name": "turned.jpg", "width": W, "height": H},
+        {"id": 2, "file_name": "upright.jpg", "width": H, "height": W}], [
+        _polygon(1, _square(*red)),
+        _polygon(2, _square(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))])
+    write_import(read_coco(path), tmp_path / "out")
+    for name in ("turned", "upright"):
+        assert np.array_equal(read_mask(tmp_path / "out" / "masks" / f"{name}.png") > 0, expected), name
+
+
+def test_a_photo_resized_since_labelling_is_scaled_and_a_wrong_one_left_out(tmp_path):
+    _photo(tmp_path / "small.jpg")
+    _photo(tmp_path / "other.jpg")
+    path = _coco(tmp_path, [{"id": 1, "file_name": "small.jpg", "width": 2 * W, "height": 2 * H},
+                            {"id": 2, "file_name": "other.jpg", "width": 100, "height": 20}],
+                 [_polygon(1, _square(0, 0, W, H)), _polygon(2, _square(0, 0, 10, 10))])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    mask = read_mask(tmp_path / "out" / "masks" / "small.png") > 0
+    assert mask.shape == (H, W) and mask[: H // 2, : W // 2].all() and not mask[H // 2:, :].any()
+    assert "labelled at 100 x 20 px but the photo is 40 x 30 px" in summary.left_out["other.jpg"]
+    assert not (tmp_path / "out" / "images" / "other.jpg").exists()
+
+
+def test_missing_and_damaged_photos_are_left_out_and_named(tmp_path):
+    _photo(tmp_path / "ok.jpg")
+    (tmp_path / "broken.jpg").write_bytes((tmp_path / "ok.jpg").read_bytes()[:200])
+    images = [{"id": i, "file_name": n, "width": W, "height": H}
+              for i, n in enumerate(["ok.jpg", "broken.jpg", "gone.jpg"])]
+    path = _coco(tmp_path, images, [_polygon(i, _square(0, 0, 9, 9)) for i in range(3)])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    assert summary.masks == 1
+    assert summary.left_out["gone.jpg"] == "no such file"
+    assert summary.left_out["broken.jpg"].startswith("the photo cannot be read")
+    assert sorted(p.name for p in (tmp_path / "out" / "masks").iterdir()) == ["ok.png"]
+    assert json.loads((tmp_path / "out" / "import.json").read_text())["left_out"] == summary.left_out
+
+
+def test_a_detection_export_gives_boxes_and_corrosion_photos(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    _photo(tmp_path / "turned.jpg", orientation=6)
+    _photo(tmp_path / "clean.jpg")
+    # Label Studio writes the path on its own server: the photo is found by its name.
+    path = _coco(tmp_path, [{"id": 1, "file_name": "/data/upload/3/a.jpg", "width": W, "height": H},
+                            {"id": 2, "file_name": "turned.jpg", "width": W, "height": H},
+                            {"id": 3, "file_name": "clean.jpg", "width": W, "height": H}],
+                 [{"image_id": 1, "category_id": 1, "segmentation": [], "bbox": [2, 3, 10, 5]},
+                  {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 5]}])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    out = tmp_path / "out"
+    assert (summary.masks, summary.boxes, summary.clean) == (0, 2, 1)
+    boxes = json.loads((out / "boxes.json").read_text())
+    assert boxes["a.jpg"] == [[2, 3, 12, 8]]
+    # Drawn on the stored pixels of a photo turned 90 degrees clockwise: the top-left strip
+    # is the right-hand strip of the upright photo (30 wide, 40 high).
+    assert boxes["turned.jpg"] == [[H - 5, 0, H, 10]]
+    assert sorted(p.name for p in (out / "corrosion").iterdir()) == ["a.jpg", "turned.jpg"]
+    assert not (out / "masks").exists()
+
+
+def _yolo_folder(root):
+    root.mkdir(parents=True)
+    (root / "data.yaml").write_text("names: ['rust', 'paint']\n")
+    split = root / "train"
+    for name in ("poly", "box_only", "empty", "nolabel", "badline"):
+        _photo(split / "images" / f"{name}.jpg")
+    labels = split / "labels"
+    labels.mkdir(parents=True)
+    (labels / "poly.txt").write_text("0 0.0 0.0 0.5 0.0 0.5 0.5 0.0 0.5\n1 0.5 0.5 1 0.5 1 1\n")
+    (labels / "box_only.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (labels / "empty.txt").write_text("")
+    (labels / "badline.txt").write_text("0 0.1 0.2 0.3\n")
+    return split
+
+
+def test_yolo_polygons_with_class_names_from_data_yaml(tmp_path):
+    split = _yolo_folder(tmp_path / "export")
+    with pytest.raises(AnnotationError, match="rust.*paint|paint.*rust"):
+        read_yolo(split)
+    summary = write_import(read_yolo(split, classes=["rust"]), tmp_path / "out")
+    assert (summary.masks, summary.clean) == (1, 2)  # empty label file, no label file
+    mask = read_mask(tmp_path / "out" / "masks" / "poly.png") > 0
+    assert mask.shape == (H, W)
+    assert mask[: H // 2, : W // 2].all() and not mask[H // 2 + 1:, :].any()  # no paint
+    assert summary.left_out["box_only.jpg"].startswith("some regions drawn as boxes only")
+    assert "line 1 has 3 coordinates" in summary.left_out["badline.jpg"]
+
+
+def test_the_command_imports_and_refuses_what_it_cannot(tmp_path, capsys):
+    split = _yolo_folder(tmp_path / "export")
+    assert main(["import", str(split), "--classes", "rust", "--out", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().out
+    assert "1 with corrosion drawn" in said and "left out: 2 photo(s)" in said
+    assert "rustseg evaluate --only pixel,clean" in said
+    # Nothing already there is replaced.
+    assert main(["import", str(split), "--classes", "rust", "--out", str(tmp_path / "out")]) == 2
+    assert "not empty" in capsys.readouterr().err
+    (tmp_path / "notcoco.json").write_text("[1, 2]")
+    assert main(["import", str(tmp_path / "notcoco.json"), "--out", str(tmp_path / "o2")]) == 2
+    assert "not a COCO file" in capsys.readouterr().err
+    # A Roboflow download: one folder a split; the error names them.
+    assert main(["import", str(tmp_path / "export"), "--out", str(tmp_path / "o3")]) == 2
+    assert f"found here: {split}" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+
+
+def test_two_photos_of_one_name_are_refused_before_anything_is_written(tmp_path):
+    _photo(tmp_path / "a" / "x.jpg")
+    _photo(tmp_path / "b" / "x.png")
+    path = _coco(tmp_path, [{"id": 1, "file_name": "a/x.jpg"}, {"id": 2, "file_name": "b/x.png"}],
+                 [_polygon(1, _square(0, 0, 5, 5)), _polygon(2, _square(0, 0, 5, 5))])
+    with pytest.raises(AnnotationError, match="share a name"):
+        write_import(read_coco(path), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
