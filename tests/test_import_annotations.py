@@ -233,3 +233,40 @@ def test_two_photos_of_one_name_are_refused_before_anything_is_written(tmp_path)
     with pytest.raises(AnnotationError, match="share a name"):
         write_import(read_coco(path), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_imported_export_trains_and_evaluates(tmp_path, tiny_model_dir, capsys):
+    """What the command says to run next works on what it wrote: a COCO export of mask photos
+    and clean photos (no annotations) trains a U-Net and is scored by evaluate."""
+    from rustseg_core.learn.train_masks import MaskTrainConfig, train_masks
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "set", n=12, size=48, seed=4)
+    write_labelled_folder(tmp_path / "lab", n_per_class=6, size=48, seed=5)
+    src = tmp_path / "export"
+    src.mkdir()
+    images, anns = [], []
+    for i, (photo, mask_path) in enumerate(pair_photos(tmp_path / "set")[0]):
+        photo.rename(src / photo.name)
+        rle = coco_mask.encode(np.asfortranarray((read_mask(mask_path) > 0).astype(np.uint8)))
+        anns.append({"image_id": i, "category_id": 1, "iscrowd": 1,
+                     "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+        images.append({"id": i, "file_name": photo.name, "width": 48, "height": 48})
+    for photo in (tmp_path / "lab" / "not_corrosion").iterdir():
+        photo.rename(src / photo.name)
+        images.append({"id": len(images), "file_name": photo.name, "width": 48, "height": 48})
+    _coco(src, images, anns)
+    out = tmp_path / "out"
+    assert main(["import", str(src), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "12 with corrosion drawn" in said and "6 with no corrosion region" in said
+    assert f"rustseg train {out} --masks {out}" in said
+    cfg = MaskTrainConfig(input_size=32, cache_size=48, epochs=1, batch_size=8,
+                          init_from=str(tiny_model_dir), val_fraction=0.25)
+    train_masks([out], out, tmp_path / "model", cfg, command="test")
+    assert main(["evaluate", "--only", "pixel,clean", "--pixel", str(out), "--clean",
+                 str(out / "not_corrosion"), "--model", str(tmp_path / "model"),
+                 "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["pixel"]["gated"]["n_images"] == 12 and metrics["pixel"]["gated"]["left_out"] == {}
+    assert metrics["clean"]["n_images"] == 6

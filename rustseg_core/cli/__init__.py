@@ -528,7 +528,10 @@ def _import(args: argparse.Namespace) -> int:
         clean = f",clean {option} {out} --clean {out}/not_corrosion" if summary.clean else f" {option} {out}"
         print(f"score a model on it: rustseg evaluate --only {part}{clean}")
     if summary.masks:
-        print(f"train on it: rustseg train {out} --masks {out} --out models/mine ...")
+        # Training needs clean photos too (they teach what is not rust): the import's, or others.
+        data = out if summary.clean else "DATA"
+        print(f"train on it: rustseg train {data} --masks {out} --out models/mine ..."
+              + ("" if summary.clean else " (DATA: a folder of corrosion/ and not_corrosion/ photos)"))
     return 0 if summary.masks or summary.boxes or summary.clean else 1
 
 
