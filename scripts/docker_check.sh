@@ -20,7 +20,7 @@
 # record lands on the named volume; after
 # `docker restart` the result page and its mask.png are still served; every process runs as
 # uid 10001 (rustseg) and cannot write the code; `rustseg --version` and
-# `rustseg dataset export` work; Docker's own HEALTHCHECK reports healthy.
+# `rustseg dataset export` and `rustseg import` work; Docker's own HEALTHCHECK reports healthy.
 # Prints one PASS/FAIL line per check and a summary; exit status 1 if any check failed.
 # Needs: docker, curl, python3 with Pillow (to make the test photo).
 # With Docker's vfs storage driver every image layer is a full copy (GBs here): remove old
@@ -298,6 +298,24 @@ if grep -q "$ID" <<<"$export_out"; then
   pass cli-export "$(head -1 <<<"$export_out" | cut -c1-110)"
 else
   fail cli-export "$(tail -3 <<<"$export_out" | tr '\n' ' ' | cut -c1-200)"
+fi
+
+# A labelling tool's export imported inside the image (pycocotools rasterises its polygon).
+import_out=$(docker exec -i "$CONTAINER" sh -c 'python - && rustseg import /tmp/coco --out /tmp/imported' 2>&1 <<'PY'
+import json, os
+from PIL import Image
+os.makedirs("/tmp/coco", exist_ok=True)
+Image.new("RGB", (40, 30), (90, 90, 90)).save("/tmp/coco/a.jpg")
+json.dump({"images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}],
+           "annotations": [{"image_id": 1, "category_id": 1,
+                            "segmentation": [[5, 5, 20, 5, 20, 20, 5, 20]]}],
+           "categories": [{"id": 1, "name": "rust"}]}, open("/tmp/coco/_annotations.coco.json", "w"))
+PY
+) || true
+if grep -q "1 with corrosion drawn" <<<"$import_out"; then
+  pass cli-import "$(head -1 <<<"$import_out" | cut -c1-110)"
+else
+  fail cli-import "$(tail -3 <<<"$import_out" | tr '\n' ' ' | cut -c1-200)"
 fi
 
 # --- 8. Docker's own HEALTHCHECK (on the RUSTSEG_BIND port) ---------------------------------
