@@ -157,6 +157,24 @@ def test_missing_and_damaged_photos_are_left_out_and_named(tmp_path):
     assert json.loads((tmp_path / "out" / "import.json").read_text())["left_out"] == summary.left_out
 
 
+def test_malformed_regions_leave_their_photo_out(tmp_path):
+    for name in ("words", "rle", "nothing", "ok"):
+        _photo(tmp_path / f"{name}.jpg")
+    images = [{"id": i, "file_name": f"{n}.jpg", "width": W, "height": H}
+              for i, n in enumerate(("words", "rle", "nothing", "ok"))]
+    path = _coco(tmp_path, images, [
+        {"id": 10, "image_id": 0, "category_id": 1, "segmentation": [["a", "b", "c", "d", "e", "f"]]},
+        {"id": 11, "image_id": 1, "category_id": 1, "segmentation": {"size": [H, W], "counts": [0, 10**6]}},  # runs beyond the photo
+        {"id": 12, "image_id": 2, "category_id": 1, "bbox": ["x", 1, 2, 3]},
+        _polygon(3, _square(0, 0, 9, 9))])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    assert summary.masks == 1 and summary.clean == 0
+    assert "annotation 10 has a polygon of things that are not numbers" in summary.left_out["words.jpg"]
+    assert summary.left_out["rle.jpg"].startswith("its labels cannot be used")
+    assert "annotation 12 is neither a polygon, an RLE nor a box" in summary.left_out["nothing.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out" / "masks").iterdir()) == ["ok.png"]
+
+
 def test_a_detection_export_gives_boxes_and_corrosion_photos(tmp_path):
     _photo(tmp_path / "a.jpg")
     _photo(tmp_path / "turned.jpg", orientation=6)

@@ -523,10 +523,13 @@ def _import(args: argparse.Namespace) -> int:
         print(f"  left out: {len(summary.left_out)} photo(s): {shown}"
               + ("; ..." if len(summary.left_out) > 5 else ""))
     print(f"  recorded in {summary.record}")
-    part, option = ("pixel", "--pixel") if summary.masks else ("boxes", "--boxes")
     if summary.masks or summary.boxes:
-        clean = f",clean {option} {out} --clean {out}/not_corrosion" if summary.clean else f" {option} {out}"
-        print(f"score a model on it: rustseg evaluate --only {part}{clean}")
+        part = "pixel" if summary.masks else "boxes"
+        parts, folders = [part], [f"--{part} {out}"]
+        if summary.clean:
+            parts.append("clean")
+            folders.append(f"--clean {out}/not_corrosion")
+        print(f"score a model on it: rustseg evaluate --only {','.join(parts)} {' '.join(folders)}")
     if summary.masks:
         # Training needs clean photos too (they teach what is not rust): the import's, or others.
         data = out if summary.clean else "DATA"
@@ -798,9 +801,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "labelled are left out and named; OUT/import.json records it all.")
     i.add_argument("source", metavar="SOURCE",
                    help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
-                        "holding it, or a YOLO "
-                        "folder holding images/ and labels/ (class names from data.yaml there "
-                        "or one folder up)")
+                        "holding it, or a YOLO folder holding images/ and labels/ (class names "
+                        "from data.yaml there or one folder up)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
                    help="COCO: the folder its file_names are in (default: the JSON's folder)")

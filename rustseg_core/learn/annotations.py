@@ -148,18 +148,26 @@ def read_coco(path: str | Path, images: str | Path | None = None,
         item = items.get(a.get("image_id"))
         if item is None or names.get(a.get("category_id"), str(a.get("category_id"))) not in chosen:
             continue
-        seg = a.get("segmentation")
+        seg, bbox = a.get("segmentation"), a.get("bbox")
         if isinstance(seg, list) and seg:
             # Fewer than three points is no area (and pycocotools reads four numbers as a box).
             polygons = [p for p in seg if isinstance(p, list) and len(p) >= 6]
-            if polygons:
+            if not all(_numbers(p) for p in polygons):
+                item.problem = f"annotation {a.get('id')} has a polygon of things that are not numbers"
+            elif polygons:
                 item.shapes.append(polygons)
         elif isinstance(seg, dict):
             item.shapes.append(seg)
-        elif isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4:
-            x, y, bw, bh = (float(v) for v in a["bbox"])
+        elif isinstance(bbox, list) and len(bbox) == 4 and _numbers(bbox):
+            x, y, bw, bh = bbox
             item.boxes.append((x, y, x + bw, y + bh))
+        elif bbox is not None or seg:
+            item.problem = f"annotation {a.get('id')} is neither a polygon, an RLE nor a box"
     return Export(str(path), "COCO", list(items.values()), sorted(chosen))
+
+
+def _numbers(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _coco_photo(root: Path, file_name: str) -> Path:
@@ -341,7 +349,8 @@ def write_import(export: Export, out: str | Path) -> ImportSummary:
                 why = _write_one(item, out, kind, boxes, counts)
             except ImageInputError as e:
                 why = f"the photo cannot be read: {e}"
-            except (AnnotationError, ValueError) as e:
+            except (AnnotationError, ValueError, TypeError, KeyError) as e:
+                # pycocotools' own words for an RLE or polygon it cannot rasterise
                 why = f"its labels cannot be used: {e}"
         if why:
             _remove_outputs(out, item.photo)
