@@ -277,7 +277,7 @@ def test_an_imported_export_trains_and_evaluates(tmp_path, tiny_model_dir, capsy
     out = tmp_path / "out"
     assert main(["import", str(src), "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "12 with corrosion drawn" in said and "6 with no corrosion region" in said
+    assert "12 with corrosion drawn" in said and "6 without corrosion" in said
     assert f"rustseg train {out} --masks {out}" in said
     cfg = MaskTrainConfig(input_size=32, cache_size=48, epochs=1, batch_size=8,
                           init_from=str(tiny_model_dir), val_fraction=0.25)
@@ -288,3 +288,44 @@ def test_an_imported_export_trains_and_evaluates(tmp_path, tiny_model_dir, capsy
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["pixel"]["gated"]["n_images"] == 12 and metrics["pixel"]["gated"]["left_out"] == {}
     assert metrics["clean"]["n_images"] == 6
+
+
+def test_class_folders_become_corrosion_and_not_corrosion(tmp_path, capsys):
+    """One folder a class, as Roboflow, Keras and most Kaggle sets keep photos labelled as a
+    whole; many number their photos in each folder, so names repeat."""
+    src = tmp_path / "train"
+    for cls in ("Rust", "paint", "clean"):
+        for i in range(2):
+            _photo(src / cls / f"{i}.jpg")
+    (src / "clean" / "2.jpg").write_bytes(b"not a photo")
+    with pytest.raises(AnnotationError, match=r"3 classes .*--classes"):
+        read_export(src)
+    out = tmp_path / "out"
+    assert main(["import", str(src), "--classes", "Rust", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "2 labelled corrosion" in said and "4 without corrosion" in said
+    assert f"rustseg train {out} --out models/mine" in said
+    assert sorted(p.name for p in (out / "corrosion").iterdir()) == ["0.jpg", "1.jpg"]
+    assert sorted(p.name for p in (out / "not_corrosion").iterdir()) == [
+        "clean__0.jpg", "clean__1.jpg", "paint__0.jpg", "paint__1.jpg"]
+    record = json.loads((out / "import.json").read_text())
+    assert record["format"] == "class folders" and record["corrosion_classes"] == ["Rust"]
+    assert record["left_out"]["2.jpg"].startswith("the photo cannot be read")
+    from rustseg_core.learn.data import list_labelled
+
+    assert sorted(list_labelled(out).labels.tolist()) == [0, 0, 0, 0, 1, 1]
+
+
+def test_roboflow_classes_csv(tmp_path):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        _photo(tmp_path / "valid" / name)
+    (tmp_path / "valid" / "_classes.csv").write_text(
+        "filename, corrosion, no-corrosion\na.jpg,1,0\nb.jpg,0,1\nc.jpg,1,0\ngone.jpg,0,1\n")
+    with pytest.raises(AnnotationError, match="2 classes"):
+        read_export(tmp_path / "valid")
+    # The download's root holds one folder a split: the error names them.
+    with pytest.raises(AnnotationError, match=r"found here: .*valid/_classes.csv"):
+        read_export(tmp_path)
+    summary = write_import(read_export(tmp_path / "valid", classes=["corrosion"]), tmp_path / "out")
+    assert (summary.corrosion, summary.clean, summary.left_out) == (2, 1, {"gone.jpg": "no such file"})
+    assert sorted(p.name for p in (tmp_path / "out" / "corrosion").iterdir()) == ["a.jpg", "c.jpg"]

@@ -517,12 +517,18 @@ def _import(args: argparse.Namespace) -> int:
     if summary.boxes:
         print(f"  {summary.boxes} with corrosion boxed: {out}/images + {out}/boxes.json, "
               f"and {out}/corrosion for the classifier")
-    print(f"  {summary.clean} with no corrosion region: {out}/not_corrosion")
+    elif summary.corrosion:
+        print(f"  {summary.corrosion} labelled corrosion: {out}/corrosion")
+    print(f"  {summary.clean} without corrosion: {out}/not_corrosion")
     if summary.left_out:
         shown = "; ".join(f"{n} ({why})" for n, why in list(summary.left_out.items())[:5])
         print(f"  left out: {len(summary.left_out)} photo(s): {shown}"
               + ("; ..." if len(summary.left_out) > 5 else ""))
     print(f"  recorded in {summary.record}")
+    if summary.corrosion and summary.clean:
+        print(f"score a model on it: rustseg evaluate --only classification --classification {out}"
+              + (f"; train the classifier on it: rustseg train {out} --out models/mine"
+                 if not summary.masks else ""))
     if summary.masks or summary.boxes:
         part = "pixel" if summary.masks else "boxes"
         parts, folders = [part], [f"--{part} {out}"]
@@ -535,7 +541,7 @@ def _import(args: argparse.Namespace) -> int:
         data = out if summary.clean else "DATA"
         print(f"train on it: rustseg train {data} --masks {out} --out models/mine ..."
               + ("" if summary.clean else " (DATA: a folder of corrosion/ and not_corrosion/ photos)"))
-    return 0 if summary.masks or summary.boxes or summary.clean else 1
+    return 0 if summary.masks or summary.boxes or summary.corrosion or summary.clean else 1
 
 
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -792,23 +798,27 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_average)
 
     i = _command(sub, "import", "turn a COCO or YOLO export into RustSEG's data folders",
-                 "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics) into "
-                 "the folders train, tune and evaluate read: photos with corrosion drawn as "
-                 "polygons or RLE go to OUT/images with their masks in OUT/masks (upright, at "
-                 "the photo's size); photos with corrosion boxed (a detection export) to "
-                 "OUT/images with OUT/boxes.json, and OUT/corrosion; photos with no corrosion "
-                 "region to OUT/not_corrosion. Photos that are missing, damaged or wrongly "
-                 "labelled are left out and named; OUT/import.json records it all.")
+                 "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
+                 "one folder a class) into the folders train, tune and evaluate read: photos "
+                 "with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
+                 "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
+                 "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
+                 "labelled corrosion as a whole to OUT/corrosion; photos with no corrosion "
+                 "region, or of another class, to OUT/not_corrosion. Photos that are missing, "
+                 "damaged or wrongly labelled are left out and named; OUT/import.json records "
+                 "it all.")
     i.add_argument("source", metavar="SOURCE",
                    help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
-                        "holding it, or a YOLO folder holding images/ and labels/ (class names "
-                        "from data.yaml there or one folder up)")
+                        "holding it; a YOLO folder holding images/ and labels/ (class names "
+                        "from data.yaml there or one folder up); Roboflow's _classes.csv or its "
+                        "folder; or a folder of one subfolder of photos a class")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
                    help="COCO: the folder its file_names are in (default: the JSON's folder)")
     i.add_argument("--classes", metavar="NAME[,NAME...]",
                    help="the classes that are corrosion (YOLO without data.yaml: the class "
-                        "numbers); needed when the export has several (default: its only class)")
+                        "numbers; class folders: the folder names); needed when the export has "
+                        "several (default: its only class)")
     i.set_defaults(func=_import)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")

@@ -1,19 +1,24 @@
 """Other labelling tools' exports as RustSEG's data folders.
 
 Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or boxes) or YOLO
-text files (one line a region: a class, then a normalised polygon or box). ``rustseg import``
-turns either into the folders ``train``, ``tune`` and ``evaluate`` read:
+text files (one line a region: a class, then a normalised polygon or box); photos labelled
+as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
+``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
+``evaluate`` read:
 
 - ``images/NAME.ext`` + ``masks/NAME.png``: photos with corrosion drawn as regions;
 - ``images/NAME.ext`` + ``boxes.json``: photos with corrosion drawn as boxes only (an object
-  detection export), for the pointing game;
+  detection export), for the pointing game, and ``corrosion/NAME.ext``;
+- ``corrosion/NAME.ext``: photos labelled corrosion as a whole;
 - ``not_corrosion/NAME.ext``: photos with no corrosion region (an empty label file, a COCO
-  image without annotations): the clean photos of training and of the false-area check.
+  image without annotations) or labelled as another class: the clean photos of training
+  and of the false-area check.
 
 Masks are written upright, at the photo's upright size, as ``evaluate`` decodes the photo.
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import shutil
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BOXES_FILE = "boxes.json"
 IMPORT_RECORD = "import.json"
+CLASSES_CSV = "_classes.csv"
 
 
 class AnnotationError(ValueError):
@@ -54,6 +60,7 @@ class Labelled:
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     normalised: bool = False
     problem: str | None = None  # why it cannot be imported (a malformed label file, ...)
+    image_label: bool | None = None  # labelled as a whole: corrosion or not (no regions)
 
 
 @dataclass
@@ -69,7 +76,8 @@ class Export:
 @dataclass
 class ImportSummary:
     masks: int  # photos written to images/ + masks/
-    boxes: int  # photos written to images/ with boxes.json
+    boxes: int  # photos written to images/ with boxes.json (and to corrosion/)
+    corrosion: int  # photos written to corrosion/
     clean: int  # photos written to not_corrosion/
     left_out: dict[str, str]  # photo: why
     classes: list[str]
@@ -77,47 +85,96 @@ class ImportSummary:
 
 
 # ------------------------------------------------------------------ choosing the classes
-def choose_classes(counts: Counter, wanted: list[str] | None) -> set[str]:
+def choose_classes(counts: Counter, wanted: list[str] | None, unit: str = "region") -> set[str]:
     """The class names that mean corrosion: ``wanted`` (each must exist), else the only class
-    with regions. Several classes and none chosen is an error listing them, because which
-    of them is corrosion is the user's call."""
+    with regions (``counts``: regions, or photos, a class). Several classes and none chosen
+    is an error listing them, because which of them is corrosion is the user's call."""
     if wanted:
         unknown = [c for c in wanted if c not in counts]
         if unknown:
             raise AnnotationError(f"no class named {', '.join(unknown)} in this export; its "
-                                  f"classes: {_listing(counts)}")
+                                  f"classes: {_listing(counts, unit)}")
         return set(wanted)
     drawn = [c for c, n in counts.items() if n]
     if len(drawn) > 1:
-        raise AnnotationError(f"this export has {len(drawn)} classes ({_listing(counts)}): say "
-                              "which are corrosion with --classes NAME[,NAME...]")
+        raise AnnotationError(f"this export has {len(drawn)} classes ({_listing(counts, unit)}): "
+                              "say which are corrosion with --classes NAME[,NAME...]")
     return set(drawn)
 
 
-def _listing(counts: Counter) -> str:
-    return ", ".join(f"{c} ({n} region{'s' if n != 1 else ''})" for c, n in counts.most_common())
+def _listing(counts: Counter, unit: str) -> str:
+    return ", ".join(f"{c} ({n} {unit}{'s' if n != 1 else ''})" for c, n in counts.most_common())
 
 
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
-    """A COCO JSON file (or a folder holding one) or a YOLO folder, whichever ``source`` is.
-    For a folder that is neither, the error names the exports found inside it (a Roboflow
-    download holds one a split: ``train/``, ``valid/``, ``test/``)."""
+    """Whichever export ``source`` is: a COCO JSON file (or a folder holding one), Roboflow's
+    ``_classes.csv`` (or its folder), a YOLO folder, or one folder a class. For a folder that
+    is none of these, the error names the exports found inside it (a Roboflow download holds
+    one a split: ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
-    inside = sorted(source.glob("*.json")) if source.is_dir() else []
-    if len(inside) == 1 and not (source / "labels").is_dir():
-        source = inside[0]  # Roboflow's split folder: its photos beside _annotations.coco.json
+    if source.is_dir() and not (source / "labels").is_dir():
+        inside = sorted(source.glob("*.json")) or sorted(source.glob(CLASSES_CSV))
+        if len(inside) == 1:
+            source = inside[0]  # Roboflow's split folder: its photos beside the labels file
+    if images and not (source.is_file() and source.suffix.lower() == ".json"):
+        raise AnnotationError("--images is for a COCO file; other exports hold their photos")
     if source.is_file():
+        if source.suffix.lower() == ".csv":
+            return read_class_csv(source, classes)
         return read_coco(source, images, classes)
-    if images:
-        raise AnnotationError("--images is for a COCO file; a YOLO folder has its own images/")
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
+    if len(_class_folders(source)) > 1:
+        return read_class_folders(source, classes)
     found = sorted({str(p) for p in source.glob("*/*.json")} | {str(p) for p in source.glob("*.json")}
-                   | {str(p.parent) for p in source.glob("*/labels") if (p.parent / "images").is_dir()})
+                   | {str(p) for p in source.glob(f"*/{CLASSES_CSV}")}
+                   | {str(p.parent) for p in source.glob("*/labels") if (p.parent / "images").is_dir()}
+                   | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
-    raise AnnotationError(f"{source} is neither a COCO JSON file nor a YOLO folder (images/ "
-                          f"and labels/){hint}: import one split at a time")
+    raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
+                          f"of images/ and labels/, {CLASSES_CSV}, or one folder a class of "
+                          f"photos){hint}: import one split at a time")
+
+
+# ------------------------------------------------------------------ photos labelled as a whole
+def _photos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _class_folders(folder: Path) -> dict[str, list[Path]]:
+    """{subfolder name: its photos} for the subfolders of ``folder`` that hold photos."""
+    subs = {d.name: _photos_in(d) for d in sorted(folder.iterdir()) if d.is_dir()}
+    return {name: photos for name, photos in subs.items() if photos}
+
+
+def read_class_folders(folder: str | Path, classes: list[str] | None = None) -> Export:
+    """Photos sorted into one folder a class: those of the chosen classes show corrosion,
+    those of every other class do not."""
+    folders = _class_folders(Path(folder))
+    chosen = choose_classes(Counter({c: len(p) for c, p in folders.items()}), classes, "photo")
+    items = [Labelled(p, image_label=c in chosen) for c, photos in folders.items() for p in photos]
+    return Export(str(folder), "class folders", items, sorted(chosen))
+
+
+def read_class_csv(path: str | Path, classes: list[str] | None = None) -> Export:
+    """Roboflow's ``_classes.csv``: a ``filename`` column, then one 0/1 column a class, the
+    photos beside it. A photo is corrosion when a chosen class's column says 1."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise AnnotationError(f"{path} cannot be read as CSV: {e}") from e
+    if not rows or "filename" not in rows[0] or len(rows[0]) < 2:
+        raise AnnotationError(f"{path} is not a classes file: it needs a filename column and "
+                              "one column a class")
+    names = [k for k in rows[0] if k != "filename"]
+    counts = Counter({c: sum(r.get(c) == "1" for r in rows) for c in names})
+    chosen = choose_classes(counts, classes, "photo")
+    items = [Labelled(path.parent / r["filename"], image_label=any(r.get(c) == "1" for c in chosen))
+             for r in rows]
+    return Export(str(path), "classes CSV", items, sorted(chosen))
 
 
 # ------------------------------------------------------------------ COCO
@@ -331,58 +388,78 @@ def write_import(export: Export, out: str | Path) -> ImportSummary:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
-    kind = "masks" if any(i.shapes for i in export.items) else "boxes"
-    _check_names(export.items)
-    for sub in (MASK_IMAGES_DIR, MASK_MASKS_DIR if kind == "masks" else None, CORROSION, NOT_CORROSION):
-        if sub:
-            (out / sub).mkdir(parents=True, exist_ok=True)
+    if any(i.image_label is not None for i in export.items):
+        kind = "labels"
+    else:
+        kind = "masks" if any(i.shapes for i in export.items) else "boxes"
+    names = _output_names(export.items, kind)
+    for sub in {"masks": (MASK_IMAGES_DIR, MASK_MASKS_DIR), "boxes": (MASK_IMAGES_DIR,),
+                "labels": ()}[kind] + (CORROSION, NOT_CORROSION):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     left_out: dict[str, str] = {}
     boxes: dict[str, list[list[int]]] = {}
     counts: Counter = Counter()
     for item in export.items:
-        name = item.photo.name
+        name = names[item.photo]
         why = item.problem or (None if item.photo.is_file() else "no such file")
         if why is None and kind == "masks" and item.boxes:
             why = "some regions drawn as boxes only, in an export of masks (its mask would miss them)"
         if why is None:
             try:
-                why = _write_one(item, out, kind, boxes, counts)
+                why = _write_one(item, out, kind, name, boxes, counts)
             except ImageInputError as e:
                 why = f"the photo cannot be read: {e}"
             except (AnnotationError, ValueError, TypeError, KeyError) as e:
                 # pycocotools' own words for an RLE or polygon it cannot rasterise
                 why = f"its labels cannot be used: {e}"
         if why:
-            _remove_outputs(out, item.photo)
+            if kind != "labels":  # a photo labelled as a whole is checked before it is copied
+                _remove_outputs(out, name)
             log.warning("left out %s: %s", item.photo, why)
             left_out[name] = why
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
     record = out / IMPORT_RECORD
-    summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], clean=counts["clean"],
-                            left_out=left_out, classes=export.classes, record=record)
+    summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], corrosion=counts["corrosion"],
+                            clean=counts["clean"], left_out=left_out, classes=export.classes,
+                            record=record)
     record.write_text(json.dumps({
         "source": export.source, "format": export.format, "corrosion_classes": export.classes,
         "photos_with_masks": summary.masks, "photos_with_boxes": summary.boxes,
-        "photos_without_corrosion": summary.clean, "left_out": left_out}, indent=1))
+        "photos_of_corrosion": summary.corrosion, "photos_without_corrosion": summary.clean,
+        "left_out": left_out}, indent=1))
     return summary
 
 
-def _check_names(items: list[Labelled]) -> None:
-    """Every photo's mask is ``masks/STEM.png``: two photos of one stem would share it."""
-    stems = Counter(i.photo.stem for i in items)
-    clashes = sorted({str(i.photo) for i in items if stems[i.photo.stem] > 1})
-    if clashes:
-        raise AnnotationError(f"{len(clashes)} photos share a name, and would share a mask: "
-                              + ", ".join(clashes[:4]) + (", ..." if len(clashes) > 4 else ""))
+def _output_names(items: list[Labelled], kind: str) -> dict[Path, str]:
+    """Each photo's file name in ``out``. A photo's mask is ``masks/STEM.png``, so two photos
+    of one stem are refused in a mask or box export. Photos labelled as a whole may share a
+    name across class folders (``1.jpg`` in each, as many sets number them): one that would
+    land on another's name takes its folder's name as a prefix."""
+    if kind != "labels":
+        stems = Counter(i.photo.stem for i in items)
+        clashes = sorted({str(i.photo) for i in items if stems[i.photo.stem] > 1})
+        if clashes:
+            raise AnnotationError(f"{len(clashes)} photos share a name, and would share a mask: "
+                                  + ", ".join(clashes[:4]) + (", ..." if len(clashes) > 4 else ""))
+        return {i.photo: i.photo.name for i in items}
+    seen = Counter((i.image_label, i.photo.name) for i in items)
+    return {i.photo: f"{i.photo.parent.name}__{i.photo.name}" if seen[i.image_label, i.photo.name] > 1
+            else i.photo.name for i in items}
 
 
-def _write_one(item: Labelled, out: Path, kind: str, boxes: dict, counts: Counter) -> str | None:
+def _write_one(item: Labelled, out: Path, kind: str, name: str, boxes: dict,
+               counts: Counter) -> str | None:
+    if kind == "labels":
+        decode(item.photo, max_side=64)  # a damaged photo is left out here, not in training
+        shutil.copyfile(item.photo, out / (CORROSION if item.image_label else NOT_CORROSION) / name)
+        counts["corrosion" if item.image_label else "clean"] += 1
+        return None
     # YOLO's coordinates are normalised to the upright photo.
     frame, to_upright = _frame_to_upright(item.photo, None if item.normalised else item.frame)
     shapes, bxs = _scaled(item, frame)
     if not shapes and not bxs:
-        shutil.copyfile(item.photo, out / NOT_CORROSION / item.photo.name)
+        shutil.copyfile(item.photo, out / NOT_CORROSION / name)
         counts["clean"] += 1
         return None
     if kind == "masks":
@@ -394,16 +471,17 @@ def _write_one(item: Labelled, out: Path, kind: str, boxes: dict, counts: Counte
         bounds = [b for b in (_box_bounds(b, frame, to_upright) for b in bxs) if b]
         if not bounds:
             return "its boxes lie outside the photo"
-        boxes[item.photo.name] = bounds
-    shutil.copyfile(item.photo, out / MASK_IMAGES_DIR / item.photo.name)
+        boxes[name] = bounds
+    shutil.copyfile(item.photo, out / MASK_IMAGES_DIR / name)
     if kind == "boxes":  # a photo with boxes is a corrosion photo for the classifier too
-        shutil.copyfile(item.photo, out / CORROSION / item.photo.name)
+        shutil.copyfile(item.photo, out / CORROSION / name)
+        counts["corrosion"] += 1
     counts[kind] += 1
     return None
 
 
-def _remove_outputs(out: Path, photo: Path) -> None:
+def _remove_outputs(out: Path, name: str) -> None:
     """Whatever was written for a photo that is then left out."""
-    for path in (out / MASK_IMAGES_DIR / photo.name, out / MASK_MASKS_DIR / f"{photo.stem}.png",
-                 out / CORROSION / photo.name, out / NOT_CORROSION / photo.name):
+    for path in (out / MASK_IMAGES_DIR / name, out / MASK_MASKS_DIR / f"{Path(name).stem}.png",
+                 out / CORROSION / name, out / NOT_CORROSION / name):
         path.unlink(missing_ok=True)
