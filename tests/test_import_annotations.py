@@ -240,7 +240,10 @@ def test_the_command_imports_and_refuses_what_it_cannot(tmp_path, capsys):
     # A Roboflow download: one folder a split; the error names them.
     assert main(["import", str(tmp_path / "export"), "--out", str(tmp_path / "o3")]) == 2
     assert f"found here: {split}" in capsys.readouterr().err
-    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    # A mask folder is not two class folders.
+    assert main(["import", str(tmp_path / "out"), "--out", str(tmp_path / "o4")]) == 2
+    assert "already holds images/ + masks/" in capsys.readouterr().err
+    assert not any((tmp_path / o).exists() for o in ("o2", "o3", "o4"))
 
 
 def test_two_photos_of_one_name_are_refused_before_anything_is_written(tmp_path):

@@ -113,8 +113,12 @@ def read_export(source: str | Path, images: str | Path | None = None,
     is none of these, the error names the exports found inside it (a Roboflow download holds
     one a split: ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
+    if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
+        raise AnnotationError(f"{source} already holds images/ + masks/: train, tune and "
+                              "evaluate read it as it is")
     if source.is_dir() and not (source / "labels").is_dir():
-        inside = sorted(source.glob("*.json")) or sorted(source.glob(CLASSES_CSV))
+        inside = sorted(p for p in source.glob("*.json") if p.name != IMPORT_RECORD) \
+            or sorted(source.glob(CLASSES_CSV))
         if len(inside) == 1:
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
     if images and not (source.is_file() and source.suffix.lower() == ".json"):
