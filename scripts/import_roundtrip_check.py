@@ -1,12 +1,16 @@
-"""Does ``rustseg import`` give back the masks a COCO export was made from? A check README cites.
+"""Does ``rustseg import`` give back the masks or boxes a COCO export was made from? A check
+README cites.
 
     python3 scripts/import_roundtrip_check.py ../shared/data/pixel/test --evaluate
+    python3 scripts/import_roundtrip_check.py ../shared/data/boxes
 
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
 (as CVAT and pycocotools write masks), imports it with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
+A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export instead, and
+its ``boxes.json`` compared with the one the import writes.
 """
 from __future__ import annotations
 
@@ -42,13 +46,43 @@ def write_coco_rle(folder: Path, dest: Path) -> int:
     return len(images)
 
 
+def write_coco_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
+    dest.mkdir(parents=True)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    images, annotations = [], []
+    for i, (name, bxs) in enumerate(sorted(boxes.items())):
+        shutil.copyfile(folder / "images" / name, dest / name)
+        images.append({"id": i, "file_name": name})
+        annotations += [{"id": len(annotations), "image_id": i, "category_id": 1, "segmentation": [],
+                         "bbox": [x0, y0, x1 - x0, y1 - y0]} for x0, y0, x1, y1 in bxs]
+    (dest / "_annotations.coco.json").write_text(json.dumps(
+        {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "rust"}]}))
+    return len(images)
+
+
+def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
+    n = write_coco_boxes(folder, tmp / "export")
+    if rustseg(["import", str(tmp / "export"), "--out", str(tmp / "imported")]) != 0:
+        return False
+    before = json.loads((folder / "boxes.json").read_text())
+    after = json.loads((tmp / "imported" / "boxes.json").read_text())
+    same = sum(after.get(name) == bxs for name, bxs in before.items())
+    print(f"{same} of {n} photos' boxes came back identical through a COCO detection export "
+          "and rustseg import")
+    return same == n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", type=Path, help="a mask folder: images/ + masks/")
+    p.add_argument("folder", type=Path, help="a mask folder (images/ + masks/) or a box folder "
+                                             "(images/ + boxes.json)")
     p.add_argument("--evaluate", action="store_true", help="also compare evaluate's scores")
     p.add_argument("--model", help="model folder for --evaluate (default: the shipped one)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
+        if (args.folder / "boxes.json").is_file():
+            return 0 if boxes_roundtrip(args.folder, Path(tmp)) else 1
         export, imported = Path(tmp) / "export", Path(tmp) / "imported"
         n = write_coco_rle(args.folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:

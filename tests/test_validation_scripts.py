@@ -180,3 +180,13 @@ def test_import_roundtrip_check_gives_back_every_mask(tmp_path, capsys):
     write_mask_folder(tmp_path / "set", n=5, size=48)
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
     assert "5 of 5 masks came back identical" in capsys.readouterr().out
+
+
+def test_import_roundtrip_check_gives_back_every_box(tmp_path, capsys):
+    from tests.synthetic import write_mask_folder
+
+    write_mask_folder(tmp_path / "set", n=3, size=48)
+    (tmp_path / "set" / "boxes.json").write_text(json.dumps(
+        {"m000.jpg": [[1, 2, 30, 40]], "m001.jpg": [[0, 0, 48, 48], [5, 5, 9, 9]], "m002.jpg": [[10, 0, 20, 7]]}))
+    assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
+    assert "3 of 3 photos' boxes came back identical" in capsys.readouterr().out
