@@ -510,7 +510,7 @@ def _import(args: argparse.Namespace) -> int:
     except (AnnotationError, OSError) as e:
         raise UsageError(str(e)) from e
     out = Path(args.out)
-    print(f"imported {len(export.items)} photos of {export.format} export {export.source} (corrosion: "
+    print(f"imported {len(export.items)} photo(s) of {export.format} export {export.source} (corrosion: "
           f"{', '.join(summary.classes) or 'no class has regions'}) into {out}:")
     if summary.masks:
         print(f"  {summary.masks} with corrosion drawn: {out}/images + {out}/masks")
