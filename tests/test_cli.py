@@ -185,3 +185,28 @@ def test_segment_uses_the_models_own_mode_and_refuses_one_it_lacks(tiny_unet_dir
                "--model", str(tiny_model_dir), "--mode", "learned", "-q"])
     err = capsys.readouterr().err
     assert rc == 2 and "no per-pixel output" in err and "Traceback" not in err
+
+
+def test_data_in_another_layout_is_one_line_before_tensorflow_pointing_to_import(tmp_path):
+    """Photos sorted into rust/ and clean/ (the commonest layout of public sets) or a folder
+    without masks/: train, evaluate and tune say what is missing and which command converts
+    it, before TensorFlow loads and before any part is scored (not a traceback minutes in)."""
+    for cls in ("rust", "clean"):
+        (tmp_path / "set" / cls).mkdir(parents=True)
+        Image.new("RGB", (16, 16)).save(tmp_path / "set" / cls / "a.jpg")
+    runs = {
+        "train": ("train", str(tmp_path / "set"), "--out", str(tmp_path / "m")),
+        "evaluate": ("evaluate", "--only", "classification,pixel", "--classification",
+                     str(tmp_path / "set"), "--pixel", str(tmp_path / "set")),
+        "tune": ("tune", "--masks", str(tmp_path / "set")),
+    }
+    said = {}
+    for name, args in runs.items():
+        out = _without_tensorflow(*args)
+        assert out.returncode == 2, (name, out.stderr)
+        assert out.stderr.count("\n") == 1 and "rustseg import" in out.stderr, (name, out.stderr)
+        said[name] = out.stderr
+    assert "has no not_corrosion/ folder (it holds clean/, rust/)" in said["train"]
+    assert "has no not_corrosion/ folder" in said["evaluate"]
+    assert "needs images/ and masks/" in said["tune"]
+    assert not (tmp_path / "m").exists()

@@ -1,5 +1,6 @@
-"""``rustseg import``: COCO and YOLO exports, as labelling tools write them, become the folders
-train, tune and evaluate read (images/ + masks/, boxes.json, not_corrosion/)."""
+"""``rustseg import``: COCO and YOLO exports, Roboflow's _classes.csv and class folders, as
+labelling tools and public sets lay them out, become the folders train, tune and evaluate read
+(images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
 import json
 
 import numpy as np

@@ -107,6 +107,32 @@ def _command_line(args: argparse.Namespace) -> str:
     return "rustseg " + " ".join(shlex.quote(a) for a in args.argv)
 
 
+IMPORT_HINT = ("rustseg import turns a labelling tool's export, or one folder a class, into "
+               "this layout")
+
+
+def _check_layout(folder: str | Path, kind: str) -> None:
+    """Refuse, in one line and before TensorFlow loads, a folder not laid out as ``kind``
+    needs: ``labelled`` (corrosion/ + not_corrosion/), ``training`` (that, or train/ and
+    val/ of it), ``masks`` (images/ + masks/ with a pair), ``boxes`` (images/ + boxes.json)."""
+    from ..learn.data import find_splits, list_labelled
+    from ..learn.masks import MaskFolderError, pair_photos
+
+    folder = Path(folder)
+    try:
+        if kind == "labelled":
+            list_labelled(folder)
+        elif kind == "training":
+            find_splits(folder)
+        elif kind == "masks" and not pair_photos(folder)[0]:
+            raise MaskFolderError(f"no photo in {folder}/images has a mask in {folder}/masks "
+                                  "(images/NAME.jpg pairs with masks/NAME.png)")
+        elif kind == "boxes" and not ((folder / "images").is_dir() and (folder / "boxes.json").is_file()):
+            raise MaskFolderError(f"{folder} needs images/ and boxes.json")
+    except (FileNotFoundError, MaskFolderError) as e:
+        raise UsageError(f"{e}; {IMPORT_HINT}") from None
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.decoder_only and args.keep_decision:
         raise UsageError("give --decoder-only or --keep-decision, not both (--decoder-only freezes the image unit)")
@@ -123,6 +149,9 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--encoder-lr-scale takes a share above 0, with --masks (the U-Net's encoder)")
     if args.stop_after is not None and (not args.masks or args.stop_after < 1):
         raise UsageError("--stop-after takes an epoch number from 1, with --masks (the U-Net's schedule)")
+    _check_layout(args.data_dir, "training")
+    for folder in args.masks:
+        _check_layout(folder, "masks")
     if args.masks:
         return _train_masks(args, command)
     from ..learn.train import TrainConfig, train
@@ -355,6 +384,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"evaluation data not found: {', '.join(missing)}; to score the parts "
                          f"{root} has, add --only {','.join(present)}")
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
+    layouts = {"classification": "labelled", "segmentation": "masks", "pixel": "masks", "boxes": "boxes"}
+    for part in sorted(parts & set(layouts)):  # before the model loads and minutes are spent
+        _check_layout(folders[part], layouts[part])
     audit = _label_audit(args.label_audit, *([folders["classification"]] if "classification" in parts else []))
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     if args.crf_max_side:  # e.g. to check that the reduced CRF resolution costs no quality
@@ -430,6 +462,7 @@ def _tune(args: argparse.Namespace) -> int:
                          "every score on them is then optimistic), not both")
     folder = args.masks or args.segmentation
     _existing([folder], "mask folder")
+    _check_layout(folder, "masks")
     if args.clean:
         _existing([args.clean], "clean photos folder")
     if not 0 <= args.max_false_area <= 1:
@@ -558,8 +591,10 @@ def _tune_learned(args: argparse.Namespace) -> int:
     target = model_dir(args.model)
     if args.label_audit and not args.images:
         raise UsageError("--label-audit needs --images DIR: the labelled photos it corrects")
+    _check_layout(args.masks, "masks")
     if args.images:
         _existing([args.images], "labelled validation photos")
+        _check_layout(args.images, "labelled")
     audit = _label_audit(args.label_audit, *([args.images] if args.images else []))
     from ..pipeline.bundle import load_bundle
 

@@ -37,7 +37,9 @@ def list_labelled(folder: str | Path) -> LabelledSet:
     for idx, cls in enumerate(CLASS_LABELS):
         sub = folder / cls
         if not sub.is_dir():
-            raise FileNotFoundError(f"{folder} has no {cls}/ folder")
+            held = sorted(f"{d.name}/" for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+            raise FileNotFoundError(f"{folder} has no {cls}/ folder"
+                                    + (f" (it holds {', '.join(held[:6])})" if held else ""))
         for p in sorted(sub.rglob("*")):
             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
                 paths.append(p)
