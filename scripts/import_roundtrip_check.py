@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         n = write_coco_rle(args.folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:
             return 1
-        same = sum(np.array_equal(read_mask(m), read_mask(imported / "masks" / m.name))
+        same = sum((imported / "masks" / m.name).is_file()
+                   and np.array_equal(read_mask(m), read_mask(imported / "masks" / m.name))
                    for _, m in pair_photos(args.folder)[0])
         print(f"{same} of {n} masks came back identical through a COCO RLE export and rustseg import")
         ok = same == n
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {method}: gated mean IoU {a['methods'][method]['per_image_mean']['iou']:.3f} "
                       f"original, {b['methods'][method]['per_image_mean']['iou']:.3f} imported")
     return 0 if ok else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())
