@@ -137,3 +137,19 @@ def test_evaluation_warns_of_a_mask_turned_against_its_photo(tiny_model_dir, tmp
     assert report["pixel"]["gated"]["n_images"] == 2
     warned = [r.getMessage() for r in caplog.records if "stretched to fit" in r.getMessage()]
     assert len(warned) == 1 and "m001.jpg is 64 x 64 px upright but its mask is 40 x 64 px" in warned[0]
+
+
+def test_clean_photos_that_cannot_be_scored_give_no_figure(tiny_model_dir, tmp_path, capsys):
+    """An empty clean folder is refused before the model loads; one whose every photo is
+    unreadable says so instead of reporting 0 % called corrosion on no photo at all."""
+    (tmp_path / "empty").mkdir()
+    args = ["evaluate", "--only", "clean", "--model", str(tiny_model_dir), "--out", str(tmp_path / "e")]
+    assert main([*args, "--clean", str(tmp_path / "empty")]) == 2
+    assert "no photos under" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"not a photo")
+    assert main([*args, "--clean", str(tmp_path / "bad")]) == 0
+    said = capsys.readouterr().out
+    assert "none could be read, so no figure" in said and "x.jpg" in said
+    clean = json.loads((tmp_path / "e" / "metrics.json").read_text())["clean"]
+    assert clean["n_images"] == 0 and clean["share_called_corrosion"] is None

@@ -114,9 +114,11 @@ IMPORT_HINT = ("rustseg import turns a labelling tool's export, or one folder a 
 def _check_layout(folder: str | Path, kind: str) -> None:
     """Refuse, in one line and before TensorFlow loads, a folder not laid out as ``kind``
     needs: ``labelled`` (corrosion/ + not_corrosion/), ``training`` (that, or train/ and
-    val/ of it), ``masks`` (images/ + masks/ with a pair), ``boxes`` (images/ + boxes.json)."""
+    val/ of it), ``masks`` (images/ + masks/ with a pair), ``boxes`` (images/ + boxes.json),
+    ``photos`` (a photo somewhere under it)."""
     from ..learn.data import find_splits, list_labelled
     from ..learn.masks import MaskFolderError, pair_photos
+    from ..pipeline.imageio import IMAGE_EXTENSIONS
 
     folder = Path(folder)
     try:
@@ -129,8 +131,10 @@ def _check_layout(folder: str | Path, kind: str) -> None:
                                   "(images/NAME.jpg pairs with masks/NAME.png)")
         elif kind == "boxes" and not ((folder / "images").is_dir() and (folder / "boxes.json").is_file()):
             raise MaskFolderError(f"{folder} needs images/ and boxes.json")
+        elif kind == "photos" and not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*")):
+            raise FileNotFoundError(f"no photos under {folder}")
     except (FileNotFoundError, MaskFolderError) as e:
-        raise UsageError(f"{e}; {IMPORT_HINT}") from None
+        raise UsageError(str(e) if kind == "photos" else f"{e}; {IMPORT_HINT}") from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -384,7 +388,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"evaluation data not found: {', '.join(missing)}; to score the parts "
                          f"{root} has, add --only {','.join(present)}")
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
-    layouts = {"classification": "labelled", "segmentation": "masks", "pixel": "masks", "boxes": "boxes"}
+    layouts = {"classification": "labelled", "segmentation": "masks", "pixel": "masks",
+               "clean": "photos", "boxes": "boxes"}
     for part in sorted(parts & set(layouts)):  # before the model loads and minutes are spent
         _check_layout(folders[part], layouts[part])
     audit = _label_audit(args.label_audit, *([folders["classification"]] if "classification" in parts else []))
@@ -427,12 +432,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         folder = folders["clean"]
         report["clean"] = c = ev.evaluate_clean(segmenter, folder)
         ci = c["ci95"]
-        print(f"clean photos in {folder} (n={c['n_images']}, share called corrosion "
-              f"{c['share_called_corrosion']:.3f}{format_interval(ci['share_called_corrosion'])}): "
-              "false area gated "
-              + ", ".join(f"{k} {v:.4f}{format_interval(ci['false_area_gated'][k], 4)}"
-                          for k, v in c["false_area_gated"].items())
-              + "; ungated " + ", ".join(f"{k} {v:.4f}" for k, v in c["false_area_ungated"].items()))
+        if not c["n_images"]:
+            print(f"clean photos in {folder}: none could be read, so no figure")
+        else:
+            print(f"clean photos in {folder} (n={c['n_images']}, share called corrosion "
+                  f"{c['share_called_corrosion']:.3f}{format_interval(ci['share_called_corrosion'])}): "
+                  "false area gated "
+                  + ", ".join(f"{k} {v:.4f}{format_interval(ci['false_area_gated'][k], 4)}"
+                              for k, v in c["false_area_gated"].items())
+                  + "; ungated " + ", ".join(f"{k} {v:.4f}" for k, v in c["false_area_ungated"].items()))
         _print_left_out(c["left_out"])
     if "boxes" in parts:
         folder = folders["boxes"]

@@ -266,7 +266,7 @@ def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
             gated[name].append(area if corrosion or name == "colour_rule" else 0.0)
     n = len(called)
     return {"n_images": n, "left_out": skipped,
-            "share_called_corrosion": float(np.mean(called)) if n else 0.0,
+            "share_called_corrosion": float(np.mean(called)) if n else None,  # no photo, no figure
             "false_area_gated": {k: float(np.mean(v)) for k, v in gated.items()},
             "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()},
             "ci95": {"share_called_corrosion": interval(called),
