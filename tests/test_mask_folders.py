@@ -153,3 +153,30 @@ def test_clean_photos_that_cannot_be_scored_give_no_figure(tiny_model_dir, tmp_p
     assert "none could be read, so no figure" in said and "x.jpg" in said
     clean = json.loads((tmp_path / "e" / "metrics.json").read_text())["clean"]
     assert clean["n_images"] == 0 and clean["share_called_corrosion"] is None
+
+
+def test_classification_and_boxes_that_cannot_be_scored_say_so(tiny_model_dir, tmp_path, capsys):
+    """No readable photo: no figure (it was a scikit-learn traceback for the classification,
+    and nan for the pointing game). Photos of one class only, as a user with a folder of
+    rust photos has: the accuracy, and the ROC AUC said to be undefined, not nan."""
+    write_labelled_folder(tmp_path / "one", n_per_class=3, size=32)
+    for p in (tmp_path / "one" / "not_corrosion").iterdir():
+        p.unlink()
+    (tmp_path / "junk" / "corrosion").mkdir(parents=True)
+    (tmp_path / "junk" / "not_corrosion").mkdir()
+    (tmp_path / "junk" / "corrosion" / "a.jpg").write_bytes(b"not a photo")
+    (tmp_path / "boxes" / "images").mkdir(parents=True)
+    (tmp_path / "boxes" / "boxes.json").write_text(json.dumps({"gone.jpg": [[0, 0, 5, 5]]}))
+    base = ["evaluate", "--model", str(tiny_model_dir), "--out", str(tmp_path / "e")]
+    assert main([*base, "--only", "classification", "--classification", str(tmp_path / "one")]) == 0
+    said = capsys.readouterr().out
+    assert "(n=3): accuracy" in said and "ROC AUC n/a (photos of one class)" in said
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())["classification"]
+    assert metrics["roc_auc"] is None and not (tmp_path / "e" / "roc.png").exists()
+    assert main([*base, "--only", "classification,boxes", "--classification", str(tmp_path / "junk"),
+                 "--boxes", str(tmp_path / "boxes")]) == 0
+    said = capsys.readouterr().out
+    assert said.count("no photo could be read, so no figure") == 2
+    assert "a.jpg" in said and "gone.jpg (no such file)" in said
+    report = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert report["classification"]["n"] == 0 and report["boxes"]["pointing_game_centre_baseline"] is None

@@ -352,8 +352,9 @@ def _classification_line(c: dict) -> str:
     from ..learn.metrics import format_interval
 
     ci = c.get("ci95", {})
+    auc = "n/a (photos of one class)" if c["roc_auc"] is None else f"{c['roc_auc']:.3f}"
     return (f"accuracy {c['accuracy']:.3f}{format_interval(ci.get('accuracy'))}, "
-            f"ROC AUC {c['roc_auc']:.3f}{format_interval(ci.get('roc_auc'))}, precision {c['precision']:.3f}, "
+            f"ROC AUC {auc}{format_interval(ci.get('roc_auc'))}, precision {c['precision']:.3f}, "
             f"recall {c['recall']:.3f}, F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
 
 
@@ -414,9 +415,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     if "classification" in parts:
         folder = folders["classification"]
         report["classification"] = c = ev.evaluate_classification(segmenter, folder, out, audit)
-        print(f"classification on {folder} (n={c['n']}): {_classification_line(c)}")
+        if not c["n"]:
+            print(f"classification on {folder}: no photo could be read, so no figure")
+        else:
+            print(f"classification on {folder} (n={c['n']}): {_classification_line(c)}")
         _print_left_out(c["left_out"])
-        if audit is not None:
+        if audit is not None and c["n"]:
             a = c["label_audit"]
             print(f"  with the label audit {audit.source} ({a['relabelled']} labels changed): "
                   f"{_classification_line(a)}")
@@ -447,11 +451,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         report["boxes"] = b = ev.evaluate_boxes(segmenter, folder, args.peak_smoothing)
         share = b["mask_share_inside_boxes"]
         games = ", ".join(f"{k[len('pointing_game_'):]} {v:.3f}{format_interval(b['ci95'][k])}"
-                          for k, v in b.items() if k.startswith("pointing_game_"))
-        print(f"boxes in {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as "
-              f"corrosion): pointing game by map: {games}; {segmenter.default_mode} mask share "
-              f"inside boxes {'n/a' if share is None else f'{share:.3f}'}"
-              f"{format_interval(b['ci95']['mask_share_inside_boxes'])}")
+                          for k, v in b.items() if k.startswith("pointing_game_") and v is not None)
+        if not b["n_images"]:
+            print(f"boxes in {folder}: no photo could be read, so no figure")
+        else:
+            print(f"boxes in {folder} (n={b['n_images']}, {b['classified_corrosion']} classified as "
+                  f"corrosion): pointing game by map: {games}; {segmenter.default_mode} mask share "
+                  f"inside boxes {'n/a' if share is None else f'{share:.3f}'}"
+                  f"{format_interval(b['ci95']['mask_share_inside_boxes'])}")
         _print_left_out(b["left_out"])
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {out}/metrics.json")

@@ -64,7 +64,7 @@ def predict_folder(segmenter: Segmenter, paths: list[Path], batch: int = 8) -> n
 
 def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: float,
                               out_dir: Path, title: str = "") -> list[Path]:
-    """ROC curve and confusion matrix as PNG files."""
+    """ROC curve (with photos of both classes) and confusion matrix as PNG files."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,24 +72,27 @@ def save_classification_plots(labels: np.ndarray, probs: np.ndarray, threshold: 
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    roc = out_dir / "roc.png"
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    RocCurveDisplay.from_predictions(labels, probs, ax=ax, name="RustSEG")
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    ax.set_title(f"ROC {title}".strip())
-    fig.tight_layout()
-    fig.savefig(roc, dpi=120)
-    plt.close(fig)
+    written = []
+    if len(np.unique(labels)) == 2:  # a ROC curve needs photos of both classes
+        roc = out_dir / "roc.png"
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        RocCurveDisplay.from_predictions(labels, probs, ax=ax, name="RustSEG")
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        ax.set_title(f"ROC {title}".strip())
+        fig.tight_layout()
+        fig.savefig(roc, dpi=120)
+        plt.close(fig)
+        written.append(roc)
     conf = out_dir / "confusion.png"
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ConfusionMatrixDisplay.from_predictions(labels, (probs > threshold).astype(int), ax=ax,
+    ConfusionMatrixDisplay.from_predictions(labels, (probs > threshold).astype(int), ax=ax, labels=[0, 1],
                                             display_labels=[c.replace("_", " ") for c in CLASS_LABELS],
                                             colorbar=False)
     ax.set_title(f"Confusion {title}".strip())
     fig.tight_layout()
     fig.savefig(conf, dpi=120)
     plt.close(fig)
-    return [roc, conf]
+    return written + [conf]
 
 
 def left_out(ds: LabelledSet, probs: np.ndarray) -> tuple[LabelledSet, np.ndarray, dict[str, str]]:
@@ -115,6 +118,8 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
     ds = list_labelled(folder)
     probs = predict_folder(segmenter, ds.paths)
     ds, probs, skipped = left_out(ds, probs)
+    if not len(probs):
+        return {"n": 0, "left_out": skipped}  # no photo could be read: no figure
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
     res["left_out"] = skipped
     res["ci95"] = classification_intervals(ds.labels, probs, segmenter.threshold)
@@ -317,7 +322,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
             if corrosion:
                 shares.append(share)
     out = {"n_images": len(hits["centre_baseline"]), "left_out": skipped, "peak_smoothing": smooth}
-    out.update({f"pointing_game_{k}": float(np.mean(v)) for k, v in hits.items()})
+    out.update({f"pointing_game_{k}": float(np.mean(v)) if v else None for k, v in hits.items()})
     out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
                 "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
                 "classified_corrosion": int(positives)})

@@ -18,15 +18,17 @@ INTERVAL_RESAMPLES = 2000
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict:
-    """Accuracy, ROC AUC, precision, recall, F1 and the confusion matrix (the paper's Table 1)."""
+    """Accuracy, ROC AUC (None with photos of one class only), precision, recall, F1 and the
+    confusion matrix (the paper's Table 1)."""
     from sklearn import metrics
 
     pred = (probs > threshold).astype(int)
     cm = metrics.confusion_matrix(labels, pred, labels=[0, 1])
+    both = len(np.unique(labels)) == 2  # a ROC curve needs photos of both classes
     return {
         "n": int(len(labels)),
         "accuracy": float(metrics.accuracy_score(labels, pred)),
-        "roc_auc": float(metrics.roc_auc_score(labels, probs)),
+        "roc_auc": float(metrics.roc_auc_score(labels, probs)) if both else None,
         "precision": float(metrics.precision_score(labels, pred, zero_division=0)),
         "recall": float(metrics.recall_score(labels, pred, zero_division=0)),
         "f1": float(metrics.f1_score(labels, pred, zero_division=0)),
