@@ -210,3 +210,17 @@ def test_data_in_another_layout_is_one_line_before_tensorflow_pointing_to_import
     assert "has no not_corrosion/ folder" in said["evaluate"]
     assert "needs images/ and masks/" in said["tune"]
     assert not (tmp_path / "m").exists()
+
+
+def test_tune_refuses_a_decision_without_clean_photos(tiny_unet_dir, tmp_path):
+    """The decision threshold is chosen between clean and rust photos: with none clean it
+    had no balanced accuracy to compare (a user's folder of rust photos alone)."""
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "masks", n=3, size=32)
+    write_labelled_folder(tmp_path / "val", n_per_class=2, size=32)
+    for p in (tmp_path / "val" / "not_corrosion").iterdir():
+        p.unlink()
+    out = _without_tensorflow("tune", "--learned", "--masks", str(tmp_path / "masks"), "--images",
+                              str(tmp_path / "val"), "--model", str(tiny_unet_dir))
+    assert out.returncode == 2 and "not_corrosion holds no photo" in out.stderr, out.stderr

@@ -610,6 +610,11 @@ def _tune_learned(args: argparse.Namespace) -> int:
     if args.images:
         _existing([args.images], "labelled validation photos")
         _check_layout(args.images, "labelled")
+        from ..learn.data import list_labelled
+
+        if not (list_labelled(args.images).labels == 0).any():
+            raise UsageError(f"{args.images}/not_corrosion holds no photo: the decision threshold is "
+                             "chosen between clean photos and rust photos")
     audit = _label_audit(args.label_audit, *([args.images] if args.images else []))
     from ..pipeline.bundle import load_bundle
 
