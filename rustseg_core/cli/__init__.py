@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import __version__, tf_runtime
 from ..config import MAX_FALSE_AREA
-from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS
+from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS, NOT_CORROSION
 from .store_cmd import add_export_arguments, add_store_commands
 
 DESCRIPTION = """\
@@ -116,9 +116,8 @@ def _check_layout(folder: str | Path, kind: str) -> None:
     needs: ``labelled`` (corrosion/ + not_corrosion/), ``training`` (that, or train/ and
     val/ of it), ``masks`` (images/ + masks/ with a pair), ``boxes`` (images/ + boxes.json),
     ``photos`` (a photo somewhere under it)."""
-    from ..learn.data import find_splits, list_labelled
+    from ..learn.data import find_splits, list_labelled, photos_under
     from ..learn.masks import MaskFolderError, pair_photos
-    from ..pipeline.imageio import IMAGE_EXTENSIONS
 
     folder = Path(folder)
     try:
@@ -131,7 +130,7 @@ def _check_layout(folder: str | Path, kind: str) -> None:
                                   "(images/NAME.jpg pairs with masks/NAME.png)")
         elif kind == "boxes" and not ((folder / "images").is_dir() and (folder / "boxes.json").is_file()):
             raise MaskFolderError(f"{folder} needs images/ and boxes.json")
-        elif kind == "photos" and not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*")):
+        elif kind == "photos" and not photos_under(folder):
             raise FileNotFoundError(f"no photos under {folder}")
     except (FileNotFoundError, MaskFolderError) as e:
         raise UsageError(str(e) if kind == "photos" else f"{e}; {IMPORT_HINT}") from None
@@ -610,9 +609,9 @@ def _tune_learned(args: argparse.Namespace) -> int:
     if args.images:
         _existing([args.images], "labelled validation photos")
         _check_layout(args.images, "labelled")
-        from ..learn.data import list_labelled
+        from ..learn.data import photos_under
 
-        if not (list_labelled(args.images).labels == 0).any():
+        if not photos_under(Path(args.images) / NOT_CORROSION):
             raise UsageError(f"{args.images}/not_corrosion holds no photo: the decision threshold is "
                              "chosen between clean photos and rust photos")
     audit = _label_audit(args.label_audit, *([args.images] if args.images else []))

@@ -32,6 +32,7 @@ from PIL import Image, ImageOps
 
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, decode, probe
 from ..vocabulary import CORROSION, MASK_IMAGES_DIR, MASK_MASKS_DIR, NOT_CORROSION
+from .data import photos_under
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +251,7 @@ def read_yolo(folder: str | Path, classes: list[str] | None = None) -> Export:
     names = _yolo_names(folder)
     parsed: list[tuple[Labelled, list[tuple[str, list[float]]]]] = []
     counts = Counter({name: 0 for name in names.values()})
-    for photo in sorted(p for p in (folder / "images").rglob("*")
-                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS):
+    for photo in photos_under(folder / "images"):
         label = (folder / "labels" / photo.relative_to(folder / "images")).with_suffix(".txt")
         item, regions = Labelled(photo, normalised=True), []
         if label.is_file():

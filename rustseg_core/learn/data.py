@@ -30,6 +30,11 @@ class LabelledSet:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(CLASS_LABELS)}
 
 
+def photos_under(folder: str | Path) -> list[Path]:
+    """The image files under ``folder``, subfolders included, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
 def list_labelled(folder: str | Path) -> LabelledSet:
     """All images under ``folder/corrosion`` and ``folder/not_corrosion`` (recursive)."""
     folder = Path(folder)
@@ -40,10 +45,9 @@ def list_labelled(folder: str | Path) -> LabelledSet:
             held = sorted(f"{d.name}/" for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
             raise FileNotFoundError(f"{folder} has no {cls}/ folder"
                                     + (f" (it holds {', '.join(held[:6])})" if held else ""))
-        for p in sorted(sub.rglob("*")):
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-                paths.append(p)
-                labels.append(idx)
+        for p in photos_under(sub):
+            paths.append(p)
+            labels.append(idx)
     if not paths:
         raise FileNotFoundError(f"no images under {folder}/{{{','.join(CLASS_LABELS)}}}")
     return LabelledSet(paths, np.asarray(labels, dtype=np.int32))
