@@ -9,7 +9,8 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from rustseg_core.cli import main
-from rustseg_core.learn.annotations import AnnotationError, read_coco, read_export, read_yolo, write_import
+from rustseg_core.learn.annotations import (AnnotationError, read_coco, read_export, read_exports,
+                                            read_yolo, write_import)
 from rustseg_core.learn.masks import pair_photos, read_mask
 from rustseg_core.pipeline.imageio import load_image
 
@@ -238,9 +239,9 @@ def test_the_command_imports_and_refuses_what_it_cannot(tmp_path, capsys):
     (tmp_path / "notcoco.json").write_text("[1, 2]")
     assert main(["import", str(tmp_path / "notcoco.json"), "--out", str(tmp_path / "o2")]) == 2
     assert "not a COCO file" in capsys.readouterr().err
-    # A Roboflow download: one folder a split; the error names them.
+    # The download holding it (data.yaml beside train/): its split, once its classes are chosen.
     assert main(["import", str(tmp_path / "export"), "--out", str(tmp_path / "o3")]) == 2
-    assert f"found here: {split}" in capsys.readouterr().err
+    assert f"train split ({split}): this export has 2 classes" in capsys.readouterr().err
     # A mask folder is not two class folders.
     assert main(["import", str(tmp_path / "out"), "--out", str(tmp_path / "o4")]) == 2
     assert "already holds images/ + masks/" in capsys.readouterr().err
@@ -327,9 +328,96 @@ def test_roboflow_classes_csv(tmp_path):
         "filename, corrosion, no-corrosion\na.jpg,1,0\nb.jpg,0,1\nc.jpg,1,0\ngone.jpg,0,1\n")
     with pytest.raises(AnnotationError, match="2 classes"):
         read_export(tmp_path / "valid")
-    # The download's root holds one folder a split: the error names them.
+    # The download's root holds one folder a split, named as train and evaluate name it.
     with pytest.raises(AnnotationError, match=r"found here: .*valid/_classes.csv"):
         read_export(tmp_path)
+    assert list(read_exports(tmp_path, classes=["corrosion"])) == ["val"]
     summary = write_import(read_export(tmp_path / "valid", classes=["corrosion"]), tmp_path / "out")
     assert (summary.corrosion, summary.clean, summary.left_out) == (2, 1, {"gone.jpg": "no such file"})
     assert sorted(p.name for p in (tmp_path / "out" / "corrosion").iterdir()) == ["a.jpg", "c.jpg"]
+
+
+def _roboflow_coco_download(root):
+    """Roboflow's COCO download: train/, valid/ and test/, each its photos beside its JSON."""
+    for split, n in (("train", 3), ("valid", 2), ("test", 2)):
+        folder = root / split
+        images = [{"id": i, "file_name": f"{split}{i}.jpg", "width": W, "height": H} for i in range(n)]
+        for img in images:
+            _photo(folder / img["file_name"])
+        # The first photo of each split has rust drawn, the others none: clean photos.
+        _coco(folder, images, [_polygon(0, _square(2, 2, 12, 10))],
+              categories=[{"id": 0, "name": "corrosion-x"}, {"id": 1, "name": "rust"}])
+    (root / "README.roboflow.txt").write_text("exported from roboflow")
+    return root
+
+
+def test_a_download_of_splits_imports_each_split_as_train_and_evaluate_name_it(tmp_path, capsys):
+    """A Roboflow download's train/, valid/ and test/ become OUT/train, OUT/val and OUT/test
+    (before, its split folders were read as classes named train, valid and test)."""
+    src = _roboflow_coco_download(tmp_path / "download")
+    out = tmp_path / "out"
+    assert main(["import", str(src), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    for split, n_clean in (("train", 2), ("val", 1), ("test", 1)):
+        assert len(list((out / split / "masks").iterdir())) == 1
+        assert len(list((out / split / "not_corrosion").iterdir())) == n_clean
+        assert json.loads((out / split / "import.json").read_text())["source"].startswith(str(src))
+        assert f"into {out / split}:" in said
+    assert f"rustseg train {out} --masks {out / 'train'}" in said
+    assert f"--pixel {out / 'test'} --clean {out / 'test'}/not_corrosion" in said
+    from rustseg_core.learn.data import find_splits
+
+    train, val = find_splits(out)  # what train reads of it
+    assert (len(train), len(val)) == (2, 1)
+
+
+def test_a_split_that_cannot_be_read_stops_the_whole_download(tmp_path, capsys):
+    src = _roboflow_coco_download(tmp_path / "download")
+    (src / "test" / "_annotations.coco.json").write_text("{ not json")
+    assert main(["import", str(src), "--out", str(tmp_path / "out")]) == 2
+    assert "test split" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ultralytics_splits_under_images_and_labels(tmp_path):
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "data.yaml").write_text("names: {0: rust}\n")
+    for split in ("train", "val"):
+        _photo(root / "images" / split / f"{split}_a.jpg")
+        _photo(root / "images" / split / f"{split}_b.jpg")
+        (root / "labels" / split).mkdir(parents=True)
+        (root / "labels" / split / f"{split}_a.txt").write_text("0 0 0 0.5 0 0.5 0.5\n")
+    exports = read_exports(root)
+    assert list(exports) == ["train", "val"]
+    assert {e.items[0].photo.parent.name for e in exports.values()} == {"train", "val"}
+    summaries = {s: write_import(e, tmp_path / s) for s, e in exports.items()}
+    assert all((s.masks, s.clean) == (1, 1) for s in summaries.values())
+
+
+def test_a_failure_part_way_leaves_no_half_imported_folder(tmp_path, monkeypatch):
+    """An import that stops part way (a full disk, Ctrl-C) leaves neither OUT nor its hidden
+    working folder: training never reads half an import as a whole one."""
+    from rustseg_core.learn import annotations
+
+    src = _roboflow_coco_download(tmp_path / "download")
+    exports = read_exports(src)
+    copies = []
+
+    def full_disk(item, *args):
+        copies.append(item.photo)
+        if len(copies) == 5:
+            raise OSError(28, "No space left on device")
+        return real(item, *args)
+
+    real = annotations._write_one
+    monkeypatch.setattr(annotations, "_write_one", full_disk)
+    (tmp_path / "out").mkdir()  # an empty folder to import into stays as it was
+    with pytest.raises(OSError, match="No space left"):
+        annotations.write_imports(exports, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["download", "out"]
+    monkeypatch.setattr(annotations, "_write_one", real)
+    annotations.write_imports(exports, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train", "val"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["download", "out"]

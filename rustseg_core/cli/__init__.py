@@ -548,15 +548,33 @@ def _import(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise UsageError(f"no such file or folder: {source}")
-    from ..learn.annotations import AnnotationError, read_export, write_import
+    from ..learn.annotations import AnnotationError, read_exports, write_imports
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     try:
-        export = read_export(source, args.images, classes)
-        summary = write_import(export, args.out)
+        exports = read_exports(source, args.images, classes)
+        summaries = write_imports(exports, args.out)
     except (AnnotationError, OSError) as e:
         raise UsageError(str(e)) from e
     out = Path(args.out)
+    for split, export in exports.items():
+        _report_import(export, summaries[split], out / split)
+    if "" in summaries:
+        _import_next_steps(summaries[""], out, out)
+    else:
+        if "train" in summaries:
+            val = summaries.get("val")
+            # train reads OUT/val too when it is there, and refuses it without a labelled photo
+            data = out if val is None or val.corrosion or val.clean else out / "train"
+            _import_next_steps(summaries["train"], data, out / "train", score=False)
+        held = "test" if "test" in summaries else "val" if "val" in summaries else None
+        if held:  # scored on the held-out split
+            _import_next_steps(summaries[held], out / held, out / held, train=False)
+    return 0 if any(s.masks or s.boxes or s.corrosion or s.clean for s in summaries.values()) else 1
+
+
+def _report_import(export, summary, out: Path) -> None:
+    """What an import wrote, and what it left out."""
     print(f"imported {len(export.items)} photo(s) of {export.format} export {export.source} (corrosion: "
           f"{', '.join(summary.classes) or 'no class has regions'}) into {out}:")
     if summary.masks:
@@ -572,23 +590,28 @@ def _import(args: argparse.Namespace) -> int:
         print(f"  left out: {len(summary.left_out)} photo(s): {shown}"
               + ("; ..." if len(summary.left_out) > 5 else ""))
     print(f"  recorded in {summary.record}")
-    if summary.corrosion and summary.clean:
-        print(f"score a model on it: rustseg evaluate --only classification --classification {out}"
-              + (f"; train the classifier on it: rustseg train {out} --out models/mine"
-                 if not summary.masks else ""))
-    if summary.masks or summary.boxes:
+
+
+def _import_next_steps(summary, data: Path, folder: Path, score: bool = True,
+                       train: bool = True) -> None:
+    """The commands that use an import: ``folder`` holds ``summary``'s photos, ``data`` is
+    what train reads (``folder`` itself, or the download's root of train/ and val/)."""
+    if score and summary.corrosion and summary.clean:
+        print(f"score a model on it: rustseg evaluate --only classification --classification {folder}")
+    if train and summary.corrosion and summary.clean and not summary.masks:
+        print(f"train the classifier on it: rustseg train {data} --out models/mine")
+    if score and (summary.masks or summary.boxes):
         part = "pixel" if summary.masks else "boxes"
-        parts, folders = [part], [f"--{part} {out}"]
+        parts, folders = [part], [f"--{part} {folder}"]
         if summary.clean:
             parts.append("clean")
-            folders.append(f"--clean {out}/not_corrosion")
+            folders.append(f"--clean {folder}/not_corrosion")
         print(f"score a model on it: rustseg evaluate --only {','.join(parts)} {' '.join(folders)}")
-    if summary.masks:
+    if train and summary.masks:
         # Training needs clean photos too (they teach what is not rust): the import's, or others.
-        data = out if summary.clean else "DATA"
-        print(f"train on it: rustseg train {data} --masks {out} --out models/mine ..."
+        given = data if summary.clean else "DATA"
+        print(f"train on it: rustseg train {given} --masks {folder} --out models/mine ..."
               + ("" if summary.clean else " (DATA: a folder of corrosion/ and not_corrosion/ photos)"))
-    return 0 if summary.masks or summary.boxes or summary.corrosion or summary.clean else 1
 
 
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -858,21 +881,25 @@ def build_parser() -> argparse.ArgumentParser:
                  "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
                  "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
                  "labelled corrosion as a whole to OUT/corrosion; photos with no corrosion "
-                 "region, or of another class, to OUT/not_corrosion. Photos that are missing, "
-                 "damaged or wrongly labelled are left out and named; OUT/import.json records "
-                 "it all.")
+                 "region, or of another class, to OUT/not_corrosion. A download of splits "
+                 "(train/, valid/, test/) becomes OUT/train, OUT/val and OUT/test. Photos that "
+                 "are missing, damaged or wrongly labelled are left out and named; import.json "
+                 "records it all. OUT appears only once the import is complete.")
     i.add_argument("source", metavar="SOURCE",
                    help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
                         "holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); Roboflow's _classes.csv or its "
-                        "folder; or a folder of one subfolder of photos a class")
+                        "folder; a folder of one subfolder of photos a class; or a download "
+                        "holding one of these a split (Roboflow's train/, valid/, test/; "
+                        "Ultralytics' images/train/ beside labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
                    help="COCO: the folder its file_names are in (default: the JSON's folder)")
     i.add_argument("--classes", metavar="NAME[,NAME...]",
                    help="the classes that are corrosion (YOLO without data.yaml: the class "
                         "numbers; class folders: the folder names); needed when the export has "
-                        "several (default: its only class)")
+                        "several (default: its only class); in a download of splits, for "
+                        "every split")
     i.set_defaults(func=_import)
 
     d = _command(sub, "dataset", "the opt-in store of photos people chose to keep")

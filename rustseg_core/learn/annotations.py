@@ -22,6 +22,7 @@ import csv
 import json
 import logging
 import shutil
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 BOXES_FILE = "boxes.json"
 IMPORT_RECORD = "import.json"
 CLASSES_CSV = "_classes.csv"
+# A download's split folders, as tools name them, and the names train/tune/evaluate read.
+SPLIT_NAMES = {"train": "train", "training": "train", "valid": "val", "val": "val",
+               "validation": "val", "test": "test", "testing": "test"}
+SPLIT_ORDER = ("train", "val", "test")
 
 
 class AnnotationError(ValueError):
@@ -139,7 +144,57 @@ def read_export(source: str | Path, images: str | Path | None = None,
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
                           f"of images/ and labels/, {CLASSES_CSV}, or one folder a class of "
-                          f"photos){hint}: import one split at a time")
+                          f"photos){hint}")
+
+
+def read_exports(source: str | Path, images: str | Path | None = None,
+                 classes: list[str] | None = None) -> dict[str, Export]:
+    """``source`` as one export (``{"": export}``), or, for a download that holds one a split,
+    each split's (``{"train": ..., "val": ..., "test": ...}``): Roboflow's ``train/``,
+    ``valid/``, ``test/`` folders, or Ultralytics' ``images/<split>/`` beside
+    ``labels/<split>/``. ``classes`` applies to every split. Every split is read before
+    anything is written, so a split that cannot be read stops the import."""
+    source = Path(source)
+    splits = split_folders(source)
+    if not splits:
+        return {"": read_export(source, images, classes)}
+    if images:
+        raise AnnotationError("--images is for a COCO file; each split of this download holds "
+                              "its photos")
+    exports = {}
+    for split, folder in splits.items():
+        try:
+            exports[split] = (read_yolo(source, classes, split=folder.name)
+                              if folder.parent == source / "images" else read_export(folder, None, classes))
+        except AnnotationError as e:
+            raise AnnotationError(f"{split} split ({folder}): {e}") from e
+    return exports
+
+
+def split_folders(source: Path) -> dict[str, Path]:
+    """{train|val|test: its folder} for a download of one export a split; empty for anything
+    else. Roboflow calls the validation split ``valid``; ``train``, ``tune`` and ``evaluate``
+    read ``val``."""
+    if not source.is_dir():
+        return {}
+    yolo = (source / "images").is_dir() and (source / "labels").is_dir()
+    parent = source / "images" if yolo else source
+    if yolo and not any(d.is_dir() for d in (source / "labels").iterdir()):
+        return {}  # one YOLO export, its photos perhaps in subfolders of their own
+    if not yolo and (any(source.glob("*.json")) or (source / CLASSES_CSV).is_file()):
+        return {}
+    subs = [d for d in sorted(parent.iterdir()) if d.is_dir()]
+    splits: dict[str, Path] = {}
+    for d in subs:
+        split = SPLIT_NAMES.get(d.name.lower())
+        if split is None:
+            continue
+        if split in splits:
+            raise AnnotationError(f"{splits[split]} and {d} are both a {split} split: "
+                                  "import one of them")
+        splits[split] = d
+    others = [d.name for d in subs if d.name.lower() not in SPLIT_NAMES and _photos_in(d)]
+    return {} if others else dict(sorted(splits.items(), key=lambda kv: SPLIT_ORDER.index(kv[0])))
 
 
 # ------------------------------------------------------------------ photos labelled as a whole
@@ -240,19 +295,23 @@ def _coco_photo(root: Path, file_name: str) -> Path:
 
 
 # ------------------------------------------------------------------ YOLO
-def read_yolo(folder: str | Path, classes: list[str] | None = None) -> Export:
+def read_yolo(folder: str | Path, classes: list[str] | None = None,
+              split: str | None = None) -> Export:
     """The photos of a YOLO folder (``images/`` beside ``labels/``, a label file a photo
-    under the same relative name) with their regions of the chosen classes. Class names come
-    from ``data.yaml`` in the folder or the one above it (Roboflow and Ultralytics put it
+    under the same relative name; with ``split``, ``images/SPLIT/`` beside ``labels/SPLIT/``
+    as Ultralytics lays a dataset out) with their regions of the chosen classes. Class names
+    come from ``data.yaml`` in the folder or the one above it (Roboflow and Ultralytics put it
     there), else they are the numbers. A photo without a label file has no region."""
     folder = Path(folder)
     if not (folder / "images").is_dir() or not (folder / "labels").is_dir():
         raise AnnotationError(f"{folder} is not a YOLO folder: it needs images/ and labels/")
     names = _yolo_names(folder)
+    photos, labels = (folder / "images", folder / "labels") if split is None else \
+        (folder / "images" / split, folder / "labels" / split)
     parsed: list[tuple[Labelled, list[tuple[str, list[float]]]]] = []
     counts = Counter({name: 0 for name in names.values()})
-    for photo in photos_under(folder / "images"):
-        label = (folder / "labels" / photo.relative_to(folder / "images")).with_suffix(".txt")
+    for photo in photos_under(photos):
+        label = (labels / photo.relative_to(photos)).with_suffix(".txt")
         item, regions = Labelled(photo, normalised=True), []
         if label.is_file():
             try:
@@ -262,7 +321,7 @@ def read_yolo(folder: str | Path, classes: list[str] | None = None) -> Export:
         counts.update(name for name, _ in regions)
         parsed.append((item, regions))
     if not parsed:
-        raise AnnotationError(f"no photos under {folder}/images")
+        raise AnnotationError(f"no photos under {photos}")
     chosen = choose_classes(counts, classes)
     for item, regions in parsed:
         for name, xy in regions:
@@ -273,7 +332,7 @@ def read_yolo(folder: str | Path, classes: list[str] | None = None) -> Export:
                 item.boxes.append((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2))
             else:
                 item.shapes.append([xy])
-    return Export(str(folder), "YOLO", [i for i, _ in parsed], sorted(chosen))
+    return Export(str(folder if split is None else photos), "YOLO", [i for i, _ in parsed], sorted(chosen))
 
 
 def _yolo_names(folder: Path) -> dict[int, str]:
@@ -385,17 +444,48 @@ def _box_bounds(box: tuple[float, float, float, float], frame: tuple[int, int],
 
 # ------------------------------------------------------------------ writing
 def write_import(export: Export, out: str | Path) -> ImportSummary:
-    """Write ``export`` into ``out`` (which must be empty or new: nothing there is replaced).
-    A photo that is missing or cannot be decoded, or whose labels cannot be used, is left
-    out and named in the summary and in ``out/import.json``; so is a photo with some regions
-    drawn as boxes in a mask export (its mask would miss them)."""
+    """Write ``export`` into ``out``, as :func:`write_imports` does."""
+    return write_imports({"": export}, out)[""]
+
+
+def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, ImportSummary]:
+    """Write each export into ``out/SPLIT`` (``""``: ``out`` itself). ``out`` must be empty or
+    new: nothing there is replaced. A photo that is missing or cannot be decoded, or whose
+    labels cannot be used, is left out and named in the summary and in ``import.json``; so is
+    a photo with some regions drawn as boxes in a mask export (its mask would miss them).
+
+    Everything is written into a hidden folder beside ``out`` and renamed to ``out`` once
+    complete, so a failure part way (a full disk, Ctrl-C) leaves no half-imported folder that
+    training would read as whole."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
+    for export in exports.values():
+        _output_names(export.items, _kind(export))  # a name clash refuses the whole import
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkdtemp: its folder is private to the user, the import is data to share.
+    staging = out.parent / f".{out.name}.importing-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        summaries = {split: _write_export(export, staging / split, out / split)
+                     for split, export in exports.items()}
+        staging.rename(out)  # replaces an empty folder of that name
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summaries
+
+
+def _kind(export: Export) -> str:
+    """What an export's photos become: ``labels``, ``masks`` or ``boxes``."""
     if any(i.image_label is not None for i in export.items):
-        kind = "labels"
-    else:
-        kind = "masks" if any(i.shapes for i in export.items) else "boxes"
+        return "labels"
+    return "masks" if any(i.shapes for i in export.items) else "boxes"
+
+
+def _write_export(export: Export, out: Path, final: Path) -> ImportSummary:
+    """Write ``export`` into ``out``; its record names ``final``, where it will be."""
+    kind = _kind(export)
     names = _output_names(export.items, kind)
     for sub in {"masks": (MASK_IMAGES_DIR, MASK_MASKS_DIR), "boxes": (MASK_IMAGES_DIR,),
                 "labels": ()}[kind] + (CORROSION, NOT_CORROSION):
@@ -423,11 +513,10 @@ def write_import(export: Export, out: str | Path) -> ImportSummary:
             left_out[name] = why
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
-    record = out / IMPORT_RECORD
     summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], corrosion=counts["corrosion"],
                             clean=counts["clean"], left_out=left_out, classes=export.classes,
-                            record=record)
-    record.write_text(json.dumps({
+                            record=final / IMPORT_RECORD)
+    (out / IMPORT_RECORD).write_text(json.dumps({
         "source": export.source, "format": export.format, "corrosion_classes": export.classes,
         "photos_with_masks": summary.masks, "photos_with_boxes": summary.boxes,
         "photos_of_corrosion": summary.corrosion, "photos_without_corrosion": summary.clean,
