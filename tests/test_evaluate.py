@@ -165,6 +165,28 @@ def test_evaluate_command_end_to_end(model, eval_data, tmp_path, capsys, request
     printed = capsys.readouterr().out
     assert "pointing game" in printed and "false area" in printed and "close-up masks" in printed
     assert "95 % bootstrap interval" in printed
+    # photos.csv: the default mode's figures photo by photo, which give back the headline ones.
+    import csv
+
+    mode = report["default_mode"]
+    rows = list(csv.DictReader((out / "photos.csv").open()))
+    by_part = {part: [r for r in rows if r["part"] == part] for part in
+               ("classification", "pixel", "segmentation", "clean", "boxes")}
+    assert {k: len(v) for k, v in by_part.items()} == {"classification": 12, "pixel": 3,
+                                                       "segmentation": 4, "clean": 6, "boxes": 4}
+    assert np.mean([r["correct"] == "True" for r in by_part["classification"]]) == pytest.approx(c["accuracy"])
+    assert np.mean([float(r["iou"]) for r in by_part["pixel"]]) == pytest.approx(
+        pixel["methods"][mode]["per_image_mean"]["iou"], abs=1e-3)
+    assert np.mean([float(r["false_area"]) for r in by_part["clean"]]) == pytest.approx(
+        clean["false_area_gated"][mode], abs=1e-3)
+    assert np.mean([r["pointing_hit"] == "True" for r in by_part["boxes"]]) == pytest.approx(
+        b[f"pointing_game_{mode if learned else 'standard'}"])
+    # A run compared with itself: every difference is nil, and said to be within chance.
+    assert main(["compare", str(out), str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "accuracy: A" in said and "B − A +0.000" in said and "beyond chance" not in said
+    for part in ("classification", "pixel", "segmentation", "clean", "boxes"):
+        assert f"{part} (" in said
 
 
 def test_evaluate_says_so_when_a_mask_folder_holds_no_photo_with_a_mask(tiny_model_dir, eval_data,

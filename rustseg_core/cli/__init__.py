@@ -7,6 +7,7 @@ need it, after their arguments have been checked.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -408,6 +409,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # Which runtime made the numbers (ONNX Runtime and TensorFlow agree within 1e-4).
     report: dict = {"model": segmenter.bundle.version, "default_mode": segmenter.default_mode,
+                    "threshold": segmenter.threshold,
                     "runtime": {"learned": segmenter.runtime, "paper_modes": segmenter.cam_runtime},
                     "variants": {k: v for k, v in ev.VARIANTS.items()},
                     "refine": repr(segmenter.config.refine)}
@@ -460,7 +462,56 @@ def _evaluate(args: argparse.Namespace) -> int:
                   f"{format_interval(b['ci95']['mask_share_inside_boxes'])}")
         _print_left_out(b["left_out"])
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str))
-    print(f"wrote {out}/metrics.json")
+    from ..learn.compare import PHOTO_COLUMNS, photo_rows
+
+    with open(out / "photos.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, PHOTO_COLUMNS)
+        writer.writeheader()
+        writer.writerows(photo_rows(report))
+    print(f"wrote {out}/metrics.json and {out}/photos.csv ({segmenter.default_mode} mode's figures "
+          "photo by photo: sort it to see what the model got wrong; rustseg compare sets two runs "
+          "side by side)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ..learn.compare import RunError, compare_runs, load_run, missing_parts
+    from ..learn.metrics import format_interval
+
+    try:
+        a, b = load_run(args.run_a), load_run(args.run_b)
+    except RunError as e:
+        raise UsageError(str(e)) from None
+    for name, folder, r in (("A", args.run_a, a), ("B", args.run_b, b)):
+        print(f"{name}: {folder}: model {r.get('model')}, {r['default_mode']} mode, decision "
+              f"threshold {r.get('threshold')}")
+    results = compare_runs(a, b)
+    for part, why in missing_parts(a, b).items():
+        print(f"{part}: not compared: {why}")
+    if not results:
+        raise UsageError("the two runs have no part scored photo by photo in common")
+    print("B − A on the photos both runs scored, [low–high]: 95 % paired bootstrap interval "
+          "(the photos resampled together; mask IoUs resample source photos)")
+    verdicts = {"A": "A better beyond chance", "B": "B better beyond chance",
+                "chance": "within chance", "n/a": "too few photos for an interval"}
+    for part, r in results.items():
+        left = f"; left out: {r['only_a']} only in A, {r['only_b']} only in B" \
+            if r["only_a"] or r["only_b"] else ""
+        if not r["photos"]:
+            print(f"{part}: no photo in both runs{left} (runs on other photos?)")
+            continue
+        print(f"{part} ({r['photos']} photos{left}):")
+        for d in r["differences"]:
+            digits = 4 if "area" in d.measure else 3
+            if d.diff is None:
+                print(f"  {d.measure}: n/a ({d.n} photos)")
+                continue
+            print(f"  {d.measure}: A {d.a:.{digits}f}, B {d.b:.{digits}f}, B − A {d.diff:+.{digits}f}"
+                  f"{format_interval(d.ci95, digits)}: {verdicts[d.verdict]}")
+        if "calls_changed" in r:
+            c = r["calls_changed"]
+            print(f"  calls that differ: {c['photos']} photo(s); B right on {c['b_right']}, "
+                  f"A right on {c['a_right']}")
     return 0
 
 
@@ -813,6 +864,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "to a map before taking its peak")
     e.add_argument("--out", default="runs/eval", help="folder for metrics.json and plots")
     e.set_defaults(func=_evaluate)
+
+    cmp = _command(sub, "compare", "two evaluate runs photo by photo: which model is better",
+                   "Set two rustseg evaluate runs side by side on the photos both scored (say the "
+                   "shipped model and one fine-tuned from the store): each headline figure of each "
+                   "run's default mode, B − A, and a 95 % paired bootstrap interval of that "
+                   "difference, which says whether B beats A on these photos beyond chance. "
+                   "Intervals of the two runs read apart overlap even when one model is better on "
+                   "nearly every photo; the paired one does not.")
+    cmp.add_argument("run_a", metavar="RUN_A", help="an evaluate --out folder (or its metrics.json)")
+    cmp.add_argument("run_b", metavar="RUN_B", help="another, on the same photos")
+    cmp.set_defaults(func=_compare)
 
     u = _command(sub, "tune", "choose a model's settings on validation photos",
                  "Grid-search the paper modes' refinement settings on mask photos the model "

@@ -115,6 +115,7 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
     """Table-1 metrics on a labelled folder, with ROC and confusion plots in ``out_dir``.
     With a label ``audit``, the same metrics against the audited labels as well, under
     ``"label_audit"`` (the folder's own labels stay the headline numbers)."""
+    folder = Path(folder)
     ds = list_labelled(folder)
     probs = predict_folder(segmenter, ds.paths)
     ds, probs, skipped = left_out(ds, probs)
@@ -122,6 +123,9 @@ def evaluate_classification(segmenter: Segmenter, folder: str | Path, out_dir: s
         return {"n": 0, "left_out": skipped}  # no photo could be read: no figure
     res = classification_metrics(ds.labels, probs, segmenter.threshold)
     res["left_out"] = skipped
+    # Each photo's call, so that a run can be read photo by photo and compared with another.
+    res["per_photo"] = {p.relative_to(folder).as_posix(): {"label": int(y), "probability": float(q)}
+                        for p, y, q in zip(ds.paths, ds.labels, probs)}
     res["ci95"] = classification_intervals(ds.labels, probs, segmenter.threshold)
     res["tta_flip"] = segmenter.tta_flip
     if audit is not None:
@@ -257,20 +261,25 @@ def evaluate_clean(segmenter: Segmenter, folder: str | Path) -> dict:
     """False area on photos that show no rust (e.g. ``classification/test/not_corrosion``):
     the mean share of each photo marked, gated as the product shows it (a photo called clean
     is marked nowhere) and ungated (what the mask alone would mark)."""
+    folder = Path(folder)
     gated: dict[str, list[float]] = defaultdict(list)
     ungated: dict[str, list[float]] = defaultdict(list)
     called: list[bool] = []
     skipped: dict[str, str] = {}
-    for _, image in decoded_photos(segmenter, folder, skipped):
+    per_photo: dict[str, dict] = {}
+    for path, image in decoded_photos(segmenter, folder, skipped):
         ev = segmenter.evidence(image)
         corrosion = ev.probability > segmenter.threshold
         called.append(bool(corrosion))
+        areas = {}
         for name, m in segmentation_variants(segmenter, image, ev, image.shape[:2]).items():
-            area = float(m.mean())
+            areas[name] = area = float(m.mean())
             ungated[name].append(area)
             gated[name].append(area if corrosion or name == "colour_rule" else 0.0)
+        per_photo[path.relative_to(folder).as_posix()] = {"probability": float(ev.probability),
+                                                          "area_ungated": areas}
     n = len(called)
-    return {"n_images": n, "left_out": skipped,
+    return {"n_images": n, "left_out": skipped, "per_photo": per_photo,
             "share_called_corrosion": float(np.mean(called)) if n else None,  # no photo, no figure
             "false_area_gated": {k: float(np.mean(v)) for k, v in gated.items()},
             "false_area_ungated": {k: float(np.mean(v)) for k, v in ungated.items()},
@@ -294,6 +303,7 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
     hits: dict[str, list[bool]] = defaultdict(list)
     shares, shares_all, positives = [], [], 0
     skipped: dict[str, str] = {}
+    per_photo: dict[str, dict] = {}
     for name, bxs in sorted(boxes.items()):
         photo = _decoded(segmenter, folder / "images" / name, skipped, name)
         if photo is None:
@@ -312,16 +322,20 @@ def evaluate_boxes(segmenter: Segmenter, folder: str | Path, smooth: float = 0.0
                 "heatmap": upsample(ev.cam, (h, w)), "colour_only": rust_probability(small, rule)}
         if "learned" in segmenter.modes:
             maps["learned"] = segmenter.evidence_map(image, ev, "learned")
-        for key, m in maps.items():
-            hits[key].append(bool(inside[peak(m, smooth)]))
-        hits["centre_baseline"].append(bool(inside[h // 2, w // 2]))
+        photo_hits = {key: bool(inside[peak(m, smooth)]) for key, m in maps.items()}
+        photo_hits["centre_baseline"] = bool(inside[h // 2, w // 2])
+        for key, hit in photo_hits.items():
+            hits[key].append(hit)
         m = segmenter.mask_from_evidence(image, ev, size=(h, w))
-        if m.any():
-            share = float((m & inside).sum() / m.sum())
+        share = float((m & inside).sum() / m.sum()) if m.any() else None
+        if share is not None:
             shares_all.append(share)
             if corrosion:
                 shares.append(share)
-    out = {"n_images": len(hits["centre_baseline"]), "left_out": skipped, "peak_smoothing": smooth}
+        per_photo[name] = {"probability": float(ev.probability), "hits": photo_hits,
+                           "mask_share_ungated": share}
+    out = {"n_images": len(hits["centre_baseline"]), "left_out": skipped, "peak_smoothing": smooth,
+           "per_photo": per_photo}
     out.update({f"pointing_game_{k}": float(np.mean(v)) if v else None for k, v in hits.items()})
     out.update({"mask_share_inside_boxes": float(np.mean(shares)) if shares else None,
                 "mask_share_inside_boxes_ungated": float(np.mean(shares_all)) if shares_all else None,
