@@ -334,3 +334,27 @@ def test_unknown_augmentation_is_named():
 
     with pytest.raises(ValueError, match="unknown augmentation 'heavy'"):
         make_augment(MaskTrainConfig(augmentation="heavy"))
+
+
+@pytest.mark.slow  # a training run
+def test_the_next_steps_train_prints_run_as_printed(tmp_path, capsys):
+    """After training, train prints how to choose the new model's thresholds: that command
+    runs as printed (on the model's held-out photos) and writes them."""
+    import shlex
+
+    from rustseg_core.cli import main
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=16, size=64, seed=1)
+    write_labelled_folder(tmp_path / "data" / "train", n_per_class=6, size=64, seed=2)
+    write_labelled_folder(tmp_path / "data" / "val", n_per_class=4, size=64, seed=3)
+    assert main(["train", str(tmp_path / "data"), "--masks", str(tmp_path / "pixel"), "--encoder", "paper",
+                 "--base-width", "4", "--input-size", "48", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(tmp_path / "m")]) == 0
+    said = capsys.readouterr().out
+    tune = said.split("next: its thresholds, on its held-out photos: rustseg ")[1].split(";")[0]
+    assert f"--images {tmp_path / 'data' / 'val'}" in tune
+    assert main(shlex.split(tune)) == 0
+    info = json.loads((tmp_path / "m" / "rustseg.json").read_text())
+    assert "rustseg compare RUN_A RUN_B" in said
+    assert info["info"]["learned_note"].endswith(f"--model {tmp_path / 'm'} --write")

@@ -199,6 +199,11 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
     i = bundle.info
     print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
           f"val AUC {i.get('val_auc', float('nan')):.3f}, {i['train_seconds']:.0f} s")
+    images = f" --images {val}" if val is not None else ""
+    print(f"next: its thresholds, on its held-out photos: rustseg tune --learned --masks "
+          f"{args.masks[0]}{images} --model {args.out} --write; then score it and the model you "
+          f"had on the same photos (rustseg evaluate ... --model M --out runs/eval-M, each) and "
+          f"set the two side by side: rustseg compare RUN_A RUN_B")
     return 0
 
 
@@ -736,9 +741,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     model_help = f"model folder (default: ${ENV_MODEL}, else the shipped models/default)"
 
-    t = _command(sub, "train", "train the classifier on image-level labels",
-                 "Train the classifier on image-level labels (corrosion/ and "
-                                   "not_corrosion/ folders) and save a self-describing model folder.")
+    t = _command(sub, "train", "train a model: the U-Net with --masks, else the paper's classifier",
+                 "Train a model and save a self-describing model folder: with --masks, the U-Net "
+                 "on an ImageNet-pretrained encoder (the shipped model's kind) from mask folders "
+                 "and image-level labels; without, the paper's classifier from image-level labels "
+                 "alone (corrosion/ and not_corrosion/ folders).")
     t.add_argument("data_dir", help="folder with corrosion/ and not_corrosion/ (or train/ val/ of those)")
     t.add_argument("--out", required=True, help="output model folder, e.g. models/mine")
     t.add_argument("--preset", default="cpu", choices=["cpu", "paper"], help="architecture preset")
