@@ -1,4 +1,4 @@
-"""Does ``rustseg import`` give back the masks or boxes a COCO export was made from? A check
+"""Does ``rustseg import`` give back the masks or boxes an export was made from? A check
 README cites.
 
     python3 scripts/import_roundtrip_check.py ../shared/data/pixel/test --evaluate
@@ -9,8 +9,8 @@ Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE re
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
-A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export instead, and
-its ``boxes.json`` compared with the one the import writes.
+A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export and as a
+Pascal VOC one instead, and its ``boxes.json`` compared with the one each import writes.
 """
 from __future__ import annotations
 
@@ -61,16 +61,47 @@ def write_coco_boxes(folder: Path, dest: Path) -> int:
     return len(images)
 
 
+def write_voc_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as a Pascal VOC export (``Annotations/NAME.xml`` beside
+    ``JPEGImages/``), in VOC's pixel numbering: from 1, both ends inside the box."""
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    (dest / "Annotations").mkdir(parents=True)
+    (dest / "JPEGImages").mkdir()
+    boxes = json.loads((folder / "boxes.json").read_text())
+    for name, bxs in sorted(boxes.items()):
+        shutil.copyfile(folder / "images" / name, dest / "JPEGImages" / name)
+        root = ET.Element("annotation")
+        ET.SubElement(root, "filename").text = name
+        size = ET.SubElement(root, "size")
+        with Image.open(folder / "images" / name) as img:
+            ET.SubElement(size, "width").text, ET.SubElement(size, "height").text = map(str, img.size)
+        for x0, y0, x1, y1 in bxs:
+            obj = ET.SubElement(root, "object")
+            ET.SubElement(obj, "name").text = "rust"
+            box = ET.SubElement(obj, "bndbox")
+            for key, value in zip(("xmin", "ymin", "xmax", "ymax"), (x0 + 1, y0 + 1, x1, y1)):
+                ET.SubElement(box, key).text = str(value)
+        ET.ElementTree(root).write(dest / "Annotations" / f"{Path(name).stem}.xml")
+    return len(boxes)
+
+
 def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
-    n = write_coco_boxes(folder, tmp / "export")
-    if rustseg(["import", str(tmp / "export"), "--out", str(tmp / "imported")]) != 0:
-        return False
     before = json.loads((folder / "boxes.json").read_text())
-    after = json.loads((tmp / "imported" / "boxes.json").read_text())
-    same = sum(after.get(name) == bxs for name, bxs in before.items())
-    print(f"{same} of {n} photos' boxes came back identical through a COCO detection export "
-          "and rustseg import")
-    return same == n
+    ok = True
+    for fmt, write in (("a COCO detection export", write_coco_boxes),
+                       ("a Pascal VOC export", write_voc_boxes)):
+        export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
+        n = write(folder, export)
+        if rustseg(["import", str(export), "--out", str(imported)]) != 0:
+            return False
+        after = json.loads((imported / "boxes.json").read_text())
+        same = sum(after.get(name) == bxs for name, bxs in before.items())
+        print(f"{same} of {n} photos' boxes came back identical through {fmt} and rustseg import")
+        ok = ok and same == n
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -421,3 +421,51 @@ def test_a_failure_part_way_leaves_no_half_imported_folder(tmp_path, monkeypatch
     annotations.write_imports(exports, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train", "val"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["download", "out"]
+
+
+def _voc_xml(path, filename, size, objects):
+    """A Pascal VOC annotation as LabelImg writes it (its Windows <path> included)."""
+    objs = "".join(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0}</xmin>"
+                   f"<ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+                   for name, (x0, y0, x1, y1) in objects)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<annotation><folder>x</folder><filename>{filename}</filename>"
+                    f"<path>D:\\labels\\{filename}</path><size><width>{size[0]}</width>"
+                    f"<height>{size[1]}</height><depth>3</depth></size>{objs}</annotation>")
+
+
+def test_pascal_voc_boxes_as_labelimg_saves_them(tmp_path):
+    """LabelImg saves NAME.xml beside each photo, in VOC's pixel numbering (from 1, both ends
+    inside the box); a photo it never saved an XML for is not labelled, not clean."""
+    src = tmp_path / "labelimg"
+    for name in ("a", "b", "none", "unsaved", "bad"):
+        _photo(src / f"{name}.jpg")
+    _voc_xml(src / "a.xml", "a.jpg", (W, H), [("rust", (1, 1, 10, 5)), ("paint", (20, 20, 30, 30))])
+    _voc_xml(src / "b.xml", "old-name.jpg", (W, H), [("rust", (5, 6, 40, 30))])  # renamed since
+    _voc_xml(src / "none.xml", "none.jpg", (W, H), [])
+    (src / "bad.xml").write_text("<annotation><object><name>rust</name><bndbox><xmin>x</xmin>")
+    with pytest.raises(AnnotationError, match="paint.*rust|rust.*paint"):
+        read_export(src)
+    summary = write_import(read_export(src, classes=["rust"]), tmp_path / "out")
+    boxes = json.loads((tmp_path / "out" / "boxes.json").read_text())
+    assert boxes == {"a.jpg": [[0, 0, 10, 5]], "b.jpg": [[4, 5, 40, 30]]}
+    assert (summary.boxes, summary.clean) == (2, 1)
+    assert summary.left_out["unsaved.jpg"].startswith("no annotation file")
+    assert "bad.xml cannot be read" in summary.left_out["bad.jpg"]
+
+
+def test_a_voc_download_of_splits_as_the_shared_boxes_came(tmp_path, capsys):
+    """The layout of the shared boxes' source (Metal_Corrosion_Classification): train/ with
+    Annotation/, test/ with Annotations/, the photos in each split's folder."""
+    root = tmp_path / "Detection datasets"
+    for split, folder, names in (("train", "Annotation", ("1", "2")), ("test", "Annotations", ("229",))):
+        for n in names:
+            _photo(root / split / f"{n}.jpg")
+            _voc_xml(root / split / folder / f"{n}.xml", f"{n}.jpg", (W, H), [("rust", (1, 1, W, H - 2))])
+    out = tmp_path / "out"
+    assert main(["import", str(root), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "of Pascal VOC export" in said
+    assert json.loads((out / "test" / "boxes.json").read_text()) == {"229.jpg": [[0, 0, W, H - 2]]}
+    assert sorted(json.loads((out / "train" / "boxes.json").read_text())) == ["1.jpg", "2.jpg"]
+    assert f"rustseg evaluate --only boxes --boxes {out / 'test'}" in said

@@ -943,9 +943,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="output model folder")
     a.set_defaults(func=_average)
 
-    i = _command(sub, "import", "turn a COCO or YOLO export into RustSEG's data folders",
+    i = _command(sub, "import", "turn a COCO, YOLO or Pascal VOC export into RustSEG's data folders",
                  "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
-                 "one folder a class) into the folders train, tune and evaluate read: photos "
+                 "LabelImg, one folder a class) into the folders train, tune and evaluate read: photos "
                  "with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
                  "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
                  "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
@@ -958,7 +958,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
                         "holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); Roboflow's _classes.csv or its "
-                        "folder; a folder of one subfolder of photos a class; or a download "
+                        "folder; Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
+                        "beside the photos) or their folder; a folder of one subfolder of photos a "
+                        "class; or a download "
                         "holding one of these a split (Roboflow's train/, valid/, test/; "
                         "Ultralytics' images/train/ beside labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")

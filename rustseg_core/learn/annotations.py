@@ -1,7 +1,8 @@
 """Other labelling tools' exports as RustSEG's data folders.
 
 Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or boxes) or YOLO
-text files (one line a region: a class, then a normalised polygon or box); photos labelled
+text files (one line a region: a class, then a normalised polygon or box); LabelImg and the
+VOC devkit write Pascal VOC XML (one file a photo, boxes); photos labelled
 as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
 ``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
 ``evaluate`` read:
@@ -115,7 +116,7 @@ def _listing(counts: Counter, unit: str) -> str:
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
     """Whichever export ``source`` is: a COCO JSON file (or a folder holding one), Roboflow's
-    ``_classes.csv`` (or its folder), a YOLO folder, or one folder a class. For a folder that
+    ``_classes.csv`` (or its folder), a YOLO folder, a Pascal VOC folder, or one folder a class. For a folder that
     is none of these, the error names the exports found inside it (a Roboflow download holds
     one a split: ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
@@ -135,6 +136,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
         return read_coco(source, images, classes)
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
+    if _voc_annotations(source):
+        return read_voc(source, classes)
     if len(_class_folders(source)) > 1:
         return read_class_folders(source, classes)
     found = sorted({str(p) for p in source.glob("*/*.json")} | {str(p) for p in source.glob("*.json")}
@@ -143,8 +146,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
                    | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
-                          f"of images/ and labels/, {CLASSES_CSV}, or one folder a class of "
-                          f"photos){hint}")
+                          f"of images/ and labels/, Pascal VOC XML files, {CLASSES_CSV}, or one "
+                          f"folder a class of photos){hint}")
 
 
 def read_exports(source: str | Path, images: str | Path | None = None,
@@ -368,6 +371,87 @@ def _yolo_lines(label: Path, names: dict[int, str]) -> list[tuple[str, list[floa
                              "even count, for a polygon)")
         regions.append((names.get(cls, str(cls)), xy))
     return regions
+
+
+# ------------------------------------------------------------------ Pascal VOC
+VOC_ANNOTATION_DIRS = ("Annotations", "Annotation")  # VOC's name, and a common variant
+VOC_PHOTO_DIRS = ("JPEGImages", "images")
+
+
+def _voc_annotations(folder: Path) -> list[Path]:
+    """The Pascal VOC XML files of ``folder``: in ``Annotations/`` (VOC, CVAT), else beside
+    the photos (LabelImg saves each next to its photo)."""
+    for name in VOC_ANNOTATION_DIRS:
+        if (folder / name).is_dir():
+            return sorted((folder / name).glob("*.xml"))
+    return sorted(folder.glob("*.xml")) if folder.is_dir() else []
+
+
+def read_voc(folder: str | Path, classes: list[str] | None = None) -> Export:
+    """The photos of a Pascal VOC detection export (LabelImg, CVAT, the VOC devkit): one XML
+    file a photo, its ``<object>`` s each a ``<name>`` and a ``<bndbox>``, with their boxes of
+    the chosen classes. VOC counts pixels from 1 with both ends inside the box; the boxes
+    here count from 0 with the end outside. A photo is looked for by the XML's
+    ``<filename>``, else by the XML's own name, in ``JPEGImages/``, ``images/``, the folder,
+    and beside the XML. A photo there without an XML file is not labelled: left out and
+    named, not taken as clean."""
+    import xml.etree.ElementTree as ET  # expat >= 2.4.1 refuses entity expansion bombs
+
+    folder = Path(folder)
+    files = _voc_annotations(folder)
+    if not files:
+        raise AnnotationError(f"{folder} holds no Pascal VOC XML files")
+    places = [folder / d for d in VOC_PHOTO_DIRS if (folder / d).is_dir()] + [folder]
+    counts: Counter = Counter()
+    parsed: list[tuple[Labelled, list[tuple[str, tuple[float, ...]]]]] = []
+    for xml_path in files:
+        where = places + [xml_path.parent]
+        item, objects = Labelled(_voc_photo(where, None, xml_path.stem)), []
+        try:
+            root = ET.parse(xml_path).getroot()
+            item.photo = _voc_photo(where, root.findtext("filename"), xml_path.stem)
+            w, h = (_voc_number(root, f"size/{k}", 0) for k in ("width", "height"))
+            item.frame = (int(w), int(h)) if w > 0 and h > 0 else None
+            for obj in root.iter("object"):
+                box = tuple(_voc_number(obj, f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax"))
+                objects.append((str(obj.findtext("name", "")).strip(), box))
+        except (ET.ParseError, ValueError) as e:
+            item.problem = f"its annotation {xml_path.name} cannot be read: {e}"
+        counts.update(name for name, _ in objects)
+        parsed.append((item, objects))
+    chosen = choose_classes(counts, classes)
+    for item, objects in parsed:
+        item.boxes = [(x0 - 1, y0 - 1, x1, y1) for name, (x0, y0, x1, y1) in objects if name in chosen]
+    labelled = {i.photo.resolve() for i, _ in parsed}
+    unlabelled = [Labelled(p, problem="no annotation file (.xml): not labelled")
+                  for place in places for p in _photos_in(place) if p.resolve() not in labelled]
+    return Export(str(folder), "Pascal VOC", [i for i, _ in parsed] + unlabelled, sorted(chosen))
+
+
+def _voc_number(node, path: str, default: float | None = None) -> float:
+    text = node.findtext(path)
+    if text is None or not text.strip():
+        if default is None:
+            raise ValueError(f"it has no {path}")
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"its {path} is {text.strip()[:20]!r}, not a number") from None
+
+
+def _voc_photo(places: list[Path], filename: str | None, stem: str) -> Path:
+    """The photo an XML file labels: its ``<filename>`` in one of ``places``, else a photo
+    named like the XML file (``<filename>`` is often stale after a rename)."""
+    name = Path(filename or "").name
+    for place in places:
+        if name and (place / name).is_file():
+            return place / name
+    for place in places:
+        for p in _photos_in(place):
+            if p.stem == stem:
+                return p
+    return places[0] / (name or f"{stem}.jpg")  # missing: left out as "no such file"
 
 
 # ------------------------------------------------------------------ rasterising
