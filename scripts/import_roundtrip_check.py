@@ -5,7 +5,8 @@ README cites.
     python3 scripts/import_roundtrip_check.py ../shared/data/boxes
 
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
-(as CVAT and pycocotools write masks), imports it with ``rustseg import`` into a temporary
+(as CVAT and pycocotools write masks) and as CVAT's "Segmentation mask" export (one colour a
+class in ``SegmentationClass/``), imports each with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
@@ -44,6 +45,25 @@ def write_coco_rle(folder: Path, dest: Path) -> int:
     (dest / "_annotations.coco.json").write_text(json.dumps(
         {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "rust"}]}))
     return len(images)
+
+
+def write_voc_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as CVAT's "Segmentation mask" export: ``labelmap.txt``,
+    ``SegmentationClass/NAME.png`` (the class colour on black) and ``JPEGImages/``."""
+    from PIL import Image
+
+    (dest / "SegmentationClass").mkdir(parents=True)
+    (dest / "JPEGImages").mkdir()
+    (dest / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+                                       "rust:250,50,83::\n")
+    pairs = pair_photos(folder)[0]
+    for photo, mask_path in pairs:
+        shutil.copyfile(photo, dest / "JPEGImages" / photo.name)
+        mask = read_mask(mask_path) > 0
+        rgb = np.zeros(mask.shape + (3,), np.uint8)
+        rgb[mask] = (250, 50, 83)
+        Image.fromarray(rgb).save(dest / "SegmentationClass" / f"{photo.stem}.png")
+    return len(pairs)
 
 
 def write_coco_boxes(folder: Path, dest: Path) -> int:
@@ -115,14 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         if (args.folder / "boxes.json").is_file():
             return 0 if boxes_roundtrip(args.folder, Path(tmp)) else 1
         export, imported = Path(tmp) / "export", Path(tmp) / "imported"
-        n = write_coco_rle(args.folder, export)
-        if rustseg(["import", str(export), "--out", str(imported)]) != 0:
-            return 1
-        same = sum((imported / "masks" / m.name).is_file()
-                   and np.array_equal(read_mask(m), read_mask(imported / "masks" / m.name))
-                   for _, m in pair_photos(args.folder)[0])
-        print(f"{same} of {n} masks came back identical through a COCO RLE export and rustseg import")
-        ok = same == n
+        ok = True
+        for fmt, write, dest in (("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc"),
+                                 ("a COCO RLE export", write_coco_rle, export)):
+            n = write(args.folder, dest)
+            back = dest.with_name(dest.name + "-imported") if dest != export else imported
+            if rustseg(["import", str(dest), "--out", str(back)]) != 0:
+                return 1
+            same = sum((back / "masks" / m.name).is_file()
+                       and np.array_equal(read_mask(m), read_mask(back / "masks" / m.name))
+                       for _, m in pair_photos(args.folder)[0])
+            print(f"{same} of {n} masks came back identical through {fmt} and rustseg import")
+            ok = ok and same == n
         if args.evaluate:
             from rustseg_core.learn.evaluate import evaluate_segmentation
             from rustseg_core.pipeline.model_files import shipped_model_dir

@@ -469,3 +469,44 @@ def test_a_voc_download_of_splits_as_the_shared_boxes_came(tmp_path, capsys):
     assert json.loads((out / "test" / "boxes.json").read_text()) == {"229.jpg": [[0, 0, W, H - 2]]}
     assert sorted(json.loads((out / "train" / "boxes.json").read_text())) == ["1.jpg", "2.jpg"]
     assert f"rustseg evaluate --only boxes --boxes {out / 'test'}" in said
+
+
+def test_voc_segmentation_masks_as_cvat_exports_them(tmp_path):
+    """CVAT's "Segmentation mask" export: SegmentationClass/NAME.png, one colour a class named
+    in labelmap.txt, the photos in JPEGImages/."""
+    src = tmp_path / "cvat"
+    src.mkdir()
+    (src / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+                                      "rust:250,50,83::\npaint:0,0,255::\n")
+    for name in ("a", "b", "c"):
+        _photo(src / "JPEGImages" / f"{name}.jpg")
+    a = np.zeros((H, W, 3), np.uint8)
+    a[2:10, 3:12] = (250, 50, 83)
+    a[20:25, 20:30] = (0, 0, 255)
+    (src / "SegmentationClass").mkdir()
+    Image.fromarray(a).save(src / "SegmentationClass" / "a.png")
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(src / "SegmentationClass" / "b.png")
+    with pytest.raises(AnnotationError, match="2 classes"):
+        read_export(src)
+    summary = write_import(read_export(src, classes=["rust"]), tmp_path / "out")
+    assert (summary.masks, summary.clean) == (1, 1)
+    mask = read_mask(tmp_path / "out" / "masks" / "a.png") > 0
+    expected = np.zeros((H, W), bool)
+    expected[2:10, 3:12] = True
+    assert np.array_equal(mask, expected)  # the paint is not rust
+    assert summary.left_out["c.jpg"].startswith("no mask (SegmentationClass/c.png)")
+
+
+def test_voc_palette_masks_without_a_labelmap_leave_the_outline_out(tmp_path):
+    src = tmp_path / "voc"
+    _photo(src / "JPEGImages" / "x.jpg")
+    index = np.zeros((H, W), np.uint8)
+    index[5:15, 5:15] = 255  # VOC draws an outline (void) around each object
+    index[6:14, 6:14] = 1
+    png = Image.fromarray(index, mode="P")
+    png.putpalette([0, 0, 0, 128, 0, 0] + [0] * (253 * 3) + [224, 224, 192])
+    (src / "SegmentationClass").mkdir()
+    png.save(src / "SegmentationClass" / "x.png")
+    summary = write_import(read_export(src), tmp_path / "out")
+    assert summary.classes == ["1"] and summary.masks == 1
+    assert (read_mask(tmp_path / "out" / "masks" / "x.png") > 0).sum() == 8 * 8

@@ -959,7 +959,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); Roboflow's _classes.csv or its "
                         "folder; Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
-                        "beside the photos) or their folder; a folder of one subfolder of photos a "
+                        "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
+                        "export, class colours from labelmap.txt), or their folder; a folder of one "
+                        "subfolder of photos a "
                         "class; or a download "
                         "holding one of these a split (Roboflow's train/, valid/, test/; "
                         "Ultralytics' images/train/ beside labels/train/)")

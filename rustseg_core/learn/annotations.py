@@ -136,6 +136,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
         return read_coco(source, images, classes)
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
+    if (source / VOC_MASK_DIR).is_dir():
+        return read_voc_masks(source, classes)
     if _voc_annotations(source):
         return read_voc(source, classes)
     if len(_class_folders(source)) > 1:
@@ -401,7 +403,7 @@ def read_voc(folder: str | Path, classes: list[str] | None = None) -> Export:
     files = _voc_annotations(folder)
     if not files:
         raise AnnotationError(f"{folder} holds no Pascal VOC XML files")
-    places = [folder / d for d in VOC_PHOTO_DIRS if (folder / d).is_dir()] + [folder]
+    places = _voc_places(folder)
     counts: Counter = Counter()
     parsed: list[tuple[Labelled, list[tuple[str, tuple[float, ...]]]]] = []
     for xml_path in files:
@@ -422,10 +424,98 @@ def read_voc(folder: str | Path, classes: list[str] | None = None) -> Export:
     chosen = choose_classes(counts, classes)
     for item, objects in parsed:
         item.boxes = [(x0 - 1, y0 - 1, x1, y1) for name, (x0, y0, x1, y1) in objects if name in chosen]
-    labelled = {i.photo.resolve() for i, _ in parsed}
-    unlabelled = [Labelled(p, problem="no annotation file (.xml): not labelled")
-                  for place in places for p in _photos_in(place) if p.resolve() not in labelled]
-    return Export(str(folder), "Pascal VOC", [i for i, _ in parsed] + unlabelled, sorted(chosen))
+    items = [i for i, _ in parsed]
+    return Export(str(folder), "Pascal VOC", items + _not_labelled(
+        places, items, lambda p: "no annotation file (.xml): not labelled"), sorted(chosen))
+
+
+VOC_MASK_DIR = "SegmentationClass"
+VOC_LABELMAP = "labelmap.txt"
+VOC_VOID = 255  # VOC's palette index for object outlines and unlabelled pixels
+
+
+def read_voc_masks(folder: str | Path, classes: list[str] | None = None) -> Export:
+    """The photos of a Pascal VOC segmentation export (CVAT's "Segmentation mask", the VOC
+    devkit): ``SegmentationClass/NAME.png`` a photo, one colour a class, the photo in
+    ``JPEGImages/`` (or ``images/``, or the folder). Class names and colours come from
+    ``labelmap.txt`` (``name:r,g,b::`` a line, as CVAT writes it); without one, a palette
+    PNG's indices are the classes (VOC's own files). Background and VOC's outline colour are
+    never corrosion. A photo without a mask PNG is not labelled: left out and named."""
+    folder = Path(folder)
+    colours = _voc_labelmap(folder / VOC_LABELMAP)
+    places = _voc_places(folder)
+    parsed: list[tuple[Labelled, dict[str, np.ndarray]]] = []
+    counts: Counter = Counter({name: 0 for name in colours})
+    for png in sorted((folder / VOC_MASK_DIR).glob("*.png")):
+        item, regions = Labelled(_voc_photo(places, None, png.stem)), {}
+        try:
+            regions = _voc_class_pixels(png, colours)
+        except (OSError, ValueError) as e:
+            item.problem = f"its mask {png.name} cannot be read: {e}"
+        if regions:
+            item.frame = next(iter(regions.values())).shape[::-1]
+        counts.update(list(regions))  # photos a class
+        parsed.append((item, regions))
+    if not parsed:
+        raise AnnotationError(f"{folder / VOC_MASK_DIR} holds no PNG masks")
+    chosen = choose_classes(counts, classes, "photo")
+    from pycocotools import mask as coco_mask
+
+    for item, regions in parsed:
+        pixels = [m for name, m in regions.items() if name in chosen]
+        if pixels:  # as the RLE a COCO export would carry, so that one rasteriser draws all
+            item.shapes.append(coco_mask.encode(np.asfortranarray(np.logical_or.reduce(pixels).astype(np.uint8))))
+    items = [i for i, _ in parsed]
+    return Export(str(folder), "Pascal VOC masks", items + _not_labelled(
+        places, items, lambda p: f"no mask ({VOC_MASK_DIR}/{p.stem}.png): not labelled"), sorted(chosen))
+
+
+def _voc_places(folder: Path) -> list[Path]:
+    """Where a VOC export's photos may be: ``JPEGImages/``, ``images/``, the folder."""
+    return [folder / d for d in VOC_PHOTO_DIRS if (folder / d).is_dir()] + [folder]
+
+
+def _not_labelled(places: list[Path], items: list[Labelled], why: Callable[[Path], str]) -> list[Labelled]:
+    """The photos in ``places`` no item labels, each left out with ``why`` (VOC has one file
+    a labelled photo: a photo without one was not labelled, which is not the same as clean)."""
+    labelled = {i.photo.resolve() for i in items}
+    return [Labelled(p, problem=why(p)) for place in places for p in _photos_in(place)
+            if p.resolve() not in labelled]
+
+
+def _voc_labelmap(path: Path) -> dict[str, tuple[int, int, int]]:
+    """{class: RGB} from CVAT's ``labelmap.txt`` (``# label:color_rgb:parts:actions``), the
+    background left out; empty without the file."""
+    if not path.is_file():
+        return {}
+    colours = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        try:
+            rgb = tuple(int(v) for v in rest.split(":")[0].split(","))
+        except ValueError:
+            raise AnnotationError(f"{path} line {n} is not name:r,g,b") from None
+        if len(rgb) != 3:
+            raise AnnotationError(f"{path} line {n} is not name:r,g,b")
+        if name.strip().lower() != "background" and rgb != (0, 0, 0):
+            colours[name.strip()] = rgb
+    return colours
+
+
+def _voc_class_pixels(png: Path, colours: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:
+    """{class: boolean pixels} of one mask: by ``colours`` when given, else by palette index
+    (0 background, 255 outline)."""
+    with Image.open(png) as img:
+        img.load()
+        if not colours:
+            if img.mode != "P":
+                raise ValueError(f"a {img.mode} image without {VOC_LABELMAP} to name its colours")
+            index = np.asarray(img)
+            return {str(int(v)): index == v for v in np.unique(index) if v not in (0, VOC_VOID)}
+        rgb = np.asarray(img.convert("RGB"))
+    return {name: m for name, colour in colours.items() if (m := (rgb == colour).all(axis=-1)).any()}
 
 
 def _voc_number(node, path: str, default: float | None = None) -> float:
