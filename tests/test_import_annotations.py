@@ -510,3 +510,16 @@ def test_voc_palette_masks_without_a_labelmap_leave_the_outline_out(tmp_path):
     summary = write_import(read_export(src), tmp_path / "out")
     assert summary.classes == ["1"] and summary.masks == 1
     assert (read_mask(tmp_path / "out" / "masks" / "x.png") > 0).sum() == 8 * 8
+
+
+def test_evaluate_on_an_imported_download_says_how_to_score_its_test_split(tmp_path, capsys):
+    """evaluate --data reads ../shared/data's layout; an import is laid out by split, so it
+    names the command that scores the import's test split (what the import itself printed)."""
+    src = _roboflow_coco_download(tmp_path / "download")
+    out = tmp_path / "out"
+    assert main(["import", str(src), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split("score a model on it: ")[1].splitlines()[0]
+    assert main(["evaluate", "--data", str(out), "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert f"to score what {out / 'test'} holds: {printed}" in err
+    assert printed.startswith("rustseg evaluate --only pixel,clean")

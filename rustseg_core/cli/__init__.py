@@ -393,6 +393,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         missing = [str(folders[p]) for p in EVALUATION_PARTS if p in parts and p not in present]
         raise UsageError(f"evaluation data not found: {', '.join(missing)}; to score the parts "
                          f"{root} has, add --only {','.join(present)}")
+    if not args.only and not present and root.is_dir():
+        # An import (rustseg import) is laid out by split, not as ../shared/data is.
+        for candidate in (root / "test", root / "val", root):
+            command = _evaluate_command_for(candidate) if candidate.is_dir() else None
+            if command:
+                raise UsageError(f"{root} holds none of classification/test, segmentation, pixel/test "
+                                 f"or boxes; to score what {candidate} holds: {command}")
     _existing([str(folders[p]) for p in sorted(parts)], "evaluation data")
     layouts = {"classification": "labelled", "segmentation": "masks", "pixel": "masks",
                "clean": "photos", "boxes": "boxes"}
@@ -652,22 +659,34 @@ def _import_next_steps(summary, data: Path, folder: Path, score: bool = True,
                        train: bool = True) -> None:
     """The commands that use an import: ``folder`` holds ``summary``'s photos, ``data`` is
     what train reads (``folder`` itself, or the download's root of train/ and val/)."""
-    if score and summary.corrosion and summary.clean:
-        print(f"score a model on it: rustseg evaluate --only classification --classification {folder}")
+    command = _evaluate_command_for(folder) if score else None
+    if command:
+        print(f"score a model on it: {command}")
     if train and summary.corrosion and summary.clean and not summary.masks:
         print(f"train the classifier on it: rustseg train {data} --out models/mine")
-    if score and (summary.masks or summary.boxes):
-        part = "pixel" if summary.masks else "boxes"
-        parts, folders = [part], [f"--{part} {folder}"]
-        if summary.clean:
-            parts.append("clean")
-            folders.append(f"--clean {folder}/not_corrosion")
-        print(f"score a model on it: rustseg evaluate --only {','.join(parts)} {' '.join(folders)}")
     if train and summary.masks:
         # Training needs clean photos too (they teach what is not rust): the import's, or others.
         given = data if summary.clean else "DATA"
         print(f"train on it: rustseg train {given} --masks {folder} --out models/mine ..."
               + ("" if summary.clean else " (DATA: a folder of corrosion/ and not_corrosion/ photos)"))
+
+
+def _evaluate_command_for(folder: Path) -> str | None:
+    """The evaluate command that scores what ``folder`` holds in RustSEG's layouts (an
+    import, or one of its splits), or None when it holds none of them."""
+    from ..learn.data import photos_under
+
+    clean = photos_under(folder / NOT_CORROSION) if (folder / NOT_CORROSION).is_dir() else []
+    rust = photos_under(folder / CORROSION) if (folder / CORROSION).is_dir() else []
+    found = {"classification": folder if rust and clean else None,
+             "pixel": folder if (folder / "masks").is_dir() and any((folder / "masks").iterdir()) else None,
+             "clean": folder / NOT_CORROSION if clean else None,
+             "boxes": folder if (folder / "boxes.json").is_file() else None}
+    parts = [p for p in EVALUATION_PARTS if found.get(p)]
+    if not parts:
+        return None
+    return (f"rustseg evaluate --only {','.join(parts)} "
+            + " ".join(f"--{p} {found[p]}" for p in parts))
 
 
 def _command(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
