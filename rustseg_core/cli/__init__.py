@@ -15,11 +15,15 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__, tf_runtime
 from ..config import MAX_FALSE_AREA
 from ..vocabulary import CORROSION, DEFAULT_MODE, MODE_IDS, NOT_CORROSION
 from .store_cmd import add_export_arguments, add_store_commands
+
+if TYPE_CHECKING:  # the import command's types; the module loads only when it runs
+    from ..learn.annotations import Export, ImportSummary
 
 DESCRIPTION = """\
 RustSEG: does a photo of steel show corrosion, and where?
@@ -636,7 +640,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0 if any(s.masks or s.boxes or s.corrosion or s.clean for s in summaries.values()) else 1
 
 
-def _report_import(export, summary, out: Path) -> None:
+def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
     """What an import wrote, and what it left out."""
     print(f"imported {len(export.items)} photo(s) of {export.format} export {export.source} (corrosion: "
           f"{', '.join(summary.classes) or 'no class has regions'}) into {out}:")
@@ -655,7 +659,7 @@ def _report_import(export, summary, out: Path) -> None:
     print(f"  recorded in {summary.record}")
 
 
-def _import_next_steps(summary, data: Path, folder: Path, score: bool = True,
+def _import_next_steps(summary: ImportSummary, data: Path, folder: Path, score: bool = True,
                        train: bool = True) -> None:
     """The commands that use an import: ``folder`` holds ``summary``'s photos, ``data`` is
     what train reads (``folder`` itself, or the download's root of train/ and val/)."""
@@ -964,8 +968,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = _command(sub, "import", "turn a COCO, YOLO or Pascal VOC export into RustSEG's data folders",
                  "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
-                 "LabelImg, one folder a class) into the folders train, tune and evaluate read: photos "
-                 "with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
+                 "LabelImg, one folder a class) into the folders train, tune and evaluate read: "
+                 "photos with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
                  "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
                  "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
                  "labelled corrosion as a whole to OUT/corrosion; photos with no corrosion "
@@ -980,16 +984,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "folder; Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
                         "export, class colours from labelmap.txt), or their folder; a folder of one "
-                        "subfolder of photos a "
-                        "class; or a download "
-                        "holding one of these a split (Roboflow's train/, valid/, test/; "
-                        "Ultralytics' images/train/ beside labels/train/)")
+                        "subfolder of photos a class; or a download holding one of these a split "
+                        "(Roboflow's train/, valid/, test/; Ultralytics' images/train/ beside "
+                        "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
                    help="COCO: the folder its file_names are in (default: the JSON's folder)")
     i.add_argument("--classes", metavar="NAME[,NAME...]",
-                   help="the classes that are corrosion (YOLO without data.yaml: the class "
-                        "numbers; class folders: the folder names); needed when the export has "
+                   help="the classes that are corrosion (YOLO without data.yaml, VOC masks "
+                        "without labelmap.txt: the class numbers; class folders: the folder "
+                        "names); needed when the export has "
                         "several (default: its only class); in a download of splits, for "
                         "every split")
     i.set_defaults(func=_import)
