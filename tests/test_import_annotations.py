@@ -258,6 +258,7 @@ def test_two_photos_of_one_name_are_refused_before_anything_is_written(tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a training run (default suite under 5 minutes)
 def test_an_imported_export_trains_and_evaluates(tmp_path, tiny_model_dir, capsys):
     """What the command says to run next works on what it wrote: a COCO export of mask photos
     and clean photos (no annotations) trains a U-Net and is scored by evaluate."""
