@@ -524,3 +524,20 @@ def test_evaluate_on_an_imported_download_says_how_to_score_its_test_split(tmp_p
     err = capsys.readouterr().err
     assert f"to score what {out / 'test'} holds: {printed}" in err
     assert printed.startswith("rustseg evaluate --only pixel,clean")
+
+
+def test_voc_photos_from_another_folder_with_images(tmp_path, capsys):
+    """CVAT leaves the photos out of a segmentation-mask export unless asked: --images names
+    the folder they are in."""
+    src = tmp_path / "cvat"
+    (src / "SegmentationClass").mkdir(parents=True)
+    (src / "labelmap.txt").write_text("background:0,0,0::\nrust:250,50,83::\n")
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[:5, :5] = (250, 50, 83)
+    Image.fromarray(rgb).save(src / "SegmentationClass" / "p.png")
+    _photo(tmp_path / "photos" / "p.jpg")
+    assert main(["import", str(src), "--out", str(tmp_path / "o1")]) == 1  # nothing imported
+    assert "p.jpg (no such photo in" in capsys.readouterr().out
+    assert main(["import", str(src), "--images", str(tmp_path / "photos"), "--out", str(tmp_path / "o2")]) == 0
+    assert "1 with corrosion drawn" in capsys.readouterr().out
+    assert (read_mask(tmp_path / "o2" / "masks" / "p.png") > 0).sum() == 25

@@ -989,7 +989,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
-                   help="COCO: the folder its file_names are in (default: the JSON's folder)")
+                   help="COCO: the folder its file_names are in (default: the JSON's folder); "
+                        "Pascal VOC: a folder of its photos, looked in first (CVAT leaves them out "
+                        "of an export unless asked)")
     i.add_argument("--classes", metavar="NAME[,NAME...]",
                    help="the classes that are corrosion (YOLO without data.yaml, VOC masks "
                         "without labelmap.txt: the class numbers; class folders: the folder "

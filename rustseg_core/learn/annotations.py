@@ -128,8 +128,10 @@ def read_export(source: str | Path, images: str | Path | None = None,
             or sorted(source.glob(CLASSES_CSV))
         if len(inside) == 1:
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
-    if images and not (source.is_file() and source.suffix.lower() == ".json"):
-        raise AnnotationError("--images is for a COCO file; other exports hold their photos")
+    voc = source.is_dir() and ((source / VOC_MASK_DIR).is_dir() or bool(_voc_annotations(source)))
+    if images and not voc and not (source.is_file() and source.suffix.lower() == ".json"):
+        raise AnnotationError("--images is for a COCO file or a Pascal VOC folder; other exports "
+                              "hold their photos")
     if source.is_file():
         if source.suffix.lower() == ".csv":
             return read_class_csv(source, classes)
@@ -137,9 +139,9 @@ def read_export(source: str | Path, images: str | Path | None = None,
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
     if (source / VOC_MASK_DIR).is_dir():
-        return read_voc_masks(source, classes)
-    if _voc_annotations(source):
-        return read_voc(source, classes)
+        return read_voc_masks(source, classes, images)
+    if voc:
+        return read_voc(source, classes, images)
     if len(_class_folders(source)) > 1:
         return read_class_folders(source, classes)
     found = sorted({str(p) for p in source.glob("*/*.json")} | {str(p) for p in source.glob("*.json")}
@@ -389,21 +391,22 @@ def _voc_annotations(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.xml")) if folder.is_dir() else []
 
 
-def read_voc(folder: str | Path, classes: list[str] | None = None) -> Export:
+def read_voc(folder: str | Path, classes: list[str] | None = None,
+             images: str | Path | None = None) -> Export:
     """The photos of a Pascal VOC detection export (LabelImg, CVAT, the VOC devkit): one XML
     file a photo, its ``<object>`` s each a ``<name>`` and a ``<bndbox>``, with their boxes of
     the chosen classes. VOC counts pixels from 1 with both ends inside the box; the boxes
     here count from 0 with the end outside. A photo is looked for by the XML's
-    ``<filename>``, else by the XML's own name, in ``JPEGImages/``, ``images/``, the folder,
-    and beside the XML. A photo there without an XML file is not labelled: left out and
-    named, not taken as clean."""
+    ``<filename>``, else by the XML's own name, in ``images`` when given, ``JPEGImages/``,
+    ``images/``, the folder, and beside the XML. A photo there without an XML file is not
+    labelled: left out and named, not taken as clean."""
     import xml.etree.ElementTree as ET  # expat >= 2.4.1 refuses entity expansion bombs
 
     folder = Path(folder)
     files = _voc_annotations(folder)
     if not files:
         raise AnnotationError(f"{folder} holds no Pascal VOC XML files")
-    places = _voc_places(folder)
+    places = _voc_places(folder, images)
     counts: Counter = Counter()
     parsed: list[tuple[Labelled, list[tuple[str, tuple[float, ...]]]]] = []
     for xml_path in files:
@@ -434,16 +437,18 @@ VOC_LABELMAP = "labelmap.txt"
 VOC_VOID = 255  # VOC's palette index for object outlines and unlabelled pixels
 
 
-def read_voc_masks(folder: str | Path, classes: list[str] | None = None) -> Export:
+def read_voc_masks(folder: str | Path, classes: list[str] | None = None,
+                   images: str | Path | None = None) -> Export:
     """The photos of a Pascal VOC segmentation export (CVAT's "Segmentation mask", the VOC
     devkit): ``SegmentationClass/NAME.png`` a photo, one colour a class, the photo in
-    ``JPEGImages/`` (or ``images/``, or the folder). Class names and colours come from
+    ``images`` when given (CVAT leaves the photos out unless asked), else ``JPEGImages/``
+    (or ``images/``, or the folder). Class names and colours come from
     ``labelmap.txt`` (``name:r,g,b::`` a line, as CVAT writes it); without one, a palette
     PNG's indices are the classes (VOC's own files). Background and VOC's outline colour are
     never corrosion. A photo without a mask PNG is not labelled: left out and named."""
     folder = Path(folder)
     colours = _voc_labelmap(folder / VOC_LABELMAP)
-    places = _voc_places(folder)
+    places = _voc_places(folder, images)
     parsed: list[tuple[Labelled, dict[str, np.ndarray]]] = []
     counts: Counter = Counter({name: 0 for name in colours})
     for png in sorted((folder / VOC_MASK_DIR).glob("*.png")):
@@ -470,14 +475,21 @@ def read_voc_masks(folder: str | Path, classes: list[str] | None = None) -> Expo
         places, items, lambda p: f"no mask ({VOC_MASK_DIR}/{p.stem}.png): not labelled"), sorted(chosen))
 
 
-def _voc_places(folder: Path) -> list[Path]:
-    """Where a VOC export's photos may be: ``JPEGImages/``, ``images/``, the folder."""
-    return [folder / d for d in VOC_PHOTO_DIRS if (folder / d).is_dir()] + [folder]
+def _voc_places(folder: Path, images: str | Path | None = None) -> list[Path]:
+    """Where a VOC export's photos may be: ``images`` (given), ``JPEGImages/``, ``images/``,
+    the folder."""
+    given = [Path(images)] if images else []
+    return given + [folder / d for d in VOC_PHOTO_DIRS if (folder / d).is_dir()] + [folder]
 
 
 def _not_labelled(places: list[Path], items: list[Labelled], why: Callable[[Path], str]) -> list[Labelled]:
     """The photos in ``places`` no item labels, each left out with ``why`` (VOC has one file
-    a labelled photo: a photo without one was not labelled, which is not the same as clean)."""
+    a labelled photo: a photo without one was not labelled, which is not the same as clean).
+    An item whose photo is in none of ``places`` is left out saying where it was looked for."""
+    for i in items:
+        if not i.problem and not i.photo.is_file():
+            i.problem = (f"no such photo in {', '.join(str(p) for p in places)} (--images DIR: the "
+                         "folder of the photos)")
     labelled = {i.photo.resolve() for i in items}
     return [Labelled(p, problem=why(p)) for place in places for p in _photos_in(place)
             if p.resolve() not in labelled]
