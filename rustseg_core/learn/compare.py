@@ -23,7 +23,8 @@ from .metrics import auc_gain_interval, interval, source_of
 PARTS = ("classification", "pixel", "segmentation", "clean", "boxes")
 METRICS_FILE = "metrics.json"
 PHOTO_COLUMNS = ("part", "photo", "label", "probability", "called", "correct", "iou",
-                 "iou_ungated", "false_area", "pointing_hit", "mask_share_inside_boxes")
+                 "iou_ungated", "mask_precision", "mask_recall", "false_area", "pointing_hit",
+                 "mask_share_inside_boxes")
 
 
 class RunError(ValueError):
@@ -48,9 +49,10 @@ def load_run(folder: str | Path) -> dict:
 def photo_figures(report: dict) -> dict[str, dict[str, dict]]:
     """{part: {photo: figures}} of the report's default mode, for each part it scored photo
     by photo: the probability and the call (``called``: corrosion or not), and by part the
-    label and whether the call is right (classification), the gated and ungated mask IoU and
-    the source photo (pixel, segmentation), the gated false area (clean), and whether the
-    mode's map points into a box and the gated share of its mask inside them (boxes)."""
+    label and whether the call is right (classification), the gated and ungated mask IoU, the
+    gated mask's pixel precision and recall and the source photo (pixel, segmentation), the
+    gated false area (clean), and whether the mode's map points into a box and the gated
+    share of its mask inside them (boxes)."""
     mode, threshold = report["default_mode"], report.get("threshold")
     out: dict[str, dict[str, dict]] = {}
     if threshold is None:  # runs before per-photo figures were kept
@@ -69,7 +71,10 @@ def photo_figures(report: dict) -> dict[str, dict[str, dict]]:
         gated, ungated = views["gated"]["per_image"], views["ungated"]["per_image"]
         out[part] = {k: {"probability": v["probability"], "called": v["probability"] > threshold,
                          "iou": v["scores"][mode]["iou"],
-                         "iou_ungated": ungated[k]["scores"][mode]["iou"], "source": source_of(k)}
+                         "iou_ungated": ungated[k]["scores"][mode]["iou"], "source": source_of(k),
+                         # which way a mask is wrong: rust missed, or paint where there is none
+                         "precision": v["scores"][mode].get("precision"),
+                         "recall": v["scores"][mode].get("recall")}
                      for k, v in gated.items()}
     clean = report.get("clean") or {}
     if "per_photo" in clean:
@@ -102,6 +107,7 @@ def photo_rows(report: dict) -> list[dict]:
                 "called": CORROSION if f["called"] else NOT_CORROSION,
                 "correct": (f["called"] == (label == CORROSION)),
                 "iou": _rounded(f.get("iou")), "iou_ungated": _rounded(f.get("iou_ungated")),
+                "mask_precision": _rounded(f.get("precision")), "mask_recall": _rounded(f.get("recall")),
                 "false_area": _rounded(f.get("false_area")),
                 "pointing_hit": f.get("pointing_hit", ""),
                 "mask_share_inside_boxes": _rounded(share)})
