@@ -66,7 +66,8 @@ def test_coco_polygons_become_masks_and_photos_without_regions_clean(tmp_path):
     pairs, unmatched = pair_photos(out)
     assert [(p.name, m.name) for p, m in pairs] == [("a.jpg", "a.png")] and unmatched == []
     expected = np.zeros((H, W), bool)
-    expected[4:12, 5:15] = expected[20:28, 20:30] = True
+    # Filled as pixel/'s masks were drawn from their polygons: every pixel the outline touches.
+    expected[4:13, 5:16] = expected[20:29, 20:31] = True
     assert np.array_equal(read_mask(out / "masks" / "a.png") > 0, expected)
     assert (out / "images" / "a.jpg").read_bytes() == (src / "a.jpg").read_bytes()
     assert [p.name for p in (out / "not_corrosion").iterdir()] == ["b.png"]
@@ -117,16 +118,18 @@ def test_a_photo_turned_by_exif_gets_its_mask_turned(tmp_path):
     _photo(tmp_path / "src" / "upright.jpg", orientation=6, square=red)
     stored = np.zeros((H, W), bool)
     stored[3:9, 4:14] = True
-    expected = np.rot90(stored, k=-1)  # orientation 6: shown turned 90 degrees clockwise
     seen_red = load_image(tmp_path / "src" / "turned.jpg")[..., 0] > 150
-    assert seen_red.shape == expected.shape == (W, H)  # 30 wide, 40 high as a browser shows it
-    assert (seen_red & expected).sum() / (seen_red | expected).sum() > 0.9
+    shown = np.rot90(stored, k=-1)  # orientation 6: shown turned 90 degrees clockwise
+    assert seen_red.shape == shown.shape == (W, H)  # 30 wide, 40 high as a browser shows it
+    assert (seen_red & shown).sum() / (seen_red | shown).sum() > 0.9
+    stored[3:10, 4:15] = True  # the polygon's fill: every pixel its outline touches
+    expected = np.rot90(stored, k=-1)
     ys, xs = np.nonzero(expected)
     path = _coco(tmp_path / "src", [
         {"id": 1, "file_name": "turned.jpg", "width": W, "height": H},
         {"id": 2, "file_name": "upright.jpg", "width": H, "height": W}], [
         _polygon(1, _square(*red)),
-        _polygon(2, _square(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))])
+        _polygon(2, _square(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())))])
     write_import(read_coco(path), tmp_path / "out")
     for name in ("turned", "upright"):
         assert np.array_equal(read_mask(tmp_path / "out" / "masks" / f"{name}.png") > 0, expected), name
@@ -541,3 +544,28 @@ def test_voc_photos_from_another_folder_with_images(tmp_path, capsys):
     assert main(["import", str(src), "--images", str(tmp_path / "photos"), "--out", str(tmp_path / "o2")]) == 0
     assert "1 with corrosion drawn" in capsys.readouterr().out
     assert (read_mask(tmp_path / "o2" / "masks" / "p.png") > 0).sum() == 25
+
+
+def test_polygons_are_filled_as_the_training_masks_were_drawn(tmp_path):
+    """pixel/'s masks are Pillow's fill of their polygons (checked pixel for pixel against
+    their source labels): an imported polygon is filled the same way, every pixel its outline
+    touches, so a streak of rust half a pixel high (run-off under a bolt) is a whole row.
+    pycocotools' fill keeps fewer pixels at every edge, and the model would learn thinner rust
+    from an import than from its own training masks."""
+    from PIL import ImageDraw
+
+    src = tmp_path / "export"
+    _photo(src / "streak.jpg")
+    streak = [2, 10.2, 30, 10.2, 30, 10.7, 2, 10.7]
+    blob = [5.5, 15.2, 20.3, 16.8, 18.1, 27.6, 6.4, 25.1]
+    _coco(src, [{"id": 1, "file_name": "streak.jpg", "width": W, "height": H}],
+          [_polygon(1, streak), _polygon(1, blob)])
+    write_import(read_export(src), tmp_path / "out")
+    mask = read_mask(tmp_path / "out" / "masks" / "streak.png") > 0
+    drawn = Image.new("L", (W, H), 0)
+    for poly in (streak, blob):
+        ImageDraw.Draw(drawn).polygon(list(zip(poly[0::2], poly[1::2])), fill=255)
+    assert np.array_equal(mask, np.asarray(drawn) > 0)
+    assert mask[10, 2:31].all() and not mask[9].any() and not mask[11, :2].any()
+    coco = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects([streak, blob], H, W))) > 0
+    assert coco.sum() < mask.sum()
