@@ -86,3 +86,22 @@ def test_the_command_prints_each_difference_and_refuses_what_is_not_a_run(tmp_pa
     (tmp_path / "c" / "metrics.json").write_text(json.dumps({"model": "m"}))
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 2
     assert "not the metrics.json of a rustseg evaluate run" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_a_pipe_stops_quietly(tmp_path):
+    """``rustseg compare A B | head -1``: the reader goes away, the command stops without a
+    traceback, with the status a shell gives a command a pipe stopped."""
+    import os
+    import subprocess
+    import sys
+
+    labels = [1, 0] * 10
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "metrics.json").write_text(json.dumps(_report([0.7] * 20, labels, [0.5] * 20)))
+    for buffered in ("1", ""):
+        env = {**os.environ, "PYTHONUNBUFFERED": buffered}
+        proc = subprocess.Popen([sys.executable, "-m", "rustseg_core", "compare", str(tmp_path / "a"),
+                                 str(tmp_path / "a")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc.stdout.close()  # before it writes a line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "Exception" not in err, err

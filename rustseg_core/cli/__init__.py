@@ -1021,10 +1021,17 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     tf_runtime.configure(quiet=not args.verbose)  # TensorFlow's C++ lines only with -v
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return code
     except UsageError as e:
         print(f"rustseg {args.cmd}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (rustseg ... | head): stop quietly, as other command-line
+        # tools do, instead of a traceback; what was written to files stays written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a command a pipe stopped
 
 
 if __name__ == "__main__":
