@@ -408,14 +408,14 @@ def read_voc(folder: str | Path, classes: list[str] | None = None,
     if not files:
         raise AnnotationError(f"{folder} holds no Pascal VOC XML files")
     places = _voc_places(folder, images)
+    found = _photo_index(places + [files[0].parent])  # the XML files share one folder
     counts: Counter = Counter()
     parsed: list[tuple[Labelled, list[tuple[str, tuple[float, ...]]]]] = []
     for xml_path in files:
-        where = places + [xml_path.parent]
-        item, objects = Labelled(_voc_photo(where, None, xml_path.stem)), []
+        item, objects = Labelled(_voc_photo(found, places, None, xml_path.stem)), []
         try:
             root = ET.parse(xml_path).getroot()
-            item.photo = _voc_photo(where, root.findtext("filename"), xml_path.stem)
+            item.photo = _voc_photo(found, places, root.findtext("filename"), xml_path.stem)
             w, h = (_voc_number(root, f"size/{k}", 0) for k in ("width", "height"))
             item.frame = (int(w), int(h)) if w > 0 and h > 0 else None
             for obj in root.iter("object"):
@@ -450,10 +450,11 @@ def read_voc_masks(folder: str | Path, classes: list[str] | None = None,
     folder = Path(folder)
     colours = _voc_labelmap(folder / VOC_LABELMAP)
     places = _voc_places(folder, images)
+    found = _photo_index(places)
     parsed: list[tuple[Labelled, dict[str, np.ndarray]]] = []
     counts: Counter = Counter({name: 0 for name in colours})
     for png in sorted((folder / VOC_MASK_DIR).glob("*.png")):
-        item, regions = Labelled(_voc_photo(places, None, png.stem)), {}
+        item, regions = Labelled(_voc_photo(found, places, None, png.stem)), {}
         try:
             regions = _voc_class_pixels(png, colours)
         except (OSError, ValueError) as e:
@@ -543,18 +544,26 @@ def _voc_number(node, path: str, default: float | None = None) -> float:
         raise ValueError(f"its {path} is {text.strip()[:20]!r}, not a number") from None
 
 
-def _voc_photo(places: list[Path], filename: str | None, stem: str) -> Path:
-    """The photo an XML file labels: its ``<filename>`` in one of ``places``, else a photo
-    named like the XML file (``<filename>`` is often stale after a rename)."""
-    name = Path(filename or "").name
-    for place in places:
-        if name and (place / name).is_file():
-            return place / name
-    for place in places:
+def _photo_index(places: list[Path]) -> dict[str, Path]:
+    """{file name: photo} and {stem: photo} of the photos in ``places``, the first place
+    winning, listed once for a whole export."""
+    index: dict[str, Path] = {}
+    for place in reversed(places):
         for p in _photos_in(place):
-            if p.stem == stem:
-                return p
-    return places[0] / (name or f"{stem}.jpg")  # missing: left out as "no such file"
+            index[p.name] = index[p.stem] = p
+    return index
+
+
+def _voc_photo(found: dict[str, Path], places: list[Path], filename: str | None, stem: str) -> Path:
+    """The photo a label file labels: its ``<filename>`` among ``found``
+    (:func:`_photo_index`), else a photo named like the label file (``<filename>`` is often
+    stale after a rename); a missing one's expected path in the first of ``places``."""
+    name = Path(filename or "").name
+    if name and name in found:
+        return found[name]
+    if stem in found:
+        return found[stem]
+    return places[0] / (name or f"{stem}.jpg")
 
 
 # ------------------------------------------------------------------ rasterising
