@@ -190,3 +190,27 @@ def test_import_roundtrip_check_gives_back_every_box(tmp_path, capsys):
         {"m000.jpg": [[1, 2, 30, 40]], "m001.jpg": [[0, 0, 48, 48], [5, 5, 9, 9]], "m002.jpg": [[10, 0, 20, 7]]}))
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
     assert "3 of 3 photos' boxes came back identical" in capsys.readouterr().out
+
+
+def test_rasteriser_check_compares_imported_masks_with_the_shared_ones(tmp_path, capsys):
+    """On a stand-in for pixel/test whose masks Pillow drew from the label files (as the
+    shared ones were), every imported mask is identical; a mask drawn otherwise is not."""
+    from PIL import Image, ImageDraw
+
+    labels, folder = tmp_path / "labels", tmp_path / "pixel"
+    labels.mkdir()
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for name, poly in (("thin", [0.1, 0.5, 0.9, 0.5, 0.9, 0.51, 0.1, 0.51]),
+                       ("patch", [0.2, 0.2, 0.7, 0.25, 0.6, 0.8, 0.25, 0.7])):
+        (labels / f"{name}.txt").write_text("0 " + " ".join(map(str, poly)) + "\n")
+        Image.new("RGB", (64, 48), (90, 90, 90)).save(folder / "images" / f"{name}.jpg")
+        mask = Image.new("L", (64, 48), 0)
+        ImageDraw.Draw(mask).polygon([(x * 64, y * 48) for x, y in zip(poly[0::2], poly[1::2])], fill=255)
+        mask.save(folder / "masks" / f"{name}.png")
+    script = _script("rasteriser_check")
+    assert script.main([str(folder), "--labels", str(labels)]) == 0
+    assert "2 of 2 masks imported identical" in capsys.readouterr().out
+    Image.new("L", (64, 48), 0).save(folder / "masks" / "thin.png")
+    assert script.main([str(folder), "--labels", str(labels)]) == 1
+    assert "thin: imported mask DIFFERS" in capsys.readouterr().out
