@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary import CORROSION, NOT_CORROSION
-from .metrics import auc_gain_interval, interval, source_of
+from .metrics import auc_gain_interval, interval, names_by_source, roc_auc
 
 PARTS = ("classification", "pixel", "segmentation", "clean", "boxes")
 METRICS_FILE = "metrics.json"
@@ -49,8 +49,8 @@ def load_run(folder: str | Path) -> dict:
 def photo_figures(report: dict) -> dict[str, dict[str, dict]]:
     """{part: {photo: figures}} of the report's default mode, for each part it scored photo
     by photo: the probability and the call (``called``: corrosion or not), and by part the
-    label and whether the call is right (classification), the gated and ungated mask IoU, the
-    gated mask's pixel precision and recall and the source photo (pixel, segmentation), the
+    label and whether the call is right (classification), the gated and ungated mask IoU and
+    the gated mask's pixel precision and recall (pixel, segmentation), the
     gated false area (clean), and whether the mode's map points into a box and the gated
     share of its mask inside them (boxes)."""
     mode, threshold = report["default_mode"], report.get("threshold")
@@ -71,7 +71,7 @@ def photo_figures(report: dict) -> dict[str, dict[str, dict]]:
         gated, ungated = views["gated"]["per_image"], views["ungated"]["per_image"]
         out[part] = {k: {"probability": v["probability"], "called": v["probability"] > threshold,
                          "iou": v["scores"][mode]["iou"],
-                         "iou_ungated": ungated[k]["scores"][mode]["iou"], "source": source_of(k),
+                         "iou_ungated": ungated[k]["scores"][mode]["iou"],
                          # which way a mask is wrong: rust missed, or paint where there is none
                          "precision": v["scores"][mode].get("precision"),
                          "recall": v["scores"][mode].get("recall")}
@@ -166,11 +166,10 @@ def compare_runs(a: dict, b: dict) -> dict[str, dict]:
         if part not in fa or part not in fb:
             continue
         common = sorted(set(fa[part]) & set(fb[part]))
-        pa, pb = [fa[part][k] for k in common], [fb[part][k] for k in common]
         entry: dict = {"photos": len(common), "only_a": len(set(fa[part]) - set(fb[part])),
                        "only_b": len(set(fb[part]) - set(fa[part]))}
         if common:
-            entry["differences"], extra = _differences(part, pa, pb)
+            entry["differences"], extra = _differences(part, common, fa[part], fb[part])
             entry.update(extra)
         out[part] = entry
     return out
@@ -194,18 +193,18 @@ def missing_parts(a: dict, b: dict) -> dict[str, str]:
     return why
 
 
-def _differences(part: str, pa: list[dict], pb: list[dict]) -> tuple[list[Difference], dict]:
+def _differences(part: str, common: list[str], fa: dict[str, dict],
+                 fb: dict[str, dict]) -> tuple[list[Difference], dict]:
+    """The measures of ``part`` on the ``common`` photos of two runs' figures."""
+    pa, pb = [fa[k] for k in common], [fb[k] for k in common]
+
     def col(rows, key):
         return np.array([r[key] for r in rows], float)
 
     if part == "classification":
-        from sklearn.metrics import roc_auc_score
-
         y = np.array([r["label"] for r in pa], bool)
         probs_a, probs_b = col(pa, "probability"), col(pb, "probability")
-        both = y.any() and (~y).any()  # a ROC curve needs photos of both classes
-        auc = Difference("ROC AUC", float(roc_auc_score(y, probs_a)) if both else None,
-                         float(roc_auc_score(y, probs_b)) if both else None,
+        auc = Difference("ROC AUC", roc_auc(y, probs_a), roc_auc(y, probs_b),
                          auc_gain_interval(y, probs_a, probs_b), True, len(y))
         called_a, called_b = col(pa, "called") > 0, col(pb, "called") > 0
         changed = called_a != called_b
@@ -219,17 +218,16 @@ def _differences(part: str, pa: list[dict], pb: list[dict]) -> tuple[list[Differ
         # Augmented copies of one source photo do not vary apart, so source photos are
         # resampled, as evaluate does; the 51 masks' figure is the mean per source photo,
         # the close-ups' the mean per image (each source weighted by its images).
-        sources = sorted({r["source"] for r in pa})
-        sizes = [sum(r["source"] == s for r in pa) for s in sources]
-        weights, unit = (sizes, "image") if part == "pixel" else (None, "source photo")
+        groups = list(names_by_source(common).values())
+        weights, unit = ([len(g) for g in groups], "image") if part == "pixel" else (None, "source photo")
 
-        def per_source(rows, key):
-            return np.array([np.mean([r[key] for r in rows if r["source"] == s]) for s in sources])
+        def per_source(figures, key):
+            return np.array([np.mean([figures[n][key] for n in g]) for g in groups])
 
-        return [_mean_difference(f"gated IoU per {unit}", per_source(pa, "iou"), per_source(pb, "iou"),
+        return [_mean_difference(f"gated IoU per {unit}", per_source(fa, "iou"), per_source(fb, "iou"),
                                  True, weights),
-                _mean_difference(f"ungated IoU per {unit}", per_source(pa, "iou_ungated"),
-                                 per_source(pb, "iou_ungated"), True, weights),
+                _mean_difference(f"ungated IoU per {unit}", per_source(fa, "iou_ungated"),
+                                 per_source(fb, "iou_ungated"), True, weights),
                 _mean_difference("share called clean", col(pa, "called") == 0, col(pb, "called") == 0,
                                  False)], {}
     if part == "clean":

@@ -24,17 +24,23 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: flo
 
     pred = (probs > threshold).astype(int)
     cm = metrics.confusion_matrix(labels, pred, labels=[0, 1])
-    both = len(np.unique(labels)) == 2  # a ROC curve needs photos of both classes
     return {
         "n": int(len(labels)),
         "accuracy": float(metrics.accuracy_score(labels, pred)),
-        "roc_auc": float(metrics.roc_auc_score(labels, probs)) if both else None,
+        "roc_auc": roc_auc(labels, probs),
         "precision": float(metrics.precision_score(labels, pred, zero_division=0)),
         "recall": float(metrics.recall_score(labels, pred, zero_division=0)),
         "f1": float(metrics.f1_score(labels, pred, zero_division=0)),
         "confusion_matrix": {"labels": list(CLASS_LABELS), "rows_true_cols_pred": cm.tolist()},
         "threshold": threshold,
     }
+
+
+def roc_auc(labels, probs) -> float | None:
+    """The ROC AUC, or None with photos of one class only (a ROC curve needs both)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, probs)) if len(np.unique(labels)) == 2 else None
 
 
 def _bootstrap(arrays: tuple, statistic, level: float, resamples: int, seed: int) -> list[float]:
