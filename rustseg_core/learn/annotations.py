@@ -666,14 +666,14 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
-    for export in exports.values():
-        _output_names(export.items, _kind(export))  # a name clash refuses the whole import
+    # A name clash in any split refuses the whole import, before anything is written.
+    names = {split: _output_names(export.items, _kind(export)) for split, export in exports.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     # Not mkdtemp: its folder is private to the user, the import is data to share.
     staging = out.parent / f".{out.name}.importing-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        summaries = {split: _write_export(export, staging / split, out / split)
+        summaries = {split: _write_export(export, names[split], staging / split, out / split)
                      for split, export in exports.items()}
         staging.rename(out)  # replaces an empty folder of that name
     except BaseException:
@@ -689,10 +689,10 @@ def _kind(export: Export) -> str:
     return "masks" if any(i.shapes for i in export.items) else "boxes"
 
 
-def _write_export(export: Export, out: Path, final: Path) -> ImportSummary:
-    """Write ``export`` into ``out``; its record names ``final``, where it will be."""
+def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path) -> ImportSummary:
+    """Write ``export`` into ``out``, each photo under its name in ``names``
+    (:func:`_output_names`); its record names ``final``, where it will be."""
     kind = _kind(export)
-    names = _output_names(export.items, kind)
     for sub in {"masks": (MASK_IMAGES_DIR, MASK_MASKS_DIR), "boxes": (MASK_IMAGES_DIR,),
                 "labels": ()}[kind] + (CORROSION, NOT_CORROSION):
         (out / sub).mkdir(parents=True, exist_ok=True)
