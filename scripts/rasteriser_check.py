@@ -27,12 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rustseg_core.cli import main as rustseg  # noqa: E402
 from rustseg_core.learn.masks import read_mask  # noqa: E402
+from rustseg_core.learn.metrics import mask_scores  # noqa: E402
 
 LABELS = Path(__file__).resolve().parent / "rasteriser_check"
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / (a | b).sum()) if (a | b).any() else 1.0
 
 
 def pycocotools_fill(label: Path, size: tuple[int, int]) -> np.ndarray:
@@ -68,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             imported = read_mask(Path(tmp) / "imported" / "masks" / f"{label.stem}.png") > 0
             identical, other = np.array_equal(imported, shared), pycocotools_fill(label, shared.shape)
             same += identical
+            ious = [mask_scores(m, shared)["iou"] for m in (imported, other)]
             print(f"{label.stem}: imported mask {'identical to' if identical else 'DIFFERS from'} the "
-                  f"shared one ({imported.sum()} and {shared.sum()} pixels, IoU {iou(imported, shared):.3f}); "
-                  f"pycocotools' fill: {other.sum()} pixels, IoU {iou(other, shared):.3f}")
+                  f"shared one ({imported.sum()} and {shared.sum()} pixels, IoU {ious[0]:.3f}); "
+                  f"pycocotools' fill: {other.sum()} pixels, IoU {ious[1]:.3f}")
     print(f"{same} of {len(labels)} masks imported identical to the shared ones")
     return 0 if same == len(labels) else 1
 
