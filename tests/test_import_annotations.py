@@ -2,6 +2,8 @@
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
 import json
+import logging
+import os
 
 import numpy as np
 import pytest
@@ -427,6 +429,33 @@ def test_a_failure_part_way_leaves_no_half_imported_folder(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["download", "out"]
 
 
+def test_the_working_folder_of_a_killed_import_is_removed_by_the_next(tmp_path):
+    """``kill -9`` gives an import no chance to clean up: the next import into the same
+    folder removes what it left, and nothing that a live import, or another machine's, owns."""
+    import socket
+    import subprocess
+    import sys
+
+    from rustseg_core.learn import annotations
+
+    src = _roboflow_coco_download(tmp_path / "download")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead, host = int(ended.stdout), socket.gethostname()
+    left = {name: tmp_path / name for name in (
+        f".out.importing-{host}-{dead}-0badf00d",  # killed
+        f".out.importing-{host}-{os.getpid()}-0badf00d",  # still running
+        f".out.importing-elsewhere-{dead}-0badf00d",  # another machine's
+        f".other.importing-{host}-{dead}-0badf00d")}  # an import into another folder
+    for folder in left.values():
+        (folder / "train").mkdir(parents=True)
+        (folder / "train" / "copy.jpg").write_bytes(b"x")
+    annotations.write_imports(read_exports(src), tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["download", "out"] + list(left)[1:])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train", "val"]
+
+
 def _voc_xml(path, filename, size, objects):
     """A Pascal VOC annotation as LabelImg writes it (its Windows <path> included)."""
     objs = "".join(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0}</xmin>"
@@ -458,6 +487,29 @@ def test_pascal_voc_boxes_as_labelimg_saves_them(tmp_path):
     assert "bad.xml cannot be read" in summary.left_out["bad.jpg"]
 
 
+def test_a_folder_labelled_in_part_is_summed_up_not_listed(tmp_path, capsys, caplog):
+    """LabelImg on a folder of 60 photos, 2 of them labelled, one damaged: the summary names
+    the damaged photo first and counts the unlabelled ones; no line a photo on the console."""
+    src = tmp_path / "labelimg"
+    for i in range(60):
+        _photo(src / f"p{i:02d}.jpg")
+    for i in range(3):
+        _voc_xml(src / f"p{i:02d}.xml", f"p{i:02d}.jpg", (W, H), [("rust", (1, 1, 10, 5))])
+    (src / "p02.jpg").write_bytes(b"not a photo")
+    caplog.set_level(logging.INFO, logger="rustseg_core.learn.annotations")
+    assert main(["import", str(src), "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    said = captured.out.splitlines()
+    damaged = next(i for i, line in enumerate(said) if "left out: 1 photo(s): p02.jpg (the photo cannot be read" in line)
+    assert "left out: 57 photo(s) with no label file, not labelled: p03.jpg, p04.jpg" in said[damaged + 1]
+    assert "(every photo left out, and why)" in said[damaged + 2]
+    assert "p59" not in captured.out
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # `-v` lists them
+    assert any("p59.jpg: no annotation file" in r.getMessage() for r in caplog.records)
+    record = json.loads((tmp_path / "out" / "import.json").read_text())
+    assert len(record["left_out"]) == 58 and record["photos_with_boxes"] == 2
+
+
 def test_a_voc_download_of_splits_as_the_shared_boxes_came(tmp_path, capsys):
     """The layout of the shared boxes' source (Metal_Corrosion_Classification): train/ with
     Annotation/, test/ with Annotations/, the photos in each split's folder."""
@@ -469,7 +521,7 @@ def test_a_voc_download_of_splits_as_the_shared_boxes_came(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["import", str(root), "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "of Pascal VOC export" in said
+    assert "in Pascal VOC export" in said
     assert json.loads((out / "test" / "boxes.json").read_text()) == {"229.jpg": [[0, 0, W, H - 2]]}
     assert sorted(json.loads((out / "train" / "boxes.json").read_text())) == ["1.jpg", "2.jpg"]
     assert f"rustseg evaluate --only boxes --boxes {out / 'test'}" in said

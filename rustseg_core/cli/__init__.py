@@ -642,8 +642,10 @@ def _import(args: argparse.Namespace) -> int:
 
 def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
     """What an import wrote, and what it left out."""
-    print(f"imported {len(export.items)} photo(s) of {export.format} export {export.source} (corrosion: "
-          f"{', '.join(summary.classes) or 'no class has regions'}) into {out}:")
+    from ..learn.annotations import NOT_LABELLED
+
+    print(f"{len(export.items)} photo(s) in {export.format} export {export.source} (corrosion: "
+          f"{', '.join(summary.classes) or 'no class has regions'}), imported into {out}:")
     if summary.masks:
         print(f"  {summary.masks} with corrosion drawn: {out}/images + {out}/masks")
     if summary.boxes:
@@ -653,10 +655,17 @@ def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
         print(f"  {summary.corrosion} labelled corrosion: {out}/corrosion")
     print(f"  {summary.clean} without corrosion: {out}/not_corrosion")
     if summary.left_out:
-        shown = "; ".join(f"{n} ({why})" for n, why in list(summary.left_out.items())[:5])
-        print(f"  left out: {len(summary.left_out)} photo(s): {shown}"
-              + ("; ..." if len(summary.left_out) > 5 else ""))
-    print(f"  recorded in {summary.record}")
+        # Photos never labelled are expected in a folder labelled in part; a damaged photo or
+        # unusable labels among them is the news, so those come first.
+        unlabelled = [n for n, why in summary.left_out.items() if why.endswith(NOT_LABELLED)]
+        other = {n: why for n, why in summary.left_out.items() if not why.endswith(NOT_LABELLED)}
+        if other:
+            shown = "; ".join(f"{n} ({why})" for n, why in list(other.items())[:5])
+            print(f"  left out: {len(other)} photo(s): {shown}" + ("; ..." if len(other) > 5 else ""))
+        if unlabelled:
+            print(f"  left out: {len(unlabelled)} photo(s) with no label file, not labelled: "
+                  + ", ".join(unlabelled[:5]) + (", ..." if len(unlabelled) > 5 else ""))
+    print(f"  recorded in {summary.record}" + (" (every photo left out, and why)" if summary.left_out else ""))
 
 
 def _import_next_steps(summary: ImportSummary, data: Path, folder: Path, score: bool = True,

@@ -23,7 +23,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import shutil
+import socket
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -381,6 +383,9 @@ def _yolo_lines(label: Path, names: dict[int, str]) -> list[tuple[str, list[floa
 # ------------------------------------------------------------------ Pascal VOC
 VOC_ANNOTATION_DIRS = ("Annotations", "Annotation")  # VOC's name, and a common variant
 VOC_PHOTO_DIRS = ("JPEGImages", "images")
+# How a left-out photo's reason ends when the export has no labels for it at all (VOC has
+# one file a labelled photo), as opposed to labels or a photo that cannot be used.
+NOT_LABELLED = "not labelled"
 
 
 def _voc_annotations(folder: Path) -> list[Path]:
@@ -430,7 +435,7 @@ def read_voc(folder: str | Path, classes: list[str] | None = None,
         item.boxes = [(x0 - 1, y0 - 1, x1, y1) for name, (x0, y0, x1, y1) in objects if name in chosen]
     items = [i for i, _ in parsed]
     return Export(str(folder), "Pascal VOC", items + _not_labelled(
-        places, items, lambda p: "no annotation file (.xml): not labelled"), sorted(chosen))
+        places, items, lambda p: f"no annotation file (.xml): {NOT_LABELLED}"), sorted(chosen))
 
 
 VOC_MASK_DIR = "SegmentationClass"
@@ -474,7 +479,7 @@ def read_voc_masks(folder: str | Path, classes: list[str] | None = None,
             item.shapes.append(coco_mask.encode(np.asfortranarray(np.logical_or.reduce(pixels).astype(np.uint8))))
     items = [i for i, _ in parsed]
     return Export(str(folder), "Pascal VOC masks", items + _not_labelled(
-        places, items, lambda p: f"no mask ({VOC_MASK_DIR}/{p.stem}.png): not labelled"), sorted(chosen))
+        places, items, lambda p: f"no mask ({VOC_MASK_DIR}/{p.stem}.png): {NOT_LABELLED}"), sorted(chosen))
 
 
 def _voc_places(folder: Path, images: str | Path | None = None) -> list[Path]:
@@ -662,15 +667,17 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
 
     Everything is written into a hidden folder beside ``out`` and renamed to ``out`` once
     complete, so a failure part way (a full disk, Ctrl-C) leaves no half-imported folder that
-    training would read as whole."""
+    training would read as whole. One the process could not remove (it was killed) is removed
+    by the next import into ``out``."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
     # A name clash in any split refuses the whole import, before anything is written.
     names = {split: _output_names(export.items, _kind(export)) for split, export in exports.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_imports(out)
     # Not mkdtemp: its folder is private to the user, the import is data to share.
-    staging = out.parent / f".{out.name}.importing-{uuid.uuid4().hex[:8]}"
+    staging = out.parent / f"{_staging_prefix(out)}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         summaries = {split: _write_export(export, names[split], staging / split, out / split)
@@ -680,6 +687,35 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return summaries
+
+
+def _staging_prefix(out: Path) -> str:
+    """The name of an import's hidden working folder beside ``out``, up to its process id:
+    the host is in it so that no machine sharing the folder takes another's import for
+    abandoned."""
+    return f".{out.name}.importing-{socket.gethostname()}-"
+
+
+def _remove_abandoned_imports(out: Path) -> None:
+    """Remove the working folders of imports into ``out`` that were killed part way (a
+    ``kill -9``, a machine that lost power): each holds copies of photos no one will use."""
+    prefix = _staging_prefix(out)
+    for folder in out.parent.iterdir():
+        pid = folder.name[len(prefix):].split("-")[0]
+        if folder.name.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid)):
+            log.warning("removing %s: an import into %s that process %s started and never finished",
+                        folder, out, pid)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _kind(export: Export) -> str:
@@ -715,7 +751,9 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
         if why:
             if kind != "labels":  # a photo labelled as a whole is checked before it is copied
                 _remove_outputs(out, name)
-            log.warning("left out %s: %s", item.photo, why)
+            # INFO, not WARNING: a folder labelled in part leaves out thousands, and the
+            # summary counts them, names the rest first, and import.json lists each one.
+            log.info("left out %s: %s", item.photo, why)
             left_out[name] = why
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
