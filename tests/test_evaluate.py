@@ -7,6 +7,7 @@ from PIL import Image
 
 from rustseg_core.learn import evaluate as ev
 from rustseg_core.learn import metrics
+from rustseg_core.learn.sources import before_first_dash
 from rustseg_core.cli import main
 from tests.synthetic import rust_image, write_labelled_folder, write_mask_folder
 
@@ -32,9 +33,11 @@ def test_classification_metrics():
 
 
 def test_per_source_means_weight_each_source_once():
+    # two of Roboflow's augmented copies of a, and b
+    a1, a2 = (f"a_jpg.rf.{h * 32}.jpg" for h in "01")
     per_image = {
-        "a-1.jpg": {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
-        "a-2.jpg": {"probability": 1, "scores": {"m": {"iou": 0.0, "dice": 0, "precision": 0, "recall": 0}}},
+        a1: {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
+        a2: {"probability": 1, "scores": {"m": {"iou": 0.0, "dice": 0, "precision": 0, "recall": 0}}},
         "b-1.jpg": {"probability": 1, "scores": {"m": {"iou": 1.0, "dice": 1, "precision": 1, "recall": 1}}},
     }
     s = metrics.summarise_segmentation(per_image)
@@ -85,7 +88,9 @@ def test_iou_intervals_resample_source_photos():
 
     # source a: four augmented copies, mean 0.5; source b: one photo, 1.0
     per_image = {**{f"a-{i}.jpg": scored(i % 2) for i in range(4)}, "b-1.jpg": scored(1.0)}
-    ci = metrics.iou_intervals(metrics.summarise_segmentation(per_image))["m"]
+    # the 51 masks' rule: copies are SOURCE-HASH.jpg
+    summary = metrics.summarise_segmentation(per_image, source=before_first_dash)
+    ci = metrics.iou_intervals(summary, before_first_dash)["m"]
     assert ci["per_source_mean"] == [0.5, 1.0]  # two sources: means of 0.5, 0.75 or 1.0
     # the copies of a are drawn together, never one by one: per image 0.5, 0.6 or 1.0 (an IoU
     # of 0 or 1 alone, as five independent photos would give, never)
@@ -211,7 +216,7 @@ def test_evaluate_on_a_data_folder_with_some_parts_says_which_to_score(tmp_path,
 
 def test_evaluate_keeps_the_traceback_of_a_fault_that_is_not_the_folders(tiny_model_dir, eval_data,
                                                                         tmp_path, monkeypatch):
-    def broken(segmenter, folder):
+    def broken(segmenter, folder, source):
         raise ValueError("operands could not be broadcast together")
 
     monkeypatch.setattr(ev, "evaluate_segmentation", broken)

@@ -367,14 +367,15 @@ def _classification_line(c: dict) -> str:
             f"recall {c['recall']:.3f}, F1 {c['f1']:.3f}, confusion {c['confusion_matrix']['rows_true_cols_pred']}")
 
 
-def _mask_scores(segmenter, folder: Path) -> dict:
-    """``evaluate_segmentation``, with a folder that lacks images/ or masks/, or holds no
-    photo with a mask, reported in one line instead of a traceback."""
+def _mask_scores(segmenter, folder: Path, part: str) -> dict:
+    """``evaluate_segmentation`` of one part, with a folder that lacks images/ or masks/, or
+    holds no photo with a mask, reported in one line instead of a traceback."""
     from ..learn.evaluate import evaluate_segmentation
     from ..learn.masks import MaskFolderError
+    from ..learn.sources import source_rule
 
     try:
-        return evaluate_segmentation(segmenter, folder)
+        return evaluate_segmentation(segmenter, folder, source_rule(part))
     except MaskFolderError as e:  # only the folder's layout: any other fault keeps its traceback
         raise UsageError(str(e)) from e
 
@@ -443,11 +444,11 @@ def _evaluate(args: argparse.Namespace) -> int:
                   f"{_classification_line(a)}")
     if "segmentation" in parts:
         folder = folders["segmentation"]
-        report["segmentation"] = both = _mask_scores(segmenter, folder)
+        report["segmentation"] = both = _mask_scores(segmenter, folder, "segmentation")
         _print_masks(f"masks in {folder}", both)
     if "pixel" in parts:
         folder = folders["pixel"]
-        report["pixel"] = both = _mask_scores(segmenter, folder)
+        report["pixel"] = both = _mask_scores(segmenter, folder, "pixel")
         _print_masks(f"close-up masks in {folder}", both)
     if "clean" in parts:
         folder = folders["clean"]
@@ -560,10 +561,12 @@ def _tune(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None
     segmenter = load_segmenter(args.model)
+    from ..learn.sources import source_rule
     from ..learn.tuning import tune, write_refine_defaults
 
     try:
-        best, _ = tune(segmenter, folder, names, clean=args.clean, max_false_area=args.max_false_area)
+        best, _ = tune(segmenter, folder, names, clean=args.clean, max_false_area=args.max_false_area,
+                       source=source_rule("segmentation" if args.segmentation else "pixel"))
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.write:
@@ -885,8 +888,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "intervals over the photos, so two models' figures can be told apart from chance.")
     e.add_argument("--data", default="../shared/data", help="root holding classification/, segmentation/, boxes/")
     e.add_argument("--classification", help="labelled folder (default: DATA/classification/test)")
-    e.add_argument("--segmentation", help="images/ + masks/ folder (default: DATA/segmentation)")
-    e.add_argument("--pixel", help="close-up images/ + masks/ folder (default: DATA/pixel/test)")
+    e.add_argument("--segmentation", help="images/ + masks/ folder of augmented copies, SOURCE-ANYTHING.jpg, "
+                                          "scored per source photo (default: DATA/segmentation)")
+    e.add_argument("--pixel", help="close-up images/ + masks/ folder, scored per photo (Roboflow's copies "
+                                   "of one photo count as one source) (default: DATA/pixel/test)")
     e.add_argument("--clean", help="photos without rust, for the false area "
                                    "(default: DATA/classification/test/not_corrosion)")
     e.add_argument("--boxes", help="images/ + boxes.json folder (default: DATA/boxes)")

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary import CORROSION, NOT_CORROSION
-from .metrics import auc_gain_interval, interval, names_by_source, roc_auc
+from .metrics import auc_gain_interval, interval, roc_auc
+from .sources import names_by_source, source_rule
 
 PARTS = ("classification", "pixel", "segmentation", "clean", "boxes")
 METRICS_FILE = "metrics.json"
@@ -218,7 +219,7 @@ def _differences(part: str, common: list[str], fa: dict[str, dict],
         # Augmented copies of one source photo do not vary apart, so source photos are
         # resampled, as evaluate does; the 51 masks' figure is the mean per source photo,
         # the close-ups' the mean per image (each source weighted by its images).
-        groups = list(names_by_source(common).values())
+        groups = list(names_by_source(common, source_rule(part)).values())
         weights, unit = ([len(g) for g in groups], "image") if part == "pixel" else (None, "source photo")
 
         def per_source(figures, key):

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
 from ..vocabulary import CLASS_LABELS
+from .sources import held_out
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,13 @@ def find_splits(data_dir: str | Path) -> tuple[LabelledSet, LabelledSet | None]:
 
 
 def stratified_split(ds: LabelledSet, fraction: float, seed: int) -> tuple[LabelledSet, LabelledSet]:
-    """Hold out ``fraction`` of each class (the paper's 15 % validation)."""
+    """Hold out ``fraction`` of each class (the paper's 15 % validation), whole source photos
+    at a time."""
     rng = np.random.default_rng(seed)
     val_idx = []
     for c in (0, 1):
         idx = np.flatnonzero(ds.labels == c)
-        rng.shuffle(idx)
-        val_idx.extend(idx[: int(round(len(idx) * fraction))])
+        val_idx.extend(idx[held_out([ds.paths[i] for i in idx], fraction, rng)])
     mask = np.zeros(len(ds), bool)
     mask[val_idx] = True
 

@@ -9,7 +9,7 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .label_audit import LabelAudit, audited_labels
 from .masks import MaskFolderError, pair_photos, read_mask, warn_unmatched
 from .metrics import (auc_interval, classification_metrics, interval, iou_intervals, mask_scores,
                       summarise_segmentation)
+from .sources import source_of
 
 log = logging.getLogger(__name__)
 # Why a report leaves a photo out (its "left_out": {file: why}).
@@ -200,8 +201,10 @@ def mask_pairs(folder: str | Path, names: set[str] | None = None,
             yield img_path, gt
 
 
-def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
-    """Per-image and per-source scores for every variant on ``images/`` + ``masks/``.
+def evaluate_segmentation(segmenter: Segmenter, folder: str | Path,
+                          source: Callable[[str], str] = source_of) -> dict:
+    """Per-image and per-source scores for every variant on ``images/`` + ``masks/``;
+    ``source`` names each photo's source photo (:mod:`.sources`).
 
     Two views of the same masks: ``ungated`` scores each method's mask as is (refinement
     quality on photos known to show rust, the usual weakly-supervised protocol); ``gated``
@@ -233,14 +236,14 @@ def evaluate_segmentation(segmenter: Segmenter, folder: str | Path) -> dict:
     if not per_image["gated"]:
         raise MaskFolderError(f"no photo under {folder}/images has a mask in {folder}/masks "
                               "that can be read (images/NAME.jpg pairs with masks/NAME.png)")
-    out = {view: summarise_segmentation(v, segmenter.threshold) for view, v in per_image.items()}
+    out = {view: summarise_segmentation(v, segmenter.threshold, source) for view, v in per_image.items()}
     # The classifier's calls are the same in both views: one figure, one interval.
     called_clean = [v["probability"] <= segmenter.threshold for v in per_image["gated"].values()]
     share, share_ci = float(np.mean(called_clean)), interval(called_clean)
     for view in out.values():
         view["left_out"] = skipped
         view["share_called_clean"] = share
-        view["ci95"] = {"iou": iou_intervals(view), "share_called_clean": share_ci}
+        view["ci95"] = {"iou": iou_intervals(view, source), "share_called_clean": share_ci}
     return out
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
 from .data import LabelledSet, cache_key, decode_resized, list_labelled
 from .label_audit import LabelAudit, audited_labels
+from .sources import held_out
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +224,10 @@ def apply_label_audit(ms: MaskSet, folder: str | Path, audit: LabelAudit) -> tup
 
 
 def split(ms: MaskSet, fraction: float, seed: int) -> tuple[MaskSet, MaskSet]:
-    """Hold out ``fraction`` of a set at random (validation for mask folders without one)."""
-    idx = np.random.default_rng(seed).permutation(len(ms))
-    k = int(round(len(ms) * fraction))
-    return ms.subset(np.sort(idx[k:])), ms.subset(np.sort(idx[:k]))
+    """Hold out ``fraction`` of a set at random, whole source photos at a time (validation
+    for mask folders without one)."""
+    val = held_out(ms.names, fraction, np.random.default_rng(seed))
+    return ms.subset(np.setdiff1d(np.arange(len(ms)), val)), ms.subset(val)
 
 
 def blank_photos(n: int, size: int, seed: int) -> MaskSet:

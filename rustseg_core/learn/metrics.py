@@ -5,11 +5,12 @@ Arrays in, numbers out; nothing here runs a model or reads a file.
 from __future__ import annotations
 
 import warnings
-from collections import defaultdict
+from typing import Callable
 
 import numpy as np
 
 from ..vocabulary import CLASS_LABELS
+from .sources import names_by_source, source_of
 
 MASK_SCORES = ("iou", "dice", "precision", "recall")
 # Bootstrap intervals of `rustseg evaluate`: seeded, so a rerun prints the same interval.
@@ -189,26 +190,15 @@ def mask_scores(pred: np.ndarray, gt: np.ndarray) -> dict:
             "recall": tp / (tp + fn) if tp + fn else 1.0}
 
 
-def source_of(name: str) -> str:
-    """Augmented copies share the part of the name before the first '-'."""
-    return name.split("-")[0]
-
-
-def names_by_source(names) -> dict[str, list[str]]:
-    """Photo names grouped by their source photo (:func:`source_of`)."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for name in names:
-        groups[source_of(name)].append(name)
-    return groups
-
-
-def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5) -> dict:
-    """Means over images and over source photos (each source weighted once).
+def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5,
+                           source: Callable[[str], str] = source_of) -> dict:
+    """Means over images and over source photos (each source weighted once; ``source``
+    names a photo's source photo, :mod:`.sources`).
 
     ``per_image`` maps a file name to ``{"probability": p, "scores": {method: mask_scores}}``.
     """
     methods = sorted({m for v in per_image.values() for m in v["scores"]})
-    by_source = names_by_source(per_image)
+    by_source = names_by_source(per_image, source)
     summary = {}
     for m in methods:
         img_mean = {k: float(np.mean([v["scores"][m][k] for v in per_image.values()]))
@@ -236,13 +226,14 @@ def format_segmentation_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def iou_intervals(summary: dict) -> dict[str, dict[str, list[float] | None]]:
+def iou_intervals(summary: dict, source: Callable[[str], str] = source_of
+                  ) -> dict[str, dict[str, list[float] | None]]:
     """Bootstrap intervals of each method's mean IoU in a :func:`summarise_segmentation`
-    result, over images and over source photos. Both resample source photos, since the
-    augmented copies of one photo do not vary apart; the per-image mean weighs each source
-    by its number of images."""
+    result, over images and over source photos. Both resample source photos (``source``,
+    as the summary grouped them), since the augmented copies of one photo do not vary
+    apart; the per-image mean weighs each source by its number of images."""
     per_image = summary["per_image"]
-    groups = list(names_by_source(per_image).values())
+    groups = list(names_by_source(per_image, source).values())
     sizes = [len(names) for names in groups]
     out = {}
     for m in summary["methods"]:

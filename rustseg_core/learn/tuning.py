@@ -32,6 +32,7 @@ from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in
 from .metrics import (auc_interval, decision_threshold, format_interval, interval, mask_scores,
                       summarise_segmentation, uncertain_band)
+from .sources import source_of
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -45,7 +46,9 @@ class Cached:
     """Decoded images and heatmaps, computed once for the whole grid (the model's part does
     not change with refinement settings)."""
 
-    def __init__(self, segmenter: Segmenter, folder: str | Path, names: set[str] | None = None):
+    def __init__(self, segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
+                 source: Callable[[str], str] = source_of):
+        self.source = source
         self.items = []
         for p, gt in mask_pairs(folder, names):
             image = segmenter.decode(p).image
@@ -62,7 +65,7 @@ class Cached:
             if gated and prob <= self.threshold:
                 m = np.zeros_like(m)
             per[name] = {"probability": prob, "scores": {"x": mask_scores(m, gt)}}
-        return summarise_segmentation(per)["methods"]["x"]["per_source_mean"]["iou"]
+        return summarise_segmentation(per, source=self.source)["methods"]["x"]["per_source_mean"]["iou"]
 
 
 class CleanPhotos:
@@ -92,15 +95,17 @@ def _grid(grid: dict) -> list[dict]:
 
 def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None,
          clean: str | Path | None = None, max_false_area: float = MAX_FALSE_AREA,
-         log: Callable[[str], None] = print) -> tuple[RefineConfig, list]:
+         log: Callable[[str], None] = print, source: Callable[[str], str] = source_of
+         ) -> tuple[RefineConfig, list]:
     """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings, on
-    the mask photos of ``folder`` (those named in ``names``, when given). With ``clean`` (a
+    the mask photos of ``folder`` (those named in ``names``, when given), by their mean IoU
+    per source photo (``source``: :mod:`.sources`). With ``clean`` (a
     folder of validation photos that show no rust), settings whose standard or advanced mode
     marks more than ``max_false_area`` of those photos on average, gated, are ruled out; a
     ValueError when every one is. Returns (the best settings, [(IoU, params, {mode: false
     area} or None)] best first)."""
     base = segmenter.config.refine
-    data = Cached(segmenter, folder, names)
+    data = Cached(segmenter, folder, names, source)
     if not data.items:
         raise ValueError(f"no mask photos to tune on in {folder}")
     guard = CleanPhotos(segmenter, clean) if clean is not None else None
