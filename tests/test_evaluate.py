@@ -7,7 +7,7 @@ from PIL import Image
 
 from rustseg_core.learn import evaluate as ev
 from rustseg_core.learn import metrics
-from rustseg_core.learn.sources import before_first_dash
+from rustseg_core.learn.source_photos import before_first_dash
 from rustseg_core.cli import main
 from tests.synthetic import rust_image, write_labelled_folder, write_mask_folder
 

@@ -372,7 +372,7 @@ def _mask_scores(segmenter, folder: Path, part: str) -> dict:
     holds no photo with a mask, reported in one line instead of a traceback."""
     from ..learn.evaluate import evaluate_segmentation
     from ..learn.masks import MaskFolderError
-    from ..learn.sources import source_rule
+    from ..learn.source_photos import source_rule
 
     try:
         return evaluate_segmentation(segmenter, folder, source_rule(part))
@@ -561,7 +561,7 @@ def _tune(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None
     segmenter = load_segmenter(args.model)
-    from ..learn.sources import source_rule
+    from ..learn.source_photos import source_rule
     from ..learn.tuning import tune, write_refine_defaults
 
     try:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..vocabulary import CORROSION, NOT_CORROSION
 from .metrics import auc_gain_interval, interval, roc_auc
-from .sources import names_by_source, source_rule
+from .source_photos import names_by_source, source_rule
 
 PARTS = ("classification", "pixel", "segmentation", "clean", "boxes")
 METRICS_FILE = "metrics.json"

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, load_image
 from ..vocabulary import CLASS_LABELS
-from .sources import held_out
+from .source_photos import held_out
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from .label_audit import LabelAudit, audited_labels
 from .masks import MaskFolderError, pair_photos, read_mask, warn_unmatched
 from .metrics import (auc_interval, classification_metrics, interval, iou_intervals, mask_scores,
                       summarise_segmentation)
-from .sources import source_of
+from .source_photos import source_of
 
 log = logging.getLogger(__name__)
 # Why a report leaves a photo out (its "left_out": {file: why}).
@@ -204,7 +204,7 @@ def mask_pairs(folder: str | Path, names: set[str] | None = None,
 def evaluate_segmentation(segmenter: Segmenter, folder: str | Path,
                           source: Callable[[str], str] = source_of) -> dict:
     """Per-image and per-source scores for every variant on ``images/`` + ``masks/``;
-    ``source`` names each photo's source photo (:mod:`.sources`).
+    ``source`` names each photo's source photo (:mod:`.source_photos`).
 
     Two views of the same masks: ``ungated`` scores each method's mask as is (refinement
     quality on photos known to show rust, the usual weakly-supervised protocol); ``gated``

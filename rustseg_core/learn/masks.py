@@ -17,7 +17,7 @@ from PIL import Image
 from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError
 from .data import LabelledSet, cache_key, decode_resized, list_labelled
 from .label_audit import LabelAudit, audited_labels
-from .sources import held_out
+from .source_photos import held_out
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ..vocabulary import CLASS_LABELS
-from .sources import names_by_source, source_of
+from .source_photos import names_by_source, source_of
 
 MASK_SCORES = ("iou", "dice", "precision", "recall")
 # Bootstrap intervals of `rustseg evaluate`: seeded, so a rerun prints the same interval.
@@ -193,7 +193,7 @@ def mask_scores(pred: np.ndarray, gt: np.ndarray) -> dict:
 def summarise_segmentation(per_image: dict[str, dict], threshold: float = 0.5,
                            source: Callable[[str], str] = source_of) -> dict:
     """Means over images and over source photos (each source weighted once; ``source``
-    names a photo's source photo, :mod:`.sources`).
+    names a photo's source photo, :mod:`.source_photos`).
 
     ``per_image`` maps a file name to ``{"probability": p, "scores": {method: mask_scores}}``.
     """

@@ -32,7 +32,7 @@ from .label_audit import LabelAudit, audited_labels
 from .masks import mask_pairs_in
 from .metrics import (auc_interval, decision_threshold, format_interval, interval, mask_scores,
                       summarise_segmentation, uncertain_band)
-from .sources import source_of
+from .source_photos import source_of
 
 COLOUR_GRID = {"hue_low": [-20.0, -12.0], "hue_high": [35.0, 40.0, 45.0],
                "sat_min": [0.11, 0.15, 0.2], "val_min": [0.03, 0.08]}
@@ -99,7 +99,7 @@ def tune(segmenter: Segmenter, folder: str | Path, names: set[str] | None = None
          ) -> tuple[RefineConfig, list]:
     """Grid-search the colour rule (ungated, as the baseline), then fusion + CRF settings, on
     the mask photos of ``folder`` (those named in ``names``, when given), by their mean IoU
-    per source photo (``source``: :mod:`.sources`). With ``clean`` (a
+    per source photo (``source``: :mod:`.source_photos`). With ``clean`` (a
     folder of validation photos that show no rust), settings whose standard or advanced mode
     marks more than ``max_false_area`` of those photos on average, gated, are ruled out; a
     ValueError when every one is. Returns (the best settings, [(IoU, params, {mode: false

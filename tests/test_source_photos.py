@@ -6,7 +6,7 @@ import pytest
 
 from rustseg_core.learn.data import LabelledSet, stratified_split
 from rustseg_core.learn.masks import MaskSet, split
-from rustseg_core.learn.sources import before_first_dash, held_out, source_of, source_rule
+from rustseg_core.learn.source_photos import before_first_dash, held_out, source_of, source_rule
 
 
 def roboflow(stem: str, copy: int) -> str:
