@@ -369,7 +369,7 @@ def test_a_download_of_splits_imports_each_split_as_train_and_evaluate_name_it(t
         assert len(list((out / split / "not_corrosion").iterdir())) == n_clean
         assert json.loads((out / split / "import.json").read_text())["source"].startswith(str(src))
         assert f"into {out / split}:" in said
-    assert f"rustseg train {out} --masks {out / 'train'}" in said
+    assert f"rustseg train {out} --masks {out / 'train'} --val-masks {out / 'val'} --out" in said
     assert f"--pixel {out / 'test'} --clean {out / 'test'}/not_corrosion" in said
     from rustseg_core.learn.data import find_splits
 

@@ -282,6 +282,58 @@ def test_stop_after_needs_the_unet_and_an_epoch(tmp_path, capsys):
         train_masks([tmp_path], None, tmp_path / "m", MaskTrainConfig(stop_after=0))
 
 
+def test_val_masks_needs_the_unet_and_other_photos_than_it_learns(tmp_path, capsys):
+    from rustseg_core.cli import main
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=4, size=48, seed=1)
+    write_labelled_folder(tmp_path / "lab", n_per_class=2, size=48, seed=2)
+    out = ["--out", str(tmp_path / "m")]
+    assert main(["train", str(tmp_path / "lab"), "--val-masks", str(tmp_path / "pixel"), *out]) == 2
+    assert "give --masks too" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "lab"), "--masks", str(tmp_path / "pixel"), "--val-masks",
+                 str(tmp_path / ".." / tmp_path.name / "pixel"), *out]) == 2
+    assert "validation would score photos the model learned from" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "lab"), "--masks", str(tmp_path / "pixel"), "--val-masks",
+                 str(tmp_path / "lab"), *out]) == 2
+    assert "images/" in capsys.readouterr().err  # not a mask folder: said before TensorFlow loads
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow  # a training run
+def test_val_masks_validate_and_every_mask_photo_trains(tmp_path, capsys, caplog):
+    """A labelled set's own validation split (as `rustseg import` writes OUT/val): the model
+    validates on all of it, trains on all of --masks, and lists it for `tune --learned`; a
+    validation photo named as a training photo is pointed out."""
+    import shlex
+
+    from rustseg_core.cli import main
+    from tests.synthetic import write_labelled_folder, write_mask_folder
+
+    write_mask_folder(tmp_path / "pixel", n=12, size=64, seed=1)
+    write_mask_folder(tmp_path / "pixel_val", n=5, size=64, seed=4)
+    for name in ("m000", "m001"):  # three of five keep names that training photos have
+        for sub, ext in (("images", ".jpg"), ("masks", ".png")):
+            (tmp_path / "pixel_val" / sub / f"{name}{ext}").rename(tmp_path / "pixel_val" / sub / f"val_{name}{ext}")
+    write_labelled_folder(tmp_path / "data", n_per_class=6, size=64, seed=2)
+    assert main(["train", str(tmp_path / "data"), "--masks", str(tmp_path / "pixel"), "--val-masks",
+                 str(tmp_path / "pixel_val"), "--encoder", "paper", "--base-width", "4", "--input-size", "48",
+                 "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "m")]) == 0
+    said = capsys.readouterr().out
+    info = json.loads((tmp_path / "m" / "rustseg.json").read_text())["info"]
+    val_names = sorted(p.name for p in (tmp_path / "pixel_val" / "images").iterdir())
+    assert info["val_mask_photos"] == val_names
+    assert info["train_counts"]["mask_photos"] == 12 and info["train_counts"]["val_mask_photos"] == 5
+    assert info["trained_on"]["validation_masks"] == [str(tmp_path / "pixel_val")]
+    tune = said.split("next: its thresholds, on its held-out photos: rustseg ")[1].split(";")[0]
+    assert f"--masks {tmp_path / 'pixel_val'}" in tune
+    assert main(shlex.split(tune)) == 0
+    assert "(5 validation photos" in capsys.readouterr().out
+    assert any("3 source photo(s) have photos, by name, in both the training and the validation"
+               in r.getMessage()
+               for r in caplog.records)
+
+
 def test_unknown_encoder_is_named(tmp_path):
     from tests.synthetic import write_labelled_folder, write_mask_folder
 

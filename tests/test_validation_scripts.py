@@ -75,6 +75,7 @@ def test_crf_check_runs_on_the_held_out_photos(tiny_unet_dir, trained_on, capsys
     assert len(re.findall(r"mean IoU [0-9.]+", out)) == 9  # as served, then the 8 CRF settings
 
 
+@pytest.mark.slow  # a research script's full grid (default suite under 5 minutes)
 def test_unet_ensemble_check_of_a_model_with_itself_is_that_model(tiny_unet_dir, trained_on, capsys):
     """The mean of a model with itself scores as the model does, and its rows are the IoUs that
     ``rustseg tune --learned`` measures at that side."""
@@ -98,6 +99,7 @@ def test_unet_ensemble_check_of_a_model_with_itself_is_that_model(tiny_unet_dir,
     assert ious == pytest.approx([table[(side, t)] for t in script.MASK_THRESHOLDS], abs=5e-4)
 
 
+@pytest.mark.slow  # a research script's full grid (default suite under 5 minutes)
 def test_unet_ensemble_check_compares_two_input_sides_of_one_model(tiny_unet_dir, trained_on, capsys):
     """With --other-side the second network runs at that side: its rows are what the first
     scores there."""
@@ -134,6 +136,7 @@ def test_unet_ensemble_check_refuses_models_with_other_held_out_photos(tiny_unet
     assert exit_.value.code == 2 and "held out different mask photos" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a research script's full grid (default suite under 5 minutes)
 def test_degraded_check_as_taken_is_tune_learned_and_faults_change_the_photo(tiny_unet_dir, trained_on,
                                                                              tmp_path, capsys):
     """The 'as taken' row is the IoU ``rustseg tune --learned`` measures at the model's side and

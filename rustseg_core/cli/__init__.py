@@ -157,8 +157,15 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--encoder-lr-scale takes a share above 0, with --masks (the U-Net's encoder)")
     if args.stop_after is not None and (not args.masks or args.stop_after < 1):
         raise UsageError("--stop-after takes an epoch number from 1, with --masks (the U-Net's schedule)")
+    if args.val_masks:
+        if not args.masks:
+            raise UsageError("--val-masks is the U-Net's validation masks: give --masks too")
+        _existing([args.val_masks], "validation masks")
+        if any(Path(args.val_masks).resolve() == Path(m).resolve() for m in args.masks):
+            raise UsageError(f"{args.val_masks} is given as --masks and --val-masks: validation "
+                             "would score photos the model learned from")
     _check_layout(args.data_dir, "training")
-    for folder in args.masks:
+    for folder in args.masks + ([args.val_masks] if args.val_masks else []):
         _check_layout(folder, "masks")
     if args.masks:
         return _train_masks(args, command)
@@ -199,13 +206,15 @@ def _train_masks(args: argparse.Namespace, command: str) -> int:
                           warmup_epochs=min(args.warmup_epochs, 1), keep_epochs=args.keep_epochs,
                           label_audit=args.label_audit, deterministic=args.deterministic,
                           encoder_lr_scale=args.encoder_lr_scale)
-    bundle = train_masks(args.masks, labelled, args.out, cfg, command=command, val_labelled_dir=val)
+    bundle = train_masks(args.masks, labelled, args.out, cfg, command=command, val_labelled_dir=val,
+                         val_mask_dirs=[args.val_masks] if args.val_masks else None)
     i = bundle.info
     print(f"saved {args.out}: val mask IoU {i['val_mask_iou']:.3f} at threshold {i['mask_threshold']}, "
           f"val AUC {i.get('val_auc', float('nan')):.3f}, {i['train_seconds']:.0f} s")
     images = f" --images {val}" if val is not None else ""
+    held_out = args.val_masks or args.masks[0]
     print(f"next: its thresholds, on its held-out photos: rustseg tune --learned --masks "
-          f"{args.masks[0]}{images} --model {args.out} --write; then score it and the model you "
+          f"{held_out}{images} --model {args.out} --write; then score it and the model you "
           f"had on the same photos (rustseg evaluate ... --model M --out runs/eval-M, each) and "
           f"set the two side by side: rustseg compare RUN_A RUN_B")
     return 0
@@ -636,7 +645,8 @@ def _import(args: argparse.Namespace) -> int:
             val = summaries.get("val")
             # train reads OUT/val too when it is there, and refuses it without a labelled photo
             data = out if val is None or val.corrosion or val.clean else out / "train"
-            _import_next_steps(summaries["train"], data, out / "train", score=False)
+            _import_next_steps(summaries["train"], data, out / "train", score=False,
+                               val_masks=out / "val" if val is not None and val.masks else None)
         held = "test" if "test" in summaries else "val" if "val" in summaries else None
         if held:  # scored on the held-out split
             _import_next_steps(summaries[held], out / held, out / held, train=False)
@@ -672,9 +682,10 @@ def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
 
 
 def _import_next_steps(summary: ImportSummary, data: Path, folder: Path, score: bool = True,
-                       train: bool = True) -> None:
+                       train: bool = True, val_masks: Path | None = None) -> None:
     """The commands that use an import: ``folder`` holds ``summary``'s photos, ``data`` is
-    what train reads (``folder`` itself, or the download's root of train/ and val/)."""
+    what train reads (``folder`` itself, or the download's root of train/ and val/),
+    ``val_masks`` the download's validation masks."""
     command = _evaluate_command_for(folder) if score else None
     if command:
         print(f"score a model on it: {command}")
@@ -683,7 +694,8 @@ def _import_next_steps(summary: ImportSummary, data: Path, folder: Path, score: 
     if train and summary.masks:
         # Training needs clean photos too (they teach what is not rust): the import's, or others.
         given = data if summary.clean else "DATA"
-        print(f"train on it: rustseg train {given} --masks {folder} --out models/mine ..."
+        validate = f" --val-masks {val_masks}" if val_masks else ""
+        print(f"train on it: rustseg train {given} --masks {folder}{validate} --out models/mine ..."
               + ("" if summary.clean else " (DATA: a folder of corrosion/ and not_corrosion/ photos)"))
 
 
@@ -791,6 +803,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train the U-Net (per-pixel masks) instead of the classifier: a folder "
                         "of images/ + masks/ (repeat for several); DATA_DIR still gives the "
                         "image-level photos (clean ones are learned as all-background)")
+    t.add_argument("--val-masks", metavar="DIR",
+                   help="with --masks: validate on this images/ + masks/ folder (a labelled set's own "
+                        "validation split, as `rustseg import` writes OUT/val) and train on every "
+                        "--masks photo (default: hold out 10 %% of the --masks photos, whole source "
+                        "photos at a time)")
     t.add_argument("--encoder", choices=["lite0", "paper"], default="lite0",
                    help="with --masks: the U-Net's encoder: EfficientNet-Lite0 from ImageNet "
                         "weights (needs the training extra, see README) or the paper's "

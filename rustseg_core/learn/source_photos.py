@@ -44,6 +44,11 @@ def names_by_source(names: Iterable[str], source: Callable[[str], str] = source_
     return groups
 
 
+def shared_sources(first: Iterable[str | Path], second: Iterable[str | Path]) -> list[str]:
+    """The source photos, sorted, that have photos in both sets (names or paths)."""
+    return sorted({source_of(Path(n).name) for n in first} & {source_of(Path(n).name) for n in second})
+
+
 def held_out(names: Sequence[str | Path], fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Indices of about ``fraction`` of ``names``, whole source photos at a time, drawn at
     random; sorted. With one photo per source, the same draw as shuffling the indices and

@@ -38,6 +38,7 @@ from .masks import (MaskSet, apply_label_audit, blank_photos, load_labelled_fold
                     split)
 from .torch_weights import read_state_dict
 from .metrics import decision_threshold, mask_scores, uncertain_band
+from .source_photos import shared_sources
 from .train import WarmupCosine
 from .store_data import store_provenance, write_training_manifest
 from .training_log import TRAINING_LOG
@@ -335,9 +336,13 @@ def epoch_weights(out_dir: str | Path, epoch: int) -> Path:
 
 def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, out_dir: str | Path,
                 cfg: MaskTrainConfig, command: str | None = None,
-                val_labelled_dir: str | Path | None = None) -> ModelBundle:
+                val_labelled_dir: str | Path | None = None,
+                val_mask_dirs: list[str | Path] | None = None) -> ModelBundle:
     """Train the U-Net and write a model folder that serves every mode (its image head and
     last conv map keep the paper's Grad-CAM++ modes working).
+
+    The mask photos it validates on are those of ``val_mask_dirs`` (a labelled set's own
+    validation split, say), else ``cfg.val_fraction`` of the mask photos, held out.
 
     Interrupted runs resume from ``out_dir/last.weights.h5`` (same arguments); the epoch with
     the best validation mask IoU is what gets saved.
@@ -357,9 +362,19 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     cache_dir = cfg.cache_dir or (out_dir / "cache")
     t0 = time.time()
     size = cfg.decode_size
+    all_mask_dirs = list(mask_dirs) + list(val_mask_dirs or [])
     mask_sets = [load_mask_folder(d, size, cache_dir) for d in mask_dirs]
     masks_all = MaskSet.concat(mask_sets)
-    train_masks_set, val_masks_set = split(masks_all, cfg.val_fraction, cfg.seed)
+    if val_mask_dirs:
+        train_masks_set = masks_all
+        val_masks_set = MaskSet.concat([load_mask_folder(d, size, cache_dir) for d in val_mask_dirs])
+        both = shared_sources(train_masks_set.names, val_masks_set.names)
+        if both:
+            log.warning("%d source photo(s) have photos, by name, in both the training and the "
+                        "validation masks (%s%s): validation scores those as new, which they may not be",
+                        len(both), ", ".join(both[:5]), ", ..." if len(both) > 5 else "")
+    else:
+        train_masks_set, val_masks_set = split(masks_all, cfg.val_fraction, cfg.seed)
     audit = read_label_audit(cfg.label_audit) if cfg.label_audit else None
     relabelled: dict[str, int] = {}
     labelled = load_labelled_folder(labelled_dir, size, cache_dir) if labelled_dir else None
@@ -497,6 +512,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         "mask_threshold": chosen["mask_threshold"],
         "uncertain_band": chosen["uncertain_band"],
         "trained_on": {"masks": [str(d) for d in mask_dirs], "image_labels": str(labelled_dir),
+                       "validation_masks": [str(d) for d in val_mask_dirs] if val_mask_dirs else None,
                        "validation_image_labels": str(val_labelled_dir) if val_labelled_dir else None,
                        **({"label_audit": {"file": audit.source, "labels_changed": relabelled}}
                           if audit is not None else {})},
@@ -513,7 +529,7 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
         "val_mask_iou": round(mean_iou(val_masks_pred[1], val_masks_pred[2], chosen["mask_threshold"]), 4),
         "thresholds": chosen, "parameters": int(model.count_params()),
         # Mask photos that came from the opt-in store (an export's masks.csv names them).
-        **store_provenance(mask_dirs, train_masks_set.names, val_masks_set.names),
+        **store_provenance(all_mask_dirs, train_masks_set.names, val_masks_set.names),
     }
     if val_image_pred is not None:
         from sklearn.metrics import roc_auc_score
@@ -528,5 +544,5 @@ def train_masks(mask_dirs: list[str | Path], labelled_dir: str | Path | None, ou
     bundle = ModelBundle(model=model, spec=spec, threshold=chosen["decision_threshold"], info=info)
     save_bundle(bundle, out_dir)
     (out_dir / "train_summary.json").write_text(json.dumps(info, indent=2, default=str))
-    write_training_manifest(out_dir, mask_dirs, train_masks_set.names, val_masks_set.names)
+    write_training_manifest(out_dir, all_mask_dirs, train_masks_set.names, val_masks_set.names)
     return bundle
