@@ -134,6 +134,7 @@ def test_correct_by_finger_export_and_fine_tune(browser, server, photos, tiny_mo
     assert mask.shape == (960, 1280)
 
 
+@pytest.mark.slow  # the default suite stays under 5 minutes
 def test_editor_tools_with_a_mouse(browser, server, photos):
     base, store_dir = server
     ctx, page = _new_page(browser, "desktop")

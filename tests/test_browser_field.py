@@ -281,6 +281,7 @@ def _y4m(path, photos, frames: int = 30, size=(320, 240)) -> None:
                     + cr.resize((w // 2, h // 2)).tobytes())
 
 
+@pytest.mark.slow  # the default suite stays under 5 minutes
 def test_live_mode_with_the_fake_camera(browser, field_server, field_photos, tmp_path):
     base, _, _ = field_server
     video = tmp_path / "camera.y4m"

@@ -147,7 +147,8 @@ def test_roi_by_touch_on_a_phone(browser, server, photos):
         ctx.close()
 
 
-@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+# the desktop run in the slow suite: the default suite stays under 5 minutes
+@pytest.mark.parametrize("viewport", ["phone", pytest.param("desktop", marks=pytest.mark.slow)])
 def test_five_photo_survey(browser, server, survey_photos, viewport):
     base, store_dir = server
     before = Store(store_dir).records() if store_dir.exists() else []

@@ -149,6 +149,7 @@ def test_help_version_and_bare_command():
         assert default in train_help
 
 
+@pytest.mark.slow  # a TensorFlow process of its own (default suite under 5 minutes)
 def test_redirected_output_has_no_terminal_codes_or_tensorflow_noise(tiny_model_dir, photo_folder, tmp_path):
     out = _run_cli("segment", str(photo_folder), "--out", str(tmp_path / "o"), "--model", str(tiny_model_dir))
     assert out.returncode == 0, out.stderr

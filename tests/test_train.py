@@ -78,6 +78,7 @@ def test_fine_tune_from_a_model_at_another_input_size(labelled, tmp_path):
             np.testing.assert_allclose(w0, w1, atol=1e-6)
 
 
+@pytest.mark.slow  # builds and trains each variant (default suite under 5 minutes)
 def test_ablation_options_build_what_they_say(labelled, tmp_path):
     b = train(labelled, tmp_path / "c", TrainConfig(
         epochs=1, val_fraction=0.25, schedule="constant", batch_norm=False, head="flatten",
