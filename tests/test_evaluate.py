@@ -343,6 +343,26 @@ def test_validation_masks_of_a_unet_are_its_held_out_photos(tmp_path):
         validation_mask_photos({"trained_on": info["trained_on"]}, tmp_path / "pixel")
 
 
+def test_a_model_validated_on_its_own_folder_is_tuned_there_only(tmp_path):
+    """train --val-masks: every photo of --masks was learned from, so photos there that share
+    a held-out photo's name are other photos; tune is told where the held-out ones are."""
+    from rustseg_core.learn.masks import validation_mask_photos
+
+    for folder in ("train", "val", "other"):
+        write_mask_folder(tmp_path / folder, n=3, size=64)
+    info = {"val_mask_photos": ["m000.jpg", "m001.jpg", "m002.jpg"],
+            "trained_on": {"masks": [str(tmp_path / "train")], "validation_masks": [str(tmp_path / "val")]}}
+    assert validation_mask_photos(info, tmp_path / "val")[0] == {"m000.jpg", "m001.jpg", "m002.jpg"}
+    with pytest.raises(ValueError, match=f"learned from every photo of {tmp_path / 'train'}; its held-out "
+                                         f"photos are in {tmp_path / 'val'}"):
+        validation_mask_photos(info, tmp_path / "train")
+    (tmp_path / "other" / "images" / "m000.jpg").rename(tmp_path / "other" / "images" / "x.jpg")
+    for name in ("m001", "m002"):
+        (tmp_path / "other" / "images" / f"{name}.jpg").unlink()
+    with pytest.raises(ValueError, match=r"none of the model's 3 held-out photos is in .*other \(they are in"):
+        validation_mask_photos(info, tmp_path / "other")
+
+
 def test_models_are_compared_only_on_the_photos_all_of_them_held_out():
     from rustseg_core.learn.masks import shared_held_out
 

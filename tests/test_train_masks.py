@@ -329,6 +329,9 @@ def test_val_masks_validate_and_every_mask_photo_trains(tmp_path, capsys, caplog
     assert f"--masks {tmp_path / 'pixel_val'}" in tune
     assert main(shlex.split(tune)) == 0
     assert "(5 validation photos" in capsys.readouterr().out
+    # the training folder holds photos named as held-out ones (m002-m004): refused, and told where
+    assert main(shlex.split(tune.replace(str(tmp_path / "pixel_val"), str(tmp_path / "pixel")))) == 2
+    assert f"its held-out photos are in {tmp_path / 'pixel_val'}" in capsys.readouterr().err
     assert any("3 source photo(s) have photos, by name, in both the training and the validation"
                in r.getMessage()
                for r in caplog.records)

@@ -749,9 +749,14 @@ def _tune_learned(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if not bundle.spec.decoder:
         raise UsageError(f"the model in {target} has no per-pixel output (train it with --masks)")
-    names = set(bundle.info.get("val_mask_photos", []))
-    if not names:
+    if not bundle.info.get("val_mask_photos"):
         raise UsageError(f"the model in {target} does not list its validation mask photos")
+    from ..learn.masks import validation_mask_photos
+
+    try:  # its held-out photos found in --masks (a --val-masks model's are in that folder)
+        names, _ = validation_mask_photos(bundle.info, args.masks)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     segmenter = load_segmenter(args.model, tta_flip=args.tta)  # None: the model's setting
     from ..learn.tuning import at_side, tune_decision, tune_learned, write_learned_defaults
 

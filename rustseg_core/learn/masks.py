@@ -94,13 +94,20 @@ def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
     held-out photos: any of them may be one it learned."""
     names = sorted(p.name for p, _ in mask_pairs_in(folder))
     listed = info.get("val_mask_photos")
+    trained = info.get("trained_on") if isinstance(info.get("trained_on"), dict) else {}
+    # A model validated on a folder of its own (train --val-masks) learned from every photo
+    # of its --masks folders: names there that match its held-out list are other photos.
+    val_dirs = trained.get("validation_masks") or []
+    where = f" (they are in {', '.join(val_dirs)})" if val_dirs else ""
+    if val_dirs and any(Path(folder).resolve() == Path(d).resolve() for d in trained.get("masks") or []):
+        raise ValueError(f"the model learned from every photo of {folder}; its held-out photos "
+                         f"are in {', '.join(val_dirs)}")
     if listed:
         held_out = set(listed) & set(names)
         if not held_out:
-            raise ValueError(f"none of the model's {len(listed)} held-out photos is in {folder}")
+            raise ValueError(f"none of the model's {len(listed)} held-out photos is in {folder}{where}")
         return held_out, f"the model's {len(held_out)} held-out photos of {folder}"
-    trained = info.get("trained_on")
-    if isinstance(trained, dict) and trained.get("masks"):
+    if trained.get("masks"):
         raise ValueError("this model was trained on masks and does not list its held-out photos")
     if len(names) > sample:
         names = sorted(str(n) for n in np.random.default_rng(seed).choice(names, sample, replace=False))
