@@ -136,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if boxes_roundtrip(args.folder, Path(tmp)) else 1
         export, imported = Path(tmp) / "export", Path(tmp) / "imported"
         ok = True
-        for fmt, write, dest in (("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc"),
-                                 ("a COCO RLE export", write_coco_rle, export)):
+        for fmt, write, dest, back in (
+                ("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc", Path(tmp) / "voc-imported"),
+                ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
-            back = dest.with_name(dest.name + "-imported") if dest != export else imported
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:
                 return 1
             same = sum((back / "masks" / m.name).is_file()

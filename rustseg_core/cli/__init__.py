@@ -326,12 +326,12 @@ def _segment(args: argparse.Namespace) -> int:
 EVALUATION_PARTS = ("classification", "segmentation", "pixel", "clean", "boxes")
 
 
-def _print_left_out(left_out: dict[str, str]) -> None:
-    """One line under a part's figures naming the photos they leave out (none: nothing)."""
+def _print_left_out(left_out: dict[str, str], lead: str = "left out of these figures") -> None:
+    """One line under a part's figures (or an import's summary) naming the photos they leave
+    out, the first five with why (none: nothing)."""
     if left_out:
         shown = "; ".join(f"{name} ({why})" for name, why in list(left_out.items())[:5])
-        print(f"  left out of these figures: {len(left_out)} photo(s): {shown}"
-              + ("; ..." if len(left_out) > 5 else ""))
+        print(f"  {lead}: {len(left_out)} photo(s): {shown}" + ("; ..." if len(left_out) > 5 else ""))
 
 
 def _print_masks(title: str, both: dict) -> None:
@@ -672,9 +672,7 @@ def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
         # unusable labels among them is the news, so those come first.
         unlabelled = [n for n, why in summary.left_out.items() if why.endswith(NOT_LABELLED)]
         other = {n: why for n, why in summary.left_out.items() if not why.endswith(NOT_LABELLED)}
-        if other:
-            shown = "; ".join(f"{n} ({why})" for n, why in list(other.items())[:5])
-            print(f"  left out: {len(other)} photo(s): {shown}" + ("; ..." if len(other) > 5 else ""))
+        _print_left_out(other, "left out")
         if unlabelled:
             print(f"  left out: {len(unlabelled)} photo(s) with no label file, not labelled: "
                   + ", ".join(unlabelled[:5]) + (", ..." if len(unlabelled) > 5 else ""))

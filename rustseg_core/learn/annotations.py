@@ -701,8 +701,10 @@ def _remove_abandoned_imports(out: Path) -> None:
     ``kill -9``, a machine that lost power): each holds copies of photos no one will use."""
     prefix = _staging_prefix(out)
     for folder in out.parent.iterdir():
+        if not folder.name.startswith(prefix):
+            continue
         pid = folder.name[len(prefix):].split("-")[0]
-        if folder.name.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not _process_alive(int(pid)):
             log.warning("removing %s: an import into %s that process %s started and never finished",
                         folder, out, pid)
             shutil.rmtree(folder, ignore_errors=True)

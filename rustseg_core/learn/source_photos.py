@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
 # Roboflow names every exported photo ORIGINAL_ext.rf.<32 hex>.jpg; its augmented copies
 # differ only in the hash.
 _ROBOFLOW_COPY = re.compile(r"^(?P<source>.+)\.rf\.[0-9a-f]{32}$")
+T = TypeVar("T")
 
 
 def source_of(name: str) -> str:
@@ -36,9 +37,10 @@ def source_rule(part: str) -> Callable[[str], str]:
     return before_first_dash if part == "segmentation" else source_of
 
 
-def names_by_source(names: Iterable[str], source: Callable[[str], str] = source_of) -> dict[str, list[str]]:
-    """Photo names grouped by their source photo, in order of first appearance."""
-    groups: dict[str, list[str]] = defaultdict(list)
+def names_by_source(names: Iterable[T], source: Callable[[T], str] = source_of) -> dict[str, list[T]]:
+    """Photo names (or anything ``source`` names the source photo of) grouped by their source
+    photo, in order of first appearance."""
+    groups: dict[str, list[T]] = defaultdict(list)
     for name in names:
         groups[source(name)].append(name)
     return groups
@@ -53,10 +55,7 @@ def held_out(names: Sequence[str | Path], fraction: float, rng: np.random.Genera
     """Indices of about ``fraction`` of ``names``, whole source photos at a time, drawn at
     random; sorted. With one photo per source, the same draw as shuffling the indices and
     taking the first ``round(len * fraction)``."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, name in enumerate(names):
-        groups[source_of(Path(name).name)].append(i)
-    members = list(groups.values())
+    members = list(names_by_source(range(len(names)), lambda i: source_of(Path(names[i]).name)).values())
     order = np.arange(len(members))
     rng.shuffle(order)
     want, picked = int(round(len(names) * fraction)), []
