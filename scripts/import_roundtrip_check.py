@@ -5,13 +5,13 @@ README cites.
     python3 scripts/import_roundtrip_check.py ../shared/data/boxes
 
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
-(as CVAT and pycocotools write masks) and as CVAT's "Segmentation mask" export (one colour a
-class in ``SegmentationClass/``), imports each with ``rustseg import`` into a temporary
+(as CVAT and pycocotools write masks), as CVAT's "Segmentation mask" export (one colour a
+class in ``SegmentationClass/``) and as LabelMe files (one AI mask a photo), imports each with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
-A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export and as a
-Pascal VOC one instead, and its ``boxes.json`` compared with the one each import writes.
+A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export, as a
+Pascal VOC one and as LabelMe rectangles instead, and its ``boxes.json`` compared with the one each import writes.
 """
 from __future__ import annotations
 
@@ -66,6 +66,57 @@ def write_voc_masks(folder: Path, dest: Path) -> int:
     return len(pairs)
 
 
+def _labelme_file(dest: Path, photo: Path, size: tuple[int, int], shapes: list[dict]) -> None:
+    """``photo`` copied into ``dest`` with ``NAME.json`` beside it, as LabelMe 5 saves them."""
+    shutil.copyfile(photo, dest / photo.name)
+    (dest / f"{photo.stem}.json").write_text(json.dumps({
+        "version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": photo.name, "imageData": None,
+        "imageHeight": size[1], "imageWidth": size[0]}))
+
+
+def _shape(kind: str, points: list, **extra) -> dict:
+    return {"label": "rust", "points": points, "group_id": None, "description": "",
+            "shape_type": kind, "flags": {}, **extra}
+
+
+def write_labelme_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as LabelMe files: one AI mask a photo (LabelMe's ``mask`` shape, a
+    base64 PNG of the mask's bounding box), beside copies of the photos."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    dest.mkdir(parents=True)
+    pairs = pair_photos(folder)[0]
+    for photo, mask_path in pairs:
+        mask = read_mask(mask_path) > 0
+        ys, xs = np.nonzero(mask)
+        shapes = []
+        if len(xs):
+            buf = io.BytesIO()
+            Image.fromarray(mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)).save(buf, "PNG")
+            shapes.append(_shape("mask", [[int(xs.min()), int(ys.min())], [int(xs.max()), int(ys.max())]],
+                                 mask=base64.b64encode(buf.getvalue()).decode()))
+        _labelme_file(dest, photo, mask.shape[::-1], shapes)
+    return len(pairs)
+
+
+def write_labelme_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as LabelMe rectangles (corner to corner, as labelme2coco
+    reads them), beside copies of the photos."""
+    from PIL import Image
+
+    dest.mkdir(parents=True)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    for name, bxs in sorted(boxes.items()):
+        with Image.open(folder / "images" / name) as img:
+            size = img.size
+        _labelme_file(dest, folder / "images" / name, size,
+                      [_shape("rectangle", [[x0, y0], [x1, y1]]) for x0, y0, x1, y1 in bxs])
+    return len(boxes)
+
+
 def write_coco_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
     dest.mkdir(parents=True)
@@ -112,7 +163,8 @@ def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
     before = json.loads((folder / "boxes.json").read_text())
     ok = True
     for fmt, write in (("a COCO detection export", write_coco_boxes),
-                       ("a Pascal VOC export", write_voc_boxes)):
+                       ("a Pascal VOC export", write_voc_boxes),
+                       ("LabelMe rectangles", write_labelme_boxes)):
         export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
         n = write(folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:
@@ -138,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         for fmt, write, dest, back in (
                 ("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc", Path(tmp) / "voc-imported"),
+                ("LabelMe AI masks", write_labelme_masks, Path(tmp) / "labelme", Path(tmp) / "labelme-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

@@ -621,3 +621,124 @@ def test_polygons_are_filled_as_the_training_masks_were_drawn(tmp_path):
     assert mask[10, 2:31].all() and not mask[9].any() and not mask[11, :2].any()
     coco = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects([streak, blob], H, W))) > 0
     assert coco.sum() < mask.sum()
+
+
+def _labelme(path, image_path, shapes, size=(W, H)):
+    """A LabelMe annotation file as LabelMe 5 saves it (the photo not embedded)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "version": "5.4.1", "flags": {}, "imagePath": image_path, "imageData": None,
+        "imageHeight": size[1], "imageWidth": size[0],
+        "shapes": [{"label": label, "points": points, "group_id": None, "description": "",
+                    "shape_type": kind, "flags": {}, **extra} for label, kind, points, extra in shapes]}))
+
+
+def _ai_mask(part):
+    """A LabelMe AI mask: the base64 PNG of a boolean array, as labelme.utils writes it."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(part.astype(np.uint8)).save(buf, format="PNG")
+    return {"mask": base64.b64encode(buf.getvalue()).decode()}
+
+
+def test_labelme_regions_of_every_kind_become_masks(tmp_path):
+    """LabelMe saves NAME.json beside each photo. Polygons, circles, rectangles and AI masks
+    are regions, filled as LabelMe's own labelme2voc fills them; a photo saved with no shape is
+    clean; one whose rust is only a line, or that was never saved, is left out, not clean."""
+    from PIL import ImageDraw
+
+    src = tmp_path / "labelme"
+    for name in ("a", "b", "c", "d", "e", "unsaved"):
+        _photo(src / f"{name}.jpg")
+    blob = [[5.5, 15.2], [20.3, 16.8], [18.1, 27.6], [6.4, 25.1]]
+    part = np.zeros((6, 8), bool)
+    part[1:5, 2:7] = True
+    _labelme(src / "a.json", "a.jpg", [("rust", "polygon", blob, {}), ("paint", "polygon", [[0, 0], [5, 0], [5, 5]], {}),
+                                       ("rust", "mask", [[30, 2], [37, 7]], _ai_mask(part))])
+    _labelme(src / "b.json", "b.jpg", [("rust", "circle", [[20, 12], [24, 15]], {})])
+    _labelme(src / "c.json", "c.jpg", [("rust", "rectangle", [[12, 20], [3, 4]], {})])
+    _labelme(src / "d.json", "d.jpg", [])
+    _labelme(src / "e.json", "e.jpg", [("rust", "line", [[1, 1], [30, 20]], {})])
+    with pytest.raises(AnnotationError, match="paint.*rust|rust.*paint"):
+        read_export(src)
+    export = read_export(src, classes=["rust"])
+    assert export.format == "LabelMe"
+    summary = write_import(export, tmp_path / "out")
+    assert (summary.masks, summary.clean) == (3, 1)
+    assert "a line encloses no pixel" in summary.left_out["e.jpg"]
+    assert summary.left_out["unsaved.jpg"] == "no annotation file (.json): not labelled"
+
+    def drawn(draw_with):
+        img = Image.new("L", (W, H), 0)
+        draw_with(ImageDraw.Draw(img))
+        return np.asarray(img) > 0
+
+    def masks_of(name):
+        return read_mask(tmp_path / "out" / "masks" / f"{name}.png") > 0
+
+    expected_a = drawn(lambda d: d.polygon([tuple(p) for p in blob], fill=1))
+    expected_a[2:8, 30:38] |= part  # the paint is not rust
+    assert np.array_equal(masks_of("a"), expected_a)
+    r = np.hypot(4, 3)
+    assert np.array_equal(masks_of("b"), drawn(lambda d: d.ellipse([20 - r, 12 - r, 20 + r, 12 + r], outline=1, fill=1)))
+    assert np.array_equal(masks_of("c"), drawn(lambda d: d.rectangle([3, 4, 12, 20], outline=1, fill=1)))
+
+
+def test_labelme_rectangles_alone_are_boxes_and_photos_found_by_image_path(tmp_path, capsys):
+    """A LabelMe detection project (rectangles only) gives boxes, as labelme2coco reads them.
+    LabelMe run with --output keeps the JSON files apart from the photos, imagePath relative
+    to each, with backslashes when saved on Windows; an EXIF-turned phone photo was drawn on
+    upright, as LabelMe shows it."""
+    photos, labels = tmp_path / "site" / "photos", tmp_path / "site" / "labels"
+    _photo(photos / "pier.jpg")
+    _photo(photos / "phone.jpg", size=(H, W), orientation=6)  # stored 30 x 40, upright 40 x 30
+    _photo(photos / "skipped.jpg")
+    _labelme(labels / "pier.json", "..\\photos\\pier.jpg", [("rust", "rectangle", [[2, 3], [10, 8]], {})])
+    _labelme(labels / "phone.json", "../photos/phone.jpg", [("rust", "rectangle", [[30, 20], [40, 30]], {})])
+    out = tmp_path / "out"
+    assert main(["import", str(labels), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "in LabelMe export" in said and "skipped.jpg" in said
+    assert json.loads((out / "boxes.json").read_text()) == {"pier.jpg": [[2, 3, 10, 8]], "phone.jpg": [[30, 20, 40, 30]]}
+    assert sorted(p.name for p in (out / "corrosion").iterdir()) == ["phone.jpg", "pier.jpg"]
+
+
+def test_a_labelme_file_alone_or_broken_is_named(tmp_path):
+    src = tmp_path / "labelme"
+    _photo(src / "a.jpg")
+    _photo(src / "b.jpg")
+    _labelme(src / "a.json", "a.jpg", [("rust", "polygon", [[1, 1], [9, 1], [9, 9]], {})])
+    _labelme(src / "b.json", "b.jpg", [("rust", "mask", [[0, 0], [4, 4]], _ai_mask(np.ones((2, 2), bool)))])
+    with pytest.raises(AnnotationError, match="one LabelMe file: import its folder"):
+        read_export(src / "a.json")
+    summary = write_import(read_export(src), tmp_path / "out")
+    assert summary.masks == 1
+    assert "its mask is 2 x 2 px, not the size of its box" in summary.left_out["b.jpg"]
+
+
+def test_a_labelme_file_that_holds_its_photo_needs_no_photo_beside_it(tmp_path):
+    """LabelMe can save the photo inside its JSON (imageData, base64); a set shared as JSON
+    files alone imports from them. A photo file beside the JSON is used when there is one."""
+    import base64
+
+    src = tmp_path / "labelme"
+    photo = _photo(tmp_path / "elsewhere" / "held.jpg", square=(2, 3, 12, 9))
+    held = base64.b64encode(photo.read_bytes()).decode()
+    _labelme(src / "held.json", "held.jpg", [("rust", "rectangle", [[2, 3], [11, 8]], {}),
+                                             ("rust", "polygon", [[20, 20], [30, 20], [30, 28]], {})])
+    data = json.loads((src / "held.json").read_text())
+    (src / "held.json").write_text(json.dumps(dict(data, imageData=held)))
+    _labelme(src / "clean.json", "clean.jpg", [])
+    (src / "clean.json").write_text(json.dumps(dict(json.loads((src / "clean.json").read_text()), imageData=held)))
+    _labelme(src / "broken.json", "broken.jpg", [])
+    (src / "broken.json").write_text(json.dumps(dict(json.loads((src / "broken.json").read_text()), imageData="%%")))
+    out = tmp_path / "out"
+    summary = write_import(read_export(src), out)
+    assert (summary.masks, summary.clean) == (1, 1)
+    assert (out / "images" / "held.jpg").read_bytes() == photo.read_bytes()
+    assert (out / "not_corrosion" / "clean.jpg").read_bytes() == photo.read_bytes()
+    assert "imageData is not base64" in summary.left_out["broken.jpg"]
+    assert (read_mask(out / "masks" / "held.png") > 0)[3:9, 2:12].all()
+    assert sorted(p.name for p in out.iterdir()) == ["corrosion", "images", "import.json", "masks", "not_corrosion"]

@@ -182,7 +182,9 @@ def test_import_roundtrip_check_gives_back_every_mask(tmp_path, capsys):
 
     write_mask_folder(tmp_path / "set", n=5, size=48)
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
-    assert "5 of 5 masks came back identical" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    for fmt in ("a CVAT segmentation-mask export", "LabelMe AI masks", "a COCO RLE export"):
+        assert f"5 of 5 masks came back identical through {fmt}" in said
 
 
 def test_import_roundtrip_check_gives_back_every_box(tmp_path, capsys):
@@ -192,7 +194,9 @@ def test_import_roundtrip_check_gives_back_every_box(tmp_path, capsys):
     (tmp_path / "set" / "boxes.json").write_text(json.dumps(
         {"m000.jpg": [[1, 2, 30, 40]], "m001.jpg": [[0, 0, 48, 48], [5, 5, 9, 9]], "m002.jpg": [[10, 0, 20, 7]]}))
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
-    assert "3 of 3 photos' boxes came back identical" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    for fmt in ("a COCO detection export", "a Pascal VOC export", "LabelMe rectangles"):
+        assert f"3 of 3 photos' boxes came back identical through {fmt}" in said
 
 
 def test_rasteriser_check_compares_imported_masks_with_the_shared_ones(tmp_path, capsys):

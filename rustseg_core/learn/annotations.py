@@ -2,7 +2,8 @@
 
 Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or boxes) or YOLO
 text files (one line a region: a class, then a normalised polygon or box); LabelImg and the
-VOC devkit write Pascal VOC XML (one file a photo, boxes); photos labelled
+VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JSON file a
+photo (polygons, rectangles, circles, masks); photos labelled
 as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
 ``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
 ``evaluate`` read:
@@ -28,7 +29,7 @@ import shutil
 import socket
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +43,7 @@ from .data import photos_under
 log = logging.getLogger(__name__)
 
 BOXES_FILE = "boxes.json"
+EMBEDDED_DIR = ".embedded"  # photos label files hold, while an import is written
 IMPORT_RECORD = "import.json"
 CLASSES_CSV = "_classes.csv"
 # A download's split folders, as tools name them, and the names train/tune/evaluate read.
@@ -71,6 +73,9 @@ class Labelled:
     normalised: bool = False
     problem: str | None = None  # why it cannot be imported (a malformed label file, ...)
     image_label: bool | None = None  # labelled as a whole: corrosion or not (no regions)
+    # The label file that holds the photo itself (LabelMe's imageData), when the photo is
+    # not found as a file; read only when written, so an export's photos are never all in memory.
+    embedded_in: Path | None = None
 
 
 @dataclass
@@ -119,22 +124,28 @@ def _listing(counts: Counter, unit: str) -> str:
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
     """Whichever export ``source`` is: a COCO JSON file (or a folder holding one), Roboflow's
-    ``_classes.csv`` (or its folder), a YOLO folder, a Pascal VOC folder, or one folder a class. For a folder that
+    ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe folder, a Pascal VOC folder, or
+    one folder a class. For a folder that
     is none of these, the error names the exports found inside it (a Roboflow download holds
     one a split: ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
     if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
         raise AnnotationError(f"{source} already holds images/ + masks/: train, tune and "
                               "evaluate read it as it is")
-    if source.is_dir() and not (source / "labels").is_dir():
+    if source.is_file() and source.suffix.lower() == ".json" and _labelme_json(source) is not None:
+        raise AnnotationError(f"{source} is one LabelMe file: import its folder, {source.parent}")
+    labelme = source.is_dir() and not (source / "labels").is_dir() and is_labelme_folder(source)
+    if source.is_dir() and not (source / "labels").is_dir() and not labelme:
         inside = sorted(p for p in source.glob("*.json") if p.name != IMPORT_RECORD) \
             or sorted(source.glob(CLASSES_CSV))
         if len(inside) == 1:
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
     voc = source.is_dir() and ((source / VOC_MASK_DIR).is_dir() or bool(_voc_annotations(source)))
-    if images and not voc and not (source.is_file() and source.suffix.lower() == ".json"):
-        raise AnnotationError("--images is for a COCO file or a Pascal VOC folder; other exports "
-                              "hold their photos")
+    if images and not voc and not labelme and not (source.is_file() and source.suffix.lower() == ".json"):
+        raise AnnotationError("--images is for a COCO file, a LabelMe folder or a Pascal VOC folder; "
+                              "other exports hold their photos")
+    if labelme:
+        return read_labelme(source, classes, images)
     if source.is_file():
         if source.suffix.lower() == ".csv":
             return read_class_csv(source, classes)
@@ -153,8 +164,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
                    | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
-                          f"of images/ and labels/, Pascal VOC XML files, {CLASSES_CSV}, or one "
-                          f"folder a class of photos){hint}")
+                          f"of images/ and labels/, LabelMe or Pascal VOC files, {CLASSES_CSV}, or "
+                          f"one folder a class of photos){hint}")
 
 
 def read_exports(source: str | Path, images: str | Path | None = None,
@@ -494,7 +505,7 @@ def _not_labelled(places: list[Path], items: list[Labelled], why: Callable[[Path
     a labelled photo: a photo without one was not labelled, which is not the same as clean).
     An item whose photo is in none of ``places`` is left out saying where it was looked for."""
     for i in items:
-        if not i.problem and not i.photo.is_file():
+        if not i.problem and not i.photo.is_file() and i.embedded_in is None:
             i.problem = (f"no such photo in {', '.join(str(p) for p in places)} (--images DIR: the "
                          "folder of the photos)")
     labelled = {i.photo.resolve() for i in items}
@@ -569,6 +580,145 @@ def _voc_photo(found: dict[str, Path], places: list[Path], filename: str | None,
     if stem in found:
         return found[stem]
     return places[0] / (name or f"{stem}.jpg")
+
+
+# ------------------------------------------------------------------ LabelMe
+LABELME_AREA = ("polygon", "rectangle", "circle", "mask")  # shape types that enclose pixels
+
+
+def _labelme_json(path: Path) -> dict | None:
+    """A LabelMe annotation file's content, or None for a JSON file of another kind."""
+    try:
+        with open(path, "rb") as f:
+            # LabelMe writes "shapes" after "version" and "flags": a COCO file of hundreds of
+            # MB is not parsed here to learn that it is not LabelMe's.
+            if b'"shapes"' not in f.read(4096):
+                return None
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("shapes"), list) \
+        and "imagePath" in data else None
+
+
+def is_labelme_folder(folder: Path) -> bool:
+    """Whether ``folder``'s first JSON file is LabelMe's (one file a photo: ``shapes``,
+    ``imagePath``)."""
+    first = next(iter(sorted(p for p in folder.glob("*.json") if p.name != IMPORT_RECORD)), None)
+    return first is not None and _labelme_json(first) is not None
+
+
+def read_labelme(folder: str | Path, classes: list[str] | None = None,
+                 images: str | Path | None = None) -> Export:
+    """The photos of a LabelMe folder: one ``NAME.json`` a photo (LabelMe saves it beside
+    the photo), its ``shapes`` each a ``label``, a ``shape_type`` and ``points`` in the
+    pixels of the upright photo (LabelMe turns a photo by its EXIF orientation before it is
+    drawn on), with their regions of the chosen classes. The photo is the file
+    ``imagePath`` names, relative to the JSON (Windows paths too), else one of that name, or
+    of the JSON's, in ``images`` when given or the folder, else the photo the JSON holds
+    (``imageData``: LabelMe can save it there). Polygons, circles and AI masks are
+    regions, filled as LabelMe's own ``labelme2voc`` fills them. Rectangles are regions too
+    in an export that has other regions (as ``labelme2voc`` reads them), else boxes (a
+    detection export, as ``labelme2coco`` reads them). A line or point of a chosen class
+    encloses no pixel, so its photo is left out rather than taken as clean; so is a photo in
+    the folder without a JSON file (not labelled)."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.glob("*.json") if p.name != IMPORT_RECORD)
+    if not files:
+        raise AnnotationError(f"{folder} holds no LabelMe JSON files")
+    places = ([Path(images)] if images else []) + [folder]
+    found = _photo_index(places)
+    counts: Counter = Counter()
+    parsed: list[tuple[Labelled, list[dict]]] = []
+    for path in files:
+        item, shapes = Labelled(_voc_photo(found, places, None, path.stem)), []
+        data = _labelme_json(path)
+        if data is None:
+            item.problem = f"its annotation {path.name} is not a LabelMe file"
+        else:
+            item.photo = _labelme_photo(path, str(data.get("imagePath") or ""), found, places)
+            if not item.photo.is_file() and data.get("imageData"):
+                item.embedded_in = path
+            w, h = data.get("imageWidth"), data.get("imageHeight")
+            item.frame = (int(w), int(h)) if _numbers([w, h]) and w > 0 and h > 0 else None
+            shapes = [s for s in data["shapes"] if isinstance(s, dict)]
+            if len(shapes) != len(data["shapes"]):
+                item.problem = f"its annotation {path.name} has shapes that are not objects"
+        counts.update(str(s.get("label", "")).strip() for s in shapes)
+        parsed.append((item, shapes))
+    chosen = choose_classes(counts, classes)
+    regions = any(str(s.get("shape_type") or "polygon") in ("polygon", "circle", "mask")
+                  for _, shapes in parsed for s in shapes if str(s.get("label", "")).strip() in chosen)
+    for item, shapes in parsed:
+        for n, shape in enumerate(shapes, 1):
+            if item.problem or str(shape.get("label", "")).strip() not in chosen:
+                continue
+            try:
+                _add_labelme_shape(item, shape, regions)
+            except (ValueError, TypeError, OSError) as e:
+                item.problem = f"shape {n} ({shape.get('label')}) cannot be used: {e}"
+    items = [i for i, _ in parsed]
+    photo_folders = sorted({i.photo.parent for i in items if i.photo.is_file()} - set(places))
+    return Export(str(folder), "LabelMe", items + _not_labelled(
+        places + photo_folders, items, lambda p: f"no annotation file (.json): {NOT_LABELLED}"),
+        sorted(chosen))
+
+
+def _labelme_photo(path: Path, image_path: str, found: dict[str, Path], places: list[Path]) -> Path:
+    """The photo a LabelMe file labels: ``imagePath`` relative to the file (LabelMe on
+    Windows writes backslashes), else a photo of that name or of the file's in ``places``."""
+    image_path = image_path.replace("\\", "/")
+    beside = path.parent / image_path
+    if image_path and beside.is_file():
+        return beside
+    return _voc_photo(found, places, image_path, path.stem)
+
+
+def _add_labelme_shape(item: Labelled, shape: dict, regions: bool) -> None:
+    """One shape of a chosen class added to ``item`` as a COCO polygon, an RLE (circles and
+    masks, drawn at the labelled size), or a box. ValueError says why it cannot be."""
+    kind = str(shape.get("shape_type") or "polygon")
+    points = shape.get("points")
+    if kind not in LABELME_AREA:
+        raise ValueError(f"a {kind} encloses no pixel: draw corrosion as polygons")
+    if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 and _numbers(p)
+                                                for p in points):
+        raise ValueError("its points are not [x, y] pairs of numbers")
+    if kind == "polygon":
+        if len(points) < 3:
+            raise ValueError(f"a polygon of {len(points)} point(s) encloses no pixel")
+        item.shapes.append([[v for xy in points for v in xy]])
+        return
+    if len(points) != 2:
+        raise ValueError(f"a {kind} needs 2 points, not {len(points)}")
+    (x0, y0), (x1, y1) = points
+    if kind == "rectangle":
+        x0, x1, y0, y1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+        if regions:
+            item.shapes.append([[x0, y0, x1, y0, x1, y1, x0, y1]])
+        else:
+            item.boxes.append((x0, y0, x1, y1))
+        return
+    if item.frame is None:
+        raise ValueError(f"a {kind} needs the file's imageWidth and imageHeight")
+    w, h = item.frame
+    canvas = Image.new("L", (w, h), 0)
+    if kind == "circle":  # centre, then a point on the rim
+        r = float(np.hypot(x1 - x0, y1 - y0))
+        ImageDraw.Draw(canvas).ellipse([x0 - r, y0 - r, x0 + r, y0 + r], outline=1, fill=1)
+    else:  # an AI mask: a PNG of the box from the first point to the second, both inside
+        import base64
+        import io
+
+        with Image.open(io.BytesIO(base64.b64decode(str(shape.get("mask") or ""), validate=True))) as png:
+            part = Image.fromarray((np.asarray(png.convert("L")) > 0).astype(np.uint8))
+        left, top = int(round(x0)), int(round(y0))
+        if part.size != (int(round(x1)) - left + 1, int(round(y1)) - top + 1):
+            raise ValueError(f"its mask is {part.size[0]} x {part.size[1]} px, not the size of its box")
+        canvas.paste(part, (left, top))
+    from pycocotools import mask as coco_mask
+
+    item.shapes.append(coco_mask.encode(np.asfortranarray(np.asarray(canvas, np.uint8))))
 
 
 # ------------------------------------------------------------------ rasterising
@@ -739,6 +889,11 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
     counts: Counter = Counter()
     for item in export.items:
         name = names[item.photo]
+        if item.embedded_in is not None and not item.problem:
+            try:
+                item = replace(item, photo=_embedded_photo(item.embedded_in, out / EMBEDDED_DIR / name))
+            except ValueError as e:
+                item = replace(item, problem=f"the photo its {item.embedded_in.name} holds cannot be read: {e}")
         why = item.problem or (None if item.photo.is_file() else "no such file")
         if why is None and kind == "masks" and item.boxes:
             why = "some regions drawn as boxes only, in an export of masks (its mask would miss them)"
@@ -757,6 +912,7 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
             # summary counts them, names the rest first, and import.json lists each one.
             log.info("left out %s: %s", item.photo, why)
             left_out[name] = why
+    shutil.rmtree(out / EMBEDDED_DIR, ignore_errors=True)
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
     summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], corrosion=counts["corrosion"],
@@ -768,6 +924,20 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
         "photos_of_corrosion": summary.corrosion, "photos_without_corrosion": summary.clean,
         "left_out": left_out}, indent=1))
     return summary
+
+
+def _embedded_photo(label_file: Path, dest: Path) -> Path:
+    """The photo a LabelMe file holds (base64 ``imageData``), written to ``dest``."""
+    import base64
+    import binascii
+
+    try:
+        data = base64.b64decode(str(json.loads(label_file.read_text())["imageData"]), validate=True)
+    except (binascii.Error, KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"its imageData is not base64 ({e})") from None
+    dest.parent.mkdir(exist_ok=True)
+    dest.write_bytes(data)
+    return dest
 
 
 def _output_names(items: list[Labelled], kind: str) -> dict[Path, str]:
