@@ -724,21 +724,28 @@ def test_a_labelme_file_that_holds_its_photo_needs_no_photo_beside_it(tmp_path):
     import base64
 
     src = tmp_path / "labelme"
-    photo = _photo(tmp_path / "elsewhere" / "held.jpg", square=(2, 3, 12, 9))
+    photo = tmp_path / "elsewhere" / "held.jpg"
+    photo.parent.mkdir()
+    noisy = np.random.default_rng(0).integers(0, 256, (2 * H, 2 * W, 3), dtype=np.uint8)
+    Image.fromarray(noisy).save(photo, quality=95)
     held = base64.b64encode(photo.read_bytes()).decode()
+    assert len(held) > 4096  # more than is read to tell a LabelMe file from a COCO one
     _labelme(src / "held.json", "held.jpg", [("rust", "rectangle", [[2, 3], [11, 8]], {}),
-                                             ("rust", "polygon", [[20, 20], [30, 20], [30, 28]], {})])
+                                             ("rust", "polygon", [[20, 20], [30, 20], [30, 28]], {})],
+             size=(2 * W, 2 * H))
     data = json.loads((src / "held.json").read_text())
-    (src / "held.json").write_text(json.dumps(dict(data, imageData=held)))
-    _labelme(src / "clean.json", "clean.jpg", [])
+    # a writer other than LabelMe's may put the photo first, the shapes far from the start
+    (src / "held.json").write_text(json.dumps({"imageData": held, **{k: v for k, v in data.items() if k != "imageData"}}))
+    _labelme(src / "clean.json", "clean.jpg", [])  # the first file, looked at to tell the format
     (src / "clean.json").write_text(json.dumps(dict(json.loads((src / "clean.json").read_text()), imageData=held)))
-    _labelme(src / "broken.json", "broken.jpg", [])
-    (src / "broken.json").write_text(json.dumps(dict(json.loads((src / "broken.json").read_text()), imageData="%%")))
+    _labelme(src / "broken.json", "x.jpg", [])
+    (src / "x.json").write_text(json.dumps(dict(json.loads((src / "broken.json").read_text()), imageData="%%")))
+    (src / "broken.json").unlink()
     out = tmp_path / "out"
     summary = write_import(read_export(src), out)
     assert (summary.masks, summary.clean) == (1, 1)
     assert (out / "images" / "held.jpg").read_bytes() == photo.read_bytes()
     assert (out / "not_corrosion" / "clean.jpg").read_bytes() == photo.read_bytes()
-    assert "imageData is not base64" in summary.left_out["broken.jpg"]
+    assert "imageData is not base64" in summary.left_out["x.jpg"]
     assert (read_mask(out / "masks" / "held.png") > 0)[3:9, 2:12].all()
     assert sorted(p.name for p in out.iterdir()) == ["corrosion", "images", "import.json", "masks", "not_corrosion"]

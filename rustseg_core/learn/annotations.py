@@ -590,9 +590,11 @@ def _labelme_json(path: Path) -> dict | None:
     """A LabelMe annotation file's content, or None for a JSON file of another kind."""
     try:
         with open(path, "rb") as f:
-            # LabelMe writes "shapes" after "version" and "flags": a COCO file of hundreds of
-            # MB is not parsed here to learn that it is not LabelMe's.
-            if b'"shapes"' not in f.read(4096):
+            # LabelMe writes "shapes" after "version" and "flags" (other writers may put the
+            # photo's imageData first): a COCO file of hundreds of MB, which has none of these
+            # keys near its start, is not parsed here to learn that it is not LabelMe's.
+            head = f.read(4096)
+            if not any(key in head for key in (b'"shapes"', b'"imagePath"', b'"imageData"')):
                 return None
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
