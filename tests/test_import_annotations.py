@@ -697,12 +697,20 @@ def test_labelme_rectangles_alone_are_boxes_and_photos_found_by_image_path(tmp_p
     _photo(photos / "skipped.jpg")
     _labelme(labels / "pier.json", "..\\photos\\pier.jpg", [("rust", "rectangle", [[2, 3], [10, 8]], {})])
     _labelme(labels / "phone.json", "../photos/phone.jpg", [("rust", "rectangle", [[30, 20], [40, 30]], {})])
+    # LabelMe 3: no image size, no shape_type; the photo's path on the labeller's own machine
+    _photo(photos / "old.jpg")
+    (labels / "old.json").write_text(json.dumps({
+        "version": "3.16.7", "flags": {}, "lineColor": [0, 255, 0, 128], "fillColor": [255, 0, 0, 128],
+        "imagePath": "C:\\Users\\inspector\\old.jpg", "imageData": None,
+        "shapes": [{"label": "rust", "line_color": None, "fill_color": None, "points": [[1, 2], [5, 9]],
+                    "shape_type": "rectangle"}]}))
     out = tmp_path / "out"
-    assert main(["import", str(labels), "--out", str(out)]) == 0
+    assert main(["import", str(labels), "--images", str(photos), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert "in LabelMe export" in said and "skipped.jpg" in said
-    assert json.loads((out / "boxes.json").read_text()) == {"pier.jpg": [[2, 3, 10, 8]], "phone.jpg": [[30, 20, 40, 30]]}
-    assert sorted(p.name for p in (out / "corrosion").iterdir()) == ["phone.jpg", "pier.jpg"]
+    assert json.loads((out / "boxes.json").read_text()) == {
+        "old.jpg": [[1, 2, 5, 9]], "phone.jpg": [[30, 20, 40, 30]], "pier.jpg": [[2, 3, 10, 8]]}
+    assert sorted(p.name for p in (out / "corrosion").iterdir()) == ["old.jpg", "phone.jpg", "pier.jpg"]
 
 
 def test_a_labelme_file_alone_or_broken_is_named(tmp_path):

@@ -660,7 +660,10 @@ def read_labelme(folder: str | Path, classes: list[str] | None = None,
             except (ValueError, TypeError, OSError) as e:
                 item.problem = f"shape {n} ({shape.get('label')}) cannot be used: {e}"
     items = [i for i, _ in parsed]
-    photo_folders = sorted({i.photo.parent for i in items if i.photo.is_file()} - set(places))
+    # the folders imagePath led to, each once however it was reached (../photos, --images)
+    listed = {p.resolve() for p in places}
+    photo_folders = sorted({d for d in {i.photo.parent.resolve() for i in items if i.photo.is_file()}
+                            if d not in listed})
     return Export(str(folder), "LabelMe", items + _not_labelled(
         places + photo_folders, items, lambda p: f"no annotation file (.json): {NOT_LABELLED}"),
         sorted(chosen))
