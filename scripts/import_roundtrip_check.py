@@ -11,7 +11,7 @@ folder, and counts the masks that come back identical, pixel for pixel. With ``-
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
 A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export, as a
-Pascal VOC one and as LabelMe rectangles instead, and its ``boxes.json`` compared with the one each import writes.
+Pascal VOC one, as LabelMe rectangles and as a VIA file of rectangles instead, and its ``boxes.json`` compared with the one each import writes.
 """
 from __future__ import annotations
 
@@ -117,6 +117,22 @@ def write_labelme_boxes(folder: Path, dest: Path) -> int:
     return len(boxes)
 
 
+def write_via_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as a VGG Image Annotator file of rectangles
+    (``via_region_data.json``, as Mask R-CNN's samples keep it) beside copies of the photos."""
+    dest.mkdir(parents=True)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    entries = {}
+    for name, bxs in sorted(boxes.items()):
+        shutil.copyfile(folder / "images" / name, dest / name)
+        size = (dest / name).stat().st_size
+        entries[f"{name}{size}"] = {"filename": name, "size": size, "file_attributes": {}, "regions": [
+            {"shape_attributes": {"name": "rect", "x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0},
+             "region_attributes": {}} for x0, y0, x1, y1 in bxs]}
+    (dest / "via_region_data.json").write_text(json.dumps(entries))
+    return len(boxes)
+
+
 def write_coco_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
     dest.mkdir(parents=True)
@@ -164,7 +180,8 @@ def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
     ok = True
     for fmt, write in (("a COCO detection export", write_coco_boxes),
                        ("a Pascal VOC export", write_voc_boxes),
-                       ("LabelMe rectangles", write_labelme_boxes)):
+                       ("LabelMe rectangles", write_labelme_boxes),
+                       ("VIA rectangles", write_via_boxes)):
         export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
         n = write(folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:

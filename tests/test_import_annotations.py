@@ -757,3 +757,82 @@ def test_a_labelme_file_that_holds_its_photo_needs_no_photo_beside_it(tmp_path):
     assert "imageData is not base64" in summary.left_out["x.jpg"]
     assert (read_mask(out / "masks" / "held.png") > 0)[3:9, 2:12].all()
     assert sorted(p.name for p in out.iterdir()) == ["corrosion", "images", "import.json", "masks", "not_corrosion"]
+
+
+def _via(path, photos, wrap=False):
+    """A VGG Image Annotator 2 annotations file ({filename + size: entry}), or a project
+    holding it (``wrap``)."""
+    entries = {f"{name}{i}": {"filename": name, "size": i, "regions": regions, "file_attributes": {}}
+               for i, (name, regions) in enumerate(photos.items())}
+    data = {"_via_settings": {}, "_via_img_metadata": entries, "_via_attributes": {}} if wrap else entries
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _region(shape, **attributes):
+    return {"shape_attributes": shape, "region_attributes": attributes}
+
+
+def test_via_regions_as_mask_rcnn_keeps_them(tmp_path):
+    """Mask R-CNN's balloon sample: via_region_data.json beside the photos, one class, its
+    regions without attributes. Polygons, circles, ellipses and rectangles are regions; a
+    photo listed without regions is clean; a polyline leaves its photo out; a photo the file
+    does not list is not labelled."""
+    from PIL import ImageDraw
+
+    src = tmp_path / "train"
+    for name in ("a", "b", "c", "d", "e", "unlisted"):
+        _photo(src / f"{name}.jpg")
+    xs, ys = [5.5, 20.3, 18.1, 6.4], [15.2, 16.8, 27.6, 25.1]
+    _via(src / "via_region_data.json", {
+        "a.jpg": [_region({"name": "polygon", "all_points_x": xs, "all_points_y": ys}),
+                  _region({"name": "rect", "x": 30, "y": 2, "width": 6, "height": 5})],
+        "b.jpg": [_region({"name": "circle", "cx": 20, "cy": 14, "r": 8}),
+                  _region({"name": "ellipse", "cx": 5, "cy": 5, "rx": 4, "ry": 2, "theta": 0.5})],
+        "d.jpg": [],
+        "e.jpg": [_region({"name": "polyline", "all_points_x": [1, 30], "all_points_y": [1, 20]})],
+        "gone.jpg": []})
+    export = read_export(src)
+    assert export.format == "VIA" and export.classes == ["region"]
+    summary = write_import(export, tmp_path / "out")
+    assert (summary.masks, summary.clean) == (2, 1)
+    assert "a polyline encloses no pixel" in summary.left_out["e.jpg"]
+    assert summary.left_out["unlisted.jpg"] == "not in via_region_data.json: not labelled"
+    assert summary.left_out["gone.jpg"].startswith("no such photo in")
+    img = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(img).polygon(list(zip(xs, ys)), fill=1)
+    ImageDraw.Draw(img).polygon([(30, 2), (36, 2), (36, 7), (30, 7)], fill=1)
+    a = np.asarray(img) > 0
+    assert np.array_equal(read_mask(tmp_path / "out" / "masks" / "a.png") > 0, a)
+    b = read_mask(tmp_path / "out" / "masks" / "b.png") > 0
+    disc = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(disc).ellipse([12, 6, 28, 22], fill=1)
+    disc = np.asarray(disc) > 0
+    circle = b.copy()
+    circle[:, :11] = False  # the ellipse is left of x = 10
+    assert (circle & disc).sum() / (circle | disc).sum() > 0.9 and b[14, 20] and not b[14, 29]
+    assert b[5, 5] and b[5:8, 1:10].sum() > 8 and not b[5:8, 1:10].all()  # the turned ellipse
+
+
+def test_via_classes_from_attributes_and_rectangles_alone_as_boxes(tmp_path, capsys):
+    """A VIA 1 project (regions keyed by number) whose regions carry a drop-down class and a
+    checkbox: the values are the classes to choose from; rectangles alone are boxes. A
+    download of splits (the balloon sample's train/ and val/) imports split by split."""
+    root = tmp_path / "dataset"
+    for split in ("train", "val"):
+        _photo(root / split / "p.jpg")
+        _photo(root / split / "q.jpg")
+        regions = {"0": _region({"name": "rect", "x": 1, "y": 2, "width": 10, "height": 5}, name="rust", nome="rust"),
+                   "1": _region({"name": "rect", "x": 20, "y": 20, "width": 5, "height": 5}, name="paint",
+                                extra={"flaking": True, "blistered": False})}
+        _via(root / split / "via_region_data.json", {"p.jpg": regions, "q.jpg": {}}, wrap=split == "val")
+    assert main(["import", str(root), "--out", str(tmp_path / "o1")]) == 2
+    assert "3 classes (rust (1 region), paint (1 region), flaking (1 region))" in capsys.readouterr().err
+    assert main(["import", str(root), "--classes", "rust,flaking", "--out", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().out
+    assert "in VIA export" in said
+    for split in ("train", "val"):
+        assert json.loads((tmp_path / "out" / split / "boxes.json").read_text()) == {
+            "p.jpg": [[1, 2, 11, 7], [20, 20, 25, 25]]}
+        assert [p.name for p in (tmp_path / "out" / split / "not_corrosion").iterdir()] == ["q.jpg"]

@@ -1000,10 +1000,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="output model folder")
     a.set_defaults(func=_average)
 
-    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe or Pascal VOC export into RustSEG's data "
-                                "folders",
+    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe, VIA or Pascal VOC export into RustSEG's "
+                                "data folders",
                  "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
-                 "LabelMe, LabelImg, one folder a class) into the folders train, tune and evaluate read: "
+                 "LabelMe, the VGG Image Annotator, LabelImg, one folder a class) into the folders train, tune and evaluate read: "
                  "photos with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
                  "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
                  "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
@@ -1016,7 +1016,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
                         "holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); a folder of LabelMe JSON files "
-                        "(one a photo; rectangles alone are boxes); Roboflow's _classes.csv or its "
+                        "(one a photo; rectangles alone are boxes); a VGG Image Annotator file "
+                        "(e.g. Mask R-CNN's via_region_data.json; classes are the regions' "
+                        "attribute values) or its folder; Roboflow's _classes.csv or its "
                         "folder; Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
                         "export, class colours from labelmap.txt), or their folder; a folder of one "
@@ -1025,7 +1027,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
-                   help="COCO: the folder its file_names are in (default: the JSON's folder); "
+                   help="COCO, VIA: the folder its file names are in (default: the JSON's folder); "
                         "LabelMe: where its photos are when imagePath does not lead to them; "
                         "Pascal VOC: a folder of its photos, looked in first (CVAT leaves them out "
                         "of an export unless asked)")

@@ -3,7 +3,8 @@
 Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or boxes) or YOLO
 text files (one line a region: a class, then a normalised polygon or box); LabelImg and the
 VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JSON file a
-photo (polygons, rectangles, circles, masks); photos labelled
+photo (polygons, rectangles, circles, masks); the VGG Image Annotator (VIA), one JSON file
+for all photos (Mask R-CNN's ``via_region_data.json``); photos labelled
 as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
 ``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
 ``evaluate`` read:
@@ -123,11 +124,11 @@ def _listing(counts: Counter, unit: str) -> str:
 
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
-    """Whichever export ``source`` is: a COCO JSON file (or a folder holding one), Roboflow's
-    ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe folder, a Pascal VOC folder, or
-    one folder a class. For a folder that
-    is none of these, the error names the exports found inside it (a Roboflow download holds
-    one a split: ``train/``, ``valid/``, ``test/``)."""
+    """Whichever export ``source`` is: a COCO or VIA JSON file (or a folder holding one),
+    Roboflow's ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe folder, a Pascal VOC
+    folder, or one folder a class. For a folder that is none of these, the error names the
+    exports found inside it (a Roboflow download holds one a split: ``train/``, ``valid/``,
+    ``test/``)."""
     source = Path(source)
     if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
         raise AnnotationError(f"{source} already holds images/ + masks/: train, tune and "
@@ -149,7 +150,10 @@ def read_export(source: str | Path, images: str | Path | None = None,
     if source.is_file():
         if source.suffix.lower() == ".csv":
             return read_class_csv(source, classes)
-        return read_coco(source, images, classes)
+        data = _json_file(source)
+        if _via_photos(data) is not None:
+            return read_via(source, images, classes, data=data)
+        return read_coco(source, images, classes, data=data)
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
     if (source / VOC_MASK_DIR).is_dir():
@@ -164,8 +168,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
                    | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
-                          f"of images/ and labels/, LabelMe or Pascal VOC files, {CLASSES_CSV}, or "
-                          f"one folder a class of photos){hint}")
+                          f"of images/ and labels/, a VIA file, LabelMe or Pascal VOC files, "
+                          f"{CLASSES_CSV}, or one folder a class of photos){hint}")
 
 
 def read_exports(source: str | Path, images: str | Path | None = None,
@@ -259,16 +263,21 @@ def read_class_csv(path: str | Path, classes: list[str] | None = None) -> Export
 
 
 # ------------------------------------------------------------------ COCO
-def read_coco(path: str | Path, images: str | Path | None = None,
-              classes: list[str] | None = None) -> Export:
-    """The photos of a COCO JSON file (``images``: where its ``file_name`` s are; default
-    the JSON's folder, as Roboflow exports it) with their regions of the chosen classes.
-    A region with a ``segmentation`` is a mask; one with only a ``bbox`` is a box."""
-    path = Path(path)
+def _json_file(path: Path):
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise AnnotationError(f"{path} cannot be read as JSON: {e}") from e
+
+
+def read_coco(path: str | Path, images: str | Path | None = None,
+              classes: list[str] | None = None, data=None) -> Export:
+    """The photos of a COCO JSON file (``images``: where its ``file_name`` s are; default
+    the JSON's folder, as Roboflow exports it) with their regions of the chosen classes.
+    A region with a ``segmentation`` is a mask; one with only a ``bbox`` is a box. ``data``:
+    the file's content, when already read."""
+    path = Path(path)
+    data = _json_file(path) if data is None else data
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{path} is not a COCO file: it has no \"images\" list")
     root = Path(images) if images else path.parent
@@ -580,6 +589,133 @@ def _voc_photo(found: dict[str, Path], places: list[Path], filename: str | None,
     if stem in found:
         return found[stem]
     return places[0] / (name or f"{stem}.jpg")
+
+
+# ------------------------------------------------------------------ VGG Image Annotator
+VIA_NO_ATTRIBUTE = "region"  # the class of a region without attributes (a one-class project)
+
+
+def _via_photos(data) -> list[dict] | None:
+    """The photo entries of a VGG Image Annotator file: its exported annotations
+    (``{key: {filename, size, regions, file_attributes}}``, as Mask R-CNN's balloon sample
+    keeps them in ``via_region_data.json``) or a VIA 2 project (its ``_via_img_metadata``);
+    None for JSON of another kind."""
+    if isinstance(data, dict) and isinstance(data.get("_via_img_metadata"), dict):
+        data = data["_via_img_metadata"]
+    if not isinstance(data, dict) or not data:
+        return None
+    entries = list(data.values())
+    return entries if all(isinstance(e, dict) and "filename" in e and "regions" in e
+                          for e in entries) else None
+
+
+def _via_tags(attributes) -> list[str]:
+    """The class names a VIA region carries: each attribute's text (a text or drop-down
+    attribute), or the ticked options of a checkbox attribute; ``region`` when it has none."""
+    tags: list[str] = []
+    if isinstance(attributes, dict):
+        for value in attributes.values():
+            if isinstance(value, str) and value.strip():
+                tags.append(value.strip())
+            elif isinstance(value, dict):
+                tags += [str(option) for option, ticked in value.items() if ticked]
+    # once each: projects often repeat one class under two attributes ({"inseto": "kudzu",
+    # "insect": "kudzu"}, a translated attribute kept beside the old one)
+    return list(dict.fromkeys(tags)) or [VIA_NO_ATTRIBUTE]
+
+
+def read_via(path: str | Path, images: str | Path | None = None,
+             classes: list[str] | None = None, data=None) -> Export:
+    """The photos of a VGG Image Annotator file (VIA 1 or 2: exported annotations or a
+    project) with their regions of the chosen classes. A region's classes are its
+    attributes' values (``{"name": "rust"}``); a region without attributes is of the class
+    ``region``. Photos are found by ``filename`` in ``images`` when given, else beside the
+    file.
+    Polygons, circles and ellipses are regions (filled as polygons, ellipses by 4 vertices a
+    pixel of radius); rectangles are regions too in an export that has other regions, else
+    boxes. A polyline or point of a chosen class encloses no pixel, so its photo is left out
+    rather than taken as clean; so is a photo beside the file that it does not list (not
+    labelled). VIA keeps no image size: regions are taken as drawn on the upright photo, as
+    browsers show it."""
+    path = Path(path)
+    data = _json_file(path) if data is None else data
+    entries = _via_photos(data)
+    if entries is None:
+        raise AnnotationError(f"{path} is not a VIA file: it needs one entry a photo, each with "
+                              "a filename and regions")
+    places = ([Path(images)] if images else []) + [path.parent]
+    found = _photo_index(places)
+    counts: Counter = Counter()
+    parsed: list[tuple[Labelled, list[tuple[list[str], dict]]]] = []
+    for entry in entries:
+        name = str(entry.get("filename") or "")
+        direct = places[0] / name
+        item = Labelled(direct if name and direct.is_file()
+                        else _voc_photo(found, places, name, Path(name).stem))
+        regions = entry.get("regions") or []
+        regions = list(regions.values()) if isinstance(regions, dict) else regions  # VIA 1: a dict
+        shapes = [(_via_tags(r.get("region_attributes")), r.get("shape_attributes"))
+                  for r in regions if isinstance(r, dict)]
+        if len(shapes) != len(regions):
+            item.problem = "its regions are not objects"
+        for tags, _ in shapes:
+            counts.update(tags)
+        parsed.append((item, shapes))
+    chosen = choose_classes(counts, classes)
+    enclosed = any(isinstance(shape, dict) and shape.get("name") in ("polygon", "circle", "ellipse")
+                   for _, shapes in parsed for tags, shape in shapes if chosen & set(tags))
+    for item, shapes in parsed:
+        for n, (tags, shape) in enumerate(shapes, 1):
+            if item.problem or not chosen & set(tags):
+                continue
+            try:
+                _add_via_shape(item, shape, enclosed)
+            except (ValueError, TypeError) as e:
+                item.problem = f"region {n} ({', '.join(tags)}) cannot be used: {e}"
+    items = [i for i, _ in parsed]
+    return Export(str(path), "VIA", items + _not_labelled(
+        places, items, lambda p: f"not in {path.name}: {NOT_LABELLED}"), sorted(chosen))
+
+
+def _add_via_shape(item: Labelled, shape, enclosed: bool) -> None:
+    """One VIA region of a chosen class added to ``item`` as a COCO polygon or a box."""
+    if not isinstance(shape, dict):
+        raise ValueError("it has no shape_attributes")
+    kind = shape.get("name")
+
+    def numbers(*keys):
+        values = [shape.get(k) for k in keys]
+        if not _numbers(values):
+            raise ValueError(f"its {', '.join(keys)} are not numbers")
+        return values
+
+    if kind == "polygon":
+        xs, ys = shape.get("all_points_x"), shape.get("all_points_y")
+        if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) \
+                or not _numbers(xs + ys):
+            raise ValueError("its all_points_x and all_points_y are not two lists of numbers, one a point")
+        if len(xs) < 3:
+            raise ValueError(f"a polygon of {len(xs)} point(s) encloses no pixel")
+        item.shapes.append([[v for xy in zip(xs, ys) for v in xy]])
+    elif kind == "rect":
+        x, y, w, h = numbers("x", "y", "width", "height")
+        if enclosed:
+            item.shapes.append([[x, y, x + w, y, x + w, y + h, x, y + h]])
+        else:
+            item.boxes.append((x, y, x + w, y + h))
+    elif kind in ("circle", "ellipse"):
+        if kind == "circle":
+            cx, cy, r = numbers("cx", "cy", "r")
+            rx, ry, theta = r, r, 0.0
+        else:
+            cx, cy, rx, ry = numbers("cx", "cy", "rx", "ry")
+            theta = float(shape.get("theta") or 0.0)
+        t = np.linspace(0, 2 * np.pi, int(np.clip(4 * max(rx, ry), 16, 720)), endpoint=False)
+        px = cx + rx * np.cos(theta) * np.cos(t) - ry * np.sin(theta) * np.sin(t)
+        py = cy + rx * np.sin(theta) * np.cos(t) + ry * np.cos(theta) * np.sin(t)
+        item.shapes.append([np.column_stack([px, py]).ravel().tolist()])
+    else:
+        raise ValueError(f"a {kind} encloses no pixel: draw corrosion as polygons")
 
 
 # ------------------------------------------------------------------ LabelMe
@@ -898,7 +1034,8 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
             try:
                 item = replace(item, photo=_embedded_photo(item.embedded_in, out / EMBEDDED_DIR / name))
             except ValueError as e:
-                item = replace(item, problem=f"the photo its {item.embedded_in.name} holds cannot be read: {e}")
+                item = replace(item, problem=f"the photo its {item.embedded_in.name} holds cannot be "
+                                             f"read: {e}")
         why = item.problem or (None if item.photo.is_file() else "no such file")
         if why is None and kind == "masks" and item.boxes:
             why = "some regions drawn as boxes only, in an export of masks (its mask would miss them)"
