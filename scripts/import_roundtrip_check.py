@@ -6,7 +6,8 @@ README cites.
 
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
 (as CVAT and pycocotools write masks), as CVAT's "Segmentation mask" export (one colour a
-class in ``SegmentationClass/``) and as LabelMe files (one AI mask a photo), imports each with ``rustseg import`` into a temporary
+class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo) and as Roboflow's
+PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``), imports each with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
@@ -77,6 +78,20 @@ def _labelme_file(dest: Path, photo: Path, size: tuple[int, int], shapes: list[d
 def _shape(kind: str, points: list, **extra) -> dict:
     return {"label": "rust", "points": points, "group_id": None, "description": "",
             "shape_type": kind, "flags": {}, **extra}
+
+
+def write_roboflow_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as Roboflow's "Semantic Segmentation Masks" export: ``NAME_mask.png``
+    (1 where corrosion) beside each photo, and ``_classes.csv`` naming the pixel values."""
+    from PIL import Image
+
+    dest.mkdir(parents=True)
+    (dest / "_classes.csv").write_text("Pixel Value, Class\n0, background\n1, rust\n")
+    pairs = pair_photos(folder)[0]
+    for photo, mask_path in pairs:
+        shutil.copyfile(photo, dest / photo.name)
+        Image.fromarray((read_mask(mask_path) > 0).astype(np.uint8)).save(dest / f"{photo.stem}_mask.png")
+    return len(pairs)
 
 
 def write_labelme_masks(folder: Path, dest: Path) -> int:
@@ -208,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         for fmt, write, dest, back in (
                 ("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc", Path(tmp) / "voc-imported"),
                 ("LabelMe AI masks", write_labelme_masks, Path(tmp) / "labelme", Path(tmp) / "labelme-imported"),
+                ("Roboflow's PNG masks", write_roboflow_masks, Path(tmp) / "roboflow", Path(tmp) / "roboflow-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

@@ -836,3 +836,38 @@ def test_via_classes_from_attributes_and_rectangles_alone_as_boxes(tmp_path, cap
         assert json.loads((tmp_path / "out" / split / "boxes.json").read_text()) == {
             "p.jpg": [[1, 2, 11, 7], [20, 20, 25, 25]]}
         assert [p.name for p in (tmp_path / "out" / split / "not_corrosion").iterdir()] == ["q.jpg"]
+
+
+def _roboflow_masks(folder, masks):
+    """Roboflow's "Semantic Segmentation Masks" export: NAME.jpg beside NAME_mask.png (pixel
+    values are classes) and _classes.csv naming them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "_classes.csv").write_text("Pixel Value, Class\n0, background\n1, rust\n2, paint\n")
+    for name, values in masks.items():
+        _photo(folder / f"{name}_jpg.rf.{'a' * 32}.jpg")
+        if values is not None:
+            Image.fromarray(values).save(folder / f"{name}_jpg.rf.{'a' * 32}_mask.png")
+
+
+def test_roboflow_semantic_masks_become_masks(tmp_path, capsys):
+    """Roboflow's PNG mask export, as a download of splits: its _classes.csv maps pixel values
+    to classes (it is not the image-label CSV of the same name); a photo whose mask is all
+    background is clean, one without a mask is not labelled."""
+    root = tmp_path / "download"
+    a = np.zeros((H, W), np.uint8)
+    a[2:10, 3:12] = 1
+    a[20:25, 20:30] = 2
+    _roboflow_masks(root / "train", {"a": a, "b": np.zeros((H, W), np.uint8), "c": None})
+    _roboflow_masks(root / "valid", {"d": a})
+    with pytest.raises(AnnotationError, match="2 classes"):
+        read_export(root / "train")
+    out = tmp_path / "out"
+    assert main(["import", str(root), "--classes", "rust", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "in Roboflow masks export" in said and "--val-masks" in said
+    masks = {p.name: read_mask(p) > 0 for p in (out / "train" / "masks").iterdir()}
+    assert list(masks) == [f"a_jpg.rf.{'a' * 32}.png"] and np.array_equal(masks[f"a_jpg.rf.{'a' * 32}.png"], a == 1)
+    assert [p.name for p in (out / "train" / "not_corrosion").iterdir()] == [f"b_jpg.rf.{'a' * 32}.jpg"]
+    record = json.loads((out / "train" / "import.json").read_text())
+    assert record["left_out"] == {f"c_jpg.rf.{'a' * 32}.jpg": f"no mask (c_jpg.rf.{'a' * 32}_mask.png): not labelled"}
+    assert len(list((out / "val" / "masks").iterdir())) == 1

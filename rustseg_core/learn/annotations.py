@@ -4,7 +4,8 @@ Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or b
 text files (one line a region: a class, then a normalised polygon or box); LabelImg and the
 VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JSON file a
 photo (polygons, rectangles, circles, masks); the VGG Image Annotator (VIA), one JSON file
-for all photos (Mask R-CNN's ``via_region_data.json``); photos labelled
+for all photos (Mask R-CNN's ``via_region_data.json``); Roboflow's semantic segmentation
+export, a PNG mask a photo (``NAME_mask.png``, its pixel values the classes); photos labelled
 as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
 ``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
 ``evaluate`` read:
@@ -149,6 +150,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
         return read_labelme(source, classes, images)
     if source.is_file():
         if source.suffix.lower() == ".csv":
+            if _is_mask_classes_csv(source):
+                return read_mask_pngs(source.parent, classes)
             return read_class_csv(source, classes)
         data = _json_file(source)
         if _via_photos(data) is not None:
@@ -260,6 +263,74 @@ def read_class_csv(path: str | Path, classes: list[str] | None = None) -> Export
     items = [Labelled(path.parent / r["filename"], image_label=any(r.get(c) == "1" for c in chosen))
              for r in rows]
     return Export(str(path), "classes CSV", items, sorted(chosen))
+
+
+# ------------------------------------------------------------------ Roboflow's PNG masks
+MASK_SUFFIX = "_mask"  # Roboflow's semantic segmentation export: NAME.jpg beside NAME_mask.png
+
+
+def _is_mask_classes_csv(path: Path) -> bool:
+    """Whether a ``_classes.csv`` maps mask pixel values to classes (``Pixel Value, Class``,
+    Roboflow's semantic segmentation export) rather than labelling photos as a whole."""
+    try:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return [h.strip().lower() for h in header[:2]] == ["pixel value", "class"]
+
+
+def read_mask_pngs(folder: str | Path, classes: list[str] | None = None) -> Export:
+    """The photos of Roboflow's "Semantic Segmentation Masks" export: ``NAME.jpg`` beside
+    ``NAME_mask.png``, whose pixel values are classes named in ``_classes.csv`` (``Pixel
+    Value, Class``). Value 0 and a class named background are never corrosion. A photo
+    without its mask is not labelled: left out and named."""
+    folder = Path(folder)
+    names: dict[int, str] = {}
+    try:
+        with open(folder / CLASSES_CSV, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise AnnotationError(f"{folder / CLASSES_CSV} cannot be read as CSV: {e}") from e
+    for n, row in enumerate(rows[1:], 2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            value, name = int(row[0]), row[1].strip()
+        except (ValueError, IndexError):
+            raise AnnotationError(f"{folder / CLASSES_CSV} line {n} is not a pixel value and a "
+                                  "class") from None
+        if value != 0 and name.lower() != "background":
+            names[value] = name
+    photos = [p for p in _photos_in(folder) if not p.stem.endswith(MASK_SUFFIX)]
+    counts: Counter = Counter({name: 0 for name in names.values()})
+    parsed: list[tuple[Labelled, np.ndarray | None]] = []
+    for photo in photos:
+        png = folder / f"{photo.stem}{MASK_SUFFIX}.png"
+        item, values = Labelled(photo), None
+        if not png.is_file():
+            item.problem = f"no mask ({png.name}): {NOT_LABELLED}"
+        else:
+            try:
+                with Image.open(png) as img:
+                    img.load()
+                    values = np.asarray(img if img.mode in ("L", "P", "I", "I;16") else img.convert("L"))
+                item.frame = (values.shape[1], values.shape[0])
+            except OSError as e:
+                item.problem = f"its mask {png.name} cannot be read: {e}"
+        if values is not None:
+            counts.update({names[v] for v in np.unique(values).tolist() if v in names})  # photos a class
+        parsed.append((item, values))
+    if not parsed:
+        raise AnnotationError(f"{folder} holds no photos beside its masks")
+    chosen = choose_classes(counts, classes, "photo")
+    from pycocotools import mask as coco_mask
+
+    wanted = [v for v, name in names.items() if name in chosen]
+    for item, values in parsed:
+        if values is not None and (pixels := np.isin(values, wanted)).any():
+            item.shapes.append(coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8))))
+    return Export(str(folder), "Roboflow masks", [i for i, _ in parsed], sorted(chosen))
 
 
 # ------------------------------------------------------------------ COCO
