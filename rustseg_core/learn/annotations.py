@@ -701,10 +701,9 @@ def read_via(path: str | Path, images: str | Path | None = None,
     project) with their regions of the chosen classes. A region's classes are its
     attributes' values (``{"name": "rust"}``); a region without attributes is of the class
     ``region``. Photos are found by ``filename`` in ``images`` when given, else beside the
-    file.
-    Polygons, circles and ellipses are regions (filled as polygons, ellipses by 4 vertices a
-    pixel of radius); rectangles are regions too in an export that has other regions, else
-    boxes. A polyline or point of a chosen class encloses no pixel, so its photo is left out
+    file. Polygons, circles and ellipses are regions (filled as polygons, ellipses by 4
+    vertices a pixel of radius); rectangles are regions too in an export that has other
+    regions, else boxes. A polyline or point of a chosen class encloses no pixel, so its photo is left out
     rather than taken as clean; so is a photo beside the file that it does not list (not
     labelled). VIA keeps no image size: regions are taken as drawn on the upright photo, as
     browsers show it."""
@@ -764,7 +763,8 @@ def _add_via_shape(item: Labelled, shape, enclosed: bool) -> None:
         xs, ys = shape.get("all_points_x"), shape.get("all_points_y")
         if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) \
                 or not _numbers(xs + ys):
-            raise ValueError("its all_points_x and all_points_y are not two lists of numbers, one a point")
+            raise ValueError("its all_points_x and all_points_y are not two lists of numbers, one "
+                             "a point")
         if len(xs) < 3:
             raise ValueError(f"a polygon of {len(xs)} point(s) encloses no pixel")
         item.shapes.append([[v for xy in zip(xs, ys) for v in xy]])
