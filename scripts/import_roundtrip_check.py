@@ -6,8 +6,9 @@ README cites.
 
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
 (as CVAT and pycocotools write masks), as CVAT's "Segmentation mask" export (one colour a
-class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo) and as Roboflow's
-PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``), imports each with ``rustseg import`` into a temporary
+class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo), as Roboflow's
+PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``) and as a mask folder
+named otherwise (``masks/NAME_mask.png``, 0/1), imports each with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
@@ -91,6 +92,20 @@ def write_roboflow_masks(folder: Path, dest: Path) -> int:
     for photo, mask_path in pairs:
         shutil.copyfile(photo, dest / photo.name)
         Image.fromarray((read_mask(mask_path) > 0).astype(np.uint8)).save(dest / f"{photo.stem}_mask.png")
+    return len(pairs)
+
+
+def write_renamed_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as many public sets name them: ``images/NAME.jpg`` beside
+    ``masks/NAME_mask.png``, 1 where corrosion."""
+    from PIL import Image
+
+    (dest / "images").mkdir(parents=True)
+    (dest / "masks").mkdir()
+    pairs = pair_photos(folder)[0]
+    for photo, mask_path in pairs:
+        shutil.copyfile(photo, dest / "images" / photo.name)
+        Image.fromarray((read_mask(mask_path) > 0).astype(np.uint8)).save(dest / "masks" / f"{photo.stem}_mask.png")
     return len(pairs)
 
 
@@ -224,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("a CVAT segmentation-mask export", write_voc_masks, Path(tmp) / "voc", Path(tmp) / "voc-imported"),
                 ("LabelMe AI masks", write_labelme_masks, Path(tmp) / "labelme", Path(tmp) / "labelme-imported"),
                 ("Roboflow's PNG masks", write_roboflow_masks, Path(tmp) / "roboflow", Path(tmp) / "roboflow-imported"),
+                ("masks named NAME_mask.png", write_renamed_masks, Path(tmp) / "renamed", Path(tmp) / "renamed-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

@@ -871,3 +871,31 @@ def test_roboflow_semantic_masks_become_masks(tmp_path, capsys):
     record = json.loads((out / "train" / "import.json").read_text())
     assert record["left_out"] == {f"c_jpg.rf.{'a' * 32}.jpg": f"no mask (c_jpg.rf.{'a' * 32}_mask.png): not labelled"}
     assert len(list((out / "val" / "masks").iterdir())) == 1
+
+
+def test_a_mask_folder_named_otherwise_is_paired_and_renamed(tmp_path, capsys):
+    """images/ + masks/ as many public sets name them (NAME_mask.png, JPEG masks): evaluate
+    says import renames them, and import pairs them. A JPEG mask's compression noise is not
+    rust; a folder already in the pair layout is still refused."""
+    src = tmp_path / "kaggle"
+    rust = np.zeros((H, W), bool)
+    rust[2:9, 3:20] = True
+    for name in ("a", "b", "c", "none"):
+        _photo(src / "images" / f"{name}.jpg")
+    (src / "masks").mkdir()
+    Image.fromarray(rust.astype(np.uint8) * 255).save(src / "masks" / "a_mask.png")
+    Image.fromarray(rust.astype(np.uint8)).save(src / "masks" / "b-mask.png")  # class indices 0/1
+    noisy = rust.astype(np.uint8) * 255
+    noisy[20:, :] = 9  # what JPEG compression leaves in the dark
+    Image.fromarray(noisy).save(src / "masks" / "c.jpg", quality=60)
+    assert main(["evaluate", "--only", "pixel", "--pixel", str(src), "--out", str(tmp_path / "e")]) == 2
+    assert f"rustseg import {src} --out NEW renames them" in capsys.readouterr().err
+    out = tmp_path / "out"
+    summary = write_import(read_export(src), out)
+    assert summary.masks == 3 and summary.left_out == {"none.jpg": "no mask (masks/none.png or none_mask.*): not labelled"}
+    for name in ("a", "b"):
+        assert np.array_equal(read_mask(out / "masks" / f"{name}.png") > 0, rust)
+    c = read_mask(out / "masks" / "c.png") > 0
+    assert not c[20:].any() and (c & rust).sum() / (c | rust).sum() > 0.9
+    with pytest.raises(AnnotationError, match="already holds images/ \\+ masks/"):
+        read_export(out)

@@ -183,7 +183,8 @@ def test_import_roundtrip_check_gives_back_every_mask(tmp_path, capsys):
     write_mask_folder(tmp_path / "set", n=5, size=48)
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
     said = capsys.readouterr().out
-    for fmt in ("a CVAT segmentation-mask export", "LabelMe AI masks", "Roboflow's PNG masks", "a COCO RLE export"):
+    for fmt in ("a CVAT segmentation-mask export", "LabelMe AI masks", "Roboflow's PNG masks",
+                "masks named NAME_mask.png", "a COCO RLE export"):
         assert f"5 of 5 masks came back identical through {fmt}" in said
 
 

@@ -132,7 +132,9 @@ def _check_layout(folder: str | Path, kind: str) -> None:
             find_splits(folder)
         elif kind == "masks" and not pair_photos(folder)[0]:
             raise MaskFolderError(f"no photo in {folder}/images has a mask in {folder}/masks "
-                                  "(images/NAME.jpg pairs with masks/NAME.png)")
+                                  "(images/NAME.jpg pairs with masks/NAME.png; masks named "
+                                  f"NAME_mask.png or NAME.jpg: rustseg import {folder} --out NEW "
+                                  "renames them)")
         elif kind == "boxes" and not ((folder / "images").is_dir() and (folder / "boxes.json").is_file()):
             raise MaskFolderError(f"{folder} needs images/ and boxes.json")
         elif kind == "photos" and not photos_under(folder):
@@ -1023,7 +1025,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "NAME_mask.png beside each photo); Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
                         "export, class colours from labelmap.txt), or their folder; a folder of one "
-                        "subfolder of photos a class; or a download holding one of these a split "
+                        "subfolder of photos a class; images/ + masks/ whose masks are named "
+                        "otherwise (masks/NAME_mask.png, NAME.jpg); or a download holding one of these a split "
                         "(Roboflow's train/, valid/, test/; Ultralytics' images/train/ beside "
                         "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")

@@ -5,7 +5,8 @@ text files (one line a region: a class, then a normalised polygon or box); Label
 VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JSON file a
 photo (polygons, rectangles, circles, masks); the VGG Image Annotator (VIA), one JSON file
 for all photos (Mask R-CNN's ``via_region_data.json``); Roboflow's semantic segmentation
-export, a PNG mask a photo (``NAME_mask.png``, its pixel values the classes); photos labelled
+export, a PNG mask a photo (``NAME_mask.png``, its pixel values the classes); public mask
+sets keep ``images/`` beside ``masks/`` with masks named otherwise; photos labelled
 as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
 ``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
 ``evaluate`` read:
@@ -132,8 +133,15 @@ def read_export(source: str | Path, images: str | Path | None = None,
     ``test/``)."""
     source = Path(source)
     if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
-        raise AnnotationError(f"{source} already holds images/ + masks/: train, tune and "
-                              "evaluate read it as it is")
+        from .masks import pair_photos
+
+        if not pair_photos(source)[1]:
+            raise AnnotationError(f"{source} already holds images/ + masks/: train, tune and "
+                                  "evaluate read it as it is")
+        if classes:
+            raise AnnotationError("--classes is for exports that name their classes; a mask "
+                                  "folder's non-black pixels are corrosion")
+        return read_mask_folder(source)
     if source.is_file() and source.suffix.lower() == ".json" and _labelme_json(source) is not None:
         raise AnnotationError(f"{source} is one LabelMe file: import its folder, {source.parent}")
     labelme = source.is_dir() and not (source / "labels").is_dir() and is_labelme_folder(source)
@@ -331,6 +339,51 @@ def read_mask_pngs(folder: str | Path, classes: list[str] | None = None) -> Expo
         if values is not None and (pixels := np.isin(values, wanted)).any():
             item.shapes.append(coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8))))
     return Export(str(folder), "Roboflow masks", [i for i, _ in parsed], sorted(chosen))
+
+
+# ------------------------------------------------------------------ images/ + masks/ named otherwise
+def read_mask_folder(folder: str | Path) -> Export:
+    """``images/`` beside ``masks/`` whose masks are not (all) ``masks/NAME.png``, as many
+    public sets name them: ``NAME_mask.png`` or ``NAME-mask.png``, or another format
+    (``NAME.jpg``, ``NAME.bmp``, ``NAME.tif``). A mask's non-black pixels are corrosion, as
+    :func:`~rustseg_core.learn.masks.read_mask` reads the pair layout, except in a JPEG, whose
+    compression leaves faint pixels around every edge: there, those brighter than mid-grey.
+    A photo without a mask is not labelled: left out and named."""
+    from .masks import read_mask
+
+    folder = Path(folder)
+    same: dict[str, Path] = {}  # NAME.*, a PNG first
+    suffixed: dict[str, Path] = {}  # NAME_mask.*, NAME-mask.*
+    for mask in sorted(_photos_in(folder / MASK_MASKS_DIR), key=lambda m: m.suffix.lower() != ".png"):
+        same.setdefault(mask.stem, mask)
+        if mask.stem.lower().endswith(("_mask", "-mask")):
+            suffixed.setdefault(mask.stem[:-len("_mask")], mask)
+    from pycocotools import mask as coco_mask
+
+    items = []
+    for photo in _photos_in(folder / MASK_IMAGES_DIR):
+        item = Labelled(photo)
+        mask = same.get(photo.stem) or suffixed.get(photo.stem)
+        if mask is None:
+            item.problem = (f"no mask ({MASK_MASKS_DIR}/{photo.stem}.png or {photo.stem}_mask.*): "
+                            f"{NOT_LABELLED}")
+        else:
+            try:
+                if mask.suffix.lower() in (".jpg", ".jpeg"):
+                    with Image.open(mask) as img:
+                        pixels = np.asarray(img.convert("L")) > 127
+                else:
+                    pixels = read_mask(mask) > 0
+            except OSError as e:
+                item.problem = f"its mask {mask.name} cannot be read: {e}"
+            else:
+                item.frame = (pixels.shape[1], pixels.shape[0])
+                if pixels.any():
+                    item.shapes.append(coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8))))
+        items.append(item)
+    if not items:
+        raise AnnotationError(f"no photos in {folder / MASK_IMAGES_DIR}")
+    return Export(str(folder), "mask folder", items, ["non-black pixels"])
 
 
 # ------------------------------------------------------------------ COCO
