@@ -1,4 +1,5 @@
-"""``rustseg import``: COCO and YOLO exports, Roboflow's _classes.csv and class folders, as
+"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe and VIA exports, Roboflow's
+_classes.csv (image labels or PNG masks), class folders and mask folders named otherwise, as
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
 import json
