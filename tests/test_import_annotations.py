@@ -900,3 +900,16 @@ def test_a_mask_folder_named_otherwise_is_paired_and_renamed(tmp_path, capsys):
     assert not c[20:].any() and (c & rust).sum() / (c | rust).sum() > 0.9
     with pytest.raises(AnnotationError, match="already holds images/ \\+ masks/"):
         read_export(out)
+
+
+def test_images_naming_a_folder_the_export_already_holds_lists_its_photos_once(tmp_path, capsys):
+    """--images JPEGImages/ of a VOC export names a folder the reader looks in anyway: its
+    unlabelled photos are left out once, not twice (which refused the import as two photos of
+    one name)."""
+    src = tmp_path / "voc"
+    for name in ("a", "b"):
+        _photo(src / "JPEGImages" / f"{name}.jpg")
+    _voc_xml(src / "Annotations" / "a.xml", "a.jpg", (W, H), [("rust", (1, 1, 9, 9))])
+    assert main(["import", str(src), "--images", str(src / "JPEGImages"), "--out", str(tmp_path / "out")]) == 0
+    record = json.loads((tmp_path / "out" / "import.json").read_text())
+    assert record["left_out"] == {"b.jpg": "no annotation file (.xml): not labelled"}

@@ -144,10 +144,11 @@ def read_export(source: str | Path, images: str | Path | None = None,
         return read_mask_folder(source)
     if source.is_file() and source.suffix.lower() == ".json" and _labelme_json(source) is not None:
         raise AnnotationError(f"{source} is one LabelMe file: import its folder, {source.parent}")
-    labelme = source.is_dir() and not (source / "labels").is_dir() and is_labelme_folder(source)
-    if source.is_dir() and not (source / "labels").is_dir() and not labelme:
-        inside = sorted(p for p in source.glob("*.json") if p.name != IMPORT_RECORD) \
-            or sorted(source.glob(CLASSES_CSV))
+    labelme = False
+    if source.is_dir() and not (source / "labels").is_dir():
+        labelme = is_labelme_folder(source)
+        inside = [] if labelme else (sorted(p for p in source.glob("*.json") if p.name != IMPORT_RECORD)
+                                     or sorted(source.glob(CLASSES_CSV)))
         if len(inside) == 1:
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
     voc = source.is_dir() and ((source / VOC_MASK_DIR).is_dir() or bool(_voc_annotations(source)))
@@ -332,12 +333,10 @@ def read_mask_pngs(folder: str | Path, classes: list[str] | None = None) -> Expo
     if not parsed:
         raise AnnotationError(f"{folder} holds no photos beside its masks")
     chosen = choose_classes(counts, classes, "photo")
-    from pycocotools import mask as coco_mask
-
     wanted = [v for v, name in names.items() if name in chosen]
     for item, values in parsed:
         if values is not None and (pixels := np.isin(values, wanted)).any():
-            item.shapes.append(coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8))))
+            item.shapes.append(_rle(pixels))
     return Export(str(folder), "Roboflow masks", [i for i, _ in parsed], sorted(chosen))
 
 
@@ -358,8 +357,6 @@ def read_mask_folder(folder: str | Path) -> Export:
         same.setdefault(mask.stem, mask)
         if mask.stem.lower().endswith(("_mask", "-mask")):
             suffixed.setdefault(mask.stem[:-len("_mask")], mask)
-    from pycocotools import mask as coco_mask
-
     items = []
     for photo in _photos_in(folder / MASK_IMAGES_DIR):
         item = Labelled(photo)
@@ -379,7 +376,7 @@ def read_mask_folder(folder: str | Path) -> Export:
             else:
                 item.frame = (pixels.shape[1], pixels.shape[0])
                 if pixels.any():
-                    item.shapes.append(coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8))))
+                    item.shapes.append(_rle(pixels))
         items.append(item)
     if not items:
         raise AnnotationError(f"no photos in {folder / MASK_IMAGES_DIR}")
@@ -615,12 +612,10 @@ def read_voc_masks(folder: str | Path, classes: list[str] | None = None,
     if not parsed:
         raise AnnotationError(f"{folder / VOC_MASK_DIR} holds no PNG masks")
     chosen = choose_classes(counts, classes, "photo")
-    from pycocotools import mask as coco_mask
-
     for item, regions in parsed:
         pixels = [m for name, m in regions.items() if name in chosen]
-        if pixels:  # as the RLE a COCO export would carry, so that one rasteriser draws all
-            item.shapes.append(coco_mask.encode(np.asfortranarray(np.logical_or.reduce(pixels).astype(np.uint8))))
+        if pixels:
+            item.shapes.append(_rle(np.logical_or.reduce(pixels)))
     items = [i for i, _ in parsed]
     return Export(str(folder), "Pascal VOC masks", items + _not_labelled(
         places, items, lambda p: f"no mask ({VOC_MASK_DIR}/{p.stem}.png): {NOT_LABELLED}"), sorted(chosen))
@@ -642,7 +637,12 @@ def _not_labelled(places: list[Path], items: list[Labelled], why: Callable[[Path
             i.problem = (f"no such photo in {', '.join(str(p) for p in places)} (--images DIR: the "
                          "folder of the photos)")
     labelled = {i.photo.resolve() for i in items}
-    return [Labelled(p, problem=why(p)) for place in places for p in _photos_in(place)
+    # each folder once, however it was named (--images DIR may be JPEGImages/ itself, and
+    # LabelMe's imagePath reaches a folder as ../photos)
+    folders: dict[Path, Path] = {}
+    for place in places:
+        folders.setdefault(place.resolve(), place)
+    return [Labelled(p, problem=why(p)) for place in folders.values() for p in _photos_in(place)
             if p.resolve() not in labelled]
 
 
@@ -823,10 +823,7 @@ def _add_via_shape(item: Labelled, shape, enclosed: bool) -> None:
         item.shapes.append([[v for xy in zip(xs, ys) for v in xy]])
     elif kind == "rect":
         x, y, w, h = numbers("x", "y", "width", "height")
-        if enclosed:
-            item.shapes.append([[x, y, x + w, y, x + w, y + h, x, y + h]])
-        else:
-            item.boxes.append((x, y, x + w, y + h))
+        _add_rectangle(item, x, y, x + w, y + h, enclosed)
     elif kind in ("circle", "ellipse"):
         if kind == "circle":
             cx, cy, r = numbers("cx", "cy", "r")
@@ -920,10 +917,7 @@ def read_labelme(folder: str | Path, classes: list[str] | None = None,
             except (ValueError, TypeError, OSError) as e:
                 item.problem = f"shape {n} ({shape.get('label')}) cannot be used: {e}"
     items = [i for i, _ in parsed]
-    # the folders imagePath led to, each once however it was reached (../photos, --images)
-    listed = {p.resolve() for p in places}
-    photo_folders = sorted({d for d in {i.photo.parent.resolve() for i in items if i.photo.is_file()}
-                            if d not in listed})
+    photo_folders = sorted({i.photo.parent for i in items if i.photo.is_file()})  # imagePath's
     return Export(str(folder), "LabelMe", items + _not_labelled(
         places + photo_folders, items, lambda p: f"no annotation file (.json): {NOT_LABELLED}"),
         sorted(chosen))
@@ -958,11 +952,7 @@ def _add_labelme_shape(item: Labelled, shape: dict, regions: bool) -> None:
         raise ValueError(f"a {kind} needs 2 points, not {len(points)}")
     (x0, y0), (x1, y1) = points
     if kind == "rectangle":
-        x0, x1, y0, y1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
-        if regions:
-            item.shapes.append([[x0, y0, x1, y0, x1, y1, x0, y1]])
-        else:
-            item.boxes.append((x0, y0, x1, y1))
+        _add_rectangle(item, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), regions)
         return
     if item.frame is None:
         raise ValueError(f"a {kind} needs the file's imageWidth and imageHeight")
@@ -981,12 +971,27 @@ def _add_labelme_shape(item: Labelled, shape: dict, regions: bool) -> None:
         if part.size != (int(round(x1)) - left + 1, int(round(y1)) - top + 1):
             raise ValueError(f"its mask is {part.size[0]} x {part.size[1]} px, not the size of its box")
         canvas.paste(part, (left, top))
-    from pycocotools import mask as coco_mask
-
-    item.shapes.append(coco_mask.encode(np.asfortranarray(np.asarray(canvas, np.uint8))))
+    item.shapes.append(_rle(np.asarray(canvas) > 0))
 
 
 # ------------------------------------------------------------------ rasterising
+def _rle(pixels: np.ndarray) -> dict:
+    """A boolean array as the RLE a COCO export would carry, so that one rasteriser
+    (:func:`region_mask`) draws every format's regions."""
+    from pycocotools import mask as coco_mask
+
+    return coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8)))
+
+
+def _add_rectangle(item: Labelled, x0: float, y0: float, x1: float, y1: float, region: bool) -> None:
+    """A rectangle added to ``item``: filled as a polygon where the export draws regions
+    (LabelMe's and VIA's rectangles beside polygons), else as a box (a detection export)."""
+    if region:
+        item.shapes.append([[x0, y0, x1, y0, x1, y1, x0, y1]])
+    else:
+        item.boxes.append((x0, y0, x1, y1))
+
+
 def _frame_to_upright(photo: Path, frame: tuple[int, int] | None) -> tuple[tuple[int, int], Callable]:
     """(the frame to draw in, a function turning a 0/1 array drawn there into the upright
     photo's). Labelling tools draw on the photo as a browser shows it (upright); a frame
