@@ -7,13 +7,15 @@ README cites.
 Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE region a photo
 (as CVAT and pycocotools write masks), as CVAT's "Segmentation mask" export (one colour a
 class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo), as Roboflow's
-PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``) and as a mask folder
-named otherwise (``masks/NAME_mask.png``, 0/1), imports each with ``rustseg import`` into a temporary
+PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``), as a mask folder
+named otherwise (``masks/NAME_mask.png``, 0/1) and as a "CVAT for images" export (one RLE
+``<mask>`` a photo), imports each with ``rustseg import`` into a temporary
 folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
 it also scores the model (``--model``; default the shipped one) on the original folder and on
 the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
 A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export, as a
-Pascal VOC one, as LabelMe rectangles and as a VIA file of rectangles instead, and its ``boxes.json`` compared with the one each import writes.
+Pascal VOC one, as LabelMe rectangles, as a VIA file of rectangles and as CVAT boxes
+instead, and its ``boxes.json`` compared with the one each import writes.
 """
 from __future__ import annotations
 
@@ -163,6 +165,62 @@ def write_via_boxes(folder: Path, dest: Path) -> int:
     return len(boxes)
 
 
+def _cvat_file(dest: Path, images: list[tuple[str, tuple[int, int], list[tuple[str, dict]]]]) -> None:
+    """``dest/annotations.xml`` as CVAT's "CVAT for images 1.1" export writes it: one
+    ``<image>`` (name, width, height) a photo, holding its shapes of the label ``rust``."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    label = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "task"), "labels"), "label")
+    ET.SubElement(label, "name").text = "rust"
+    for i, (name, (w, h), shapes) in enumerate(images):
+        image = ET.SubElement(root, "image", {"id": str(i), "name": name, "width": str(w), "height": str(h)})
+        for tag, attributes in shapes:
+            ET.SubElement(image, tag, {"label": "rust", "source": "manual", "occluded": "0",
+                                       **{k: str(v) for k, v in attributes.items()}, "z_order": "0"})
+    ET.ElementTree(root).write(dest / "annotations.xml", encoding="utf-8", xml_declaration=True)
+
+
+def write_cvat_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as a "CVAT for images 1.1" export: one ``<mask>`` a photo (runs of
+    its bounding box, row by row, the first a run of background), the photos in ``images/``."""
+    (dest / "images").mkdir(parents=True)
+    images = []
+    for photo, mask_path in pair_photos(folder)[0]:
+        mask = read_mask(mask_path) > 0
+        shutil.copyfile(photo, dest / "images" / photo.name)
+        ys, xs = np.nonzero(mask)
+        shapes = []
+        if len(xs):
+            part = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].ravel()
+            edges = np.flatnonzero(np.diff(part.astype(np.int8))) + 1
+            runs = np.diff(np.concatenate([[0], edges, [part.size]])).tolist()
+            shapes.append(("mask", {"rle": ", ".join(map(str, ([0] if part[0] else []) + runs)),
+                                    "left": xs.min(), "top": ys.min(), "width": xs.max() - xs.min() + 1,
+                                    "height": ys.max() - ys.min() + 1}))
+        images.append((photo.name, mask.shape[::-1], shapes))
+    _cvat_file(dest, images)
+    return len(images)
+
+
+def write_cvat_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as a "CVAT for images 1.1" export of ``<box>`` es."""
+    from PIL import Image
+
+    (dest / "images").mkdir(parents=True)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    images = []
+    for name, bxs in sorted(boxes.items()):
+        shutil.copyfile(folder / "images" / name, dest / "images" / name)
+        with Image.open(folder / "images" / name) as img:
+            size = img.size
+        images.append((name, size, [("box", {"xtl": f"{x0:.2f}", "ytl": f"{y0:.2f}", "xbr": f"{x1:.2f}",
+                                             "ybr": f"{y1:.2f}"}) for x0, y0, x1, y1 in bxs]))
+    _cvat_file(dest, images)
+    return len(boxes)
+
+
 def write_coco_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
     dest.mkdir(parents=True)
@@ -211,7 +269,8 @@ def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
     for fmt, write in (("a COCO detection export", write_coco_boxes),
                        ("a Pascal VOC export", write_voc_boxes),
                        ("LabelMe rectangles", write_labelme_boxes),
-                       ("VIA rectangles", write_via_boxes)):
+                       ("VIA rectangles", write_via_boxes),
+                       ("CVAT boxes", write_cvat_boxes)):
         export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
         n = write(folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:
@@ -240,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("LabelMe AI masks", write_labelme_masks, Path(tmp) / "labelme", Path(tmp) / "labelme-imported"),
                 ("Roboflow's PNG masks", write_roboflow_masks, Path(tmp) / "roboflow", Path(tmp) / "roboflow-imported"),
                 ("masks named NAME_mask.png", write_renamed_masks, Path(tmp) / "renamed", Path(tmp) / "renamed-imported"),
+                ("CVAT for images masks", write_cvat_masks, Path(tmp) / "cvat", Path(tmp) / "cvat-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

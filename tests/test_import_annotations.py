@@ -1,4 +1,4 @@
-"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe and VIA exports, Roboflow's
+"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe, VIA and CVAT exports, Roboflow's
 _classes.csv (image labels or PNG masks), class folders and mask folders named otherwise, as
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from pycocotools import mask as coco_mask
 
 from rustseg_core.cli import main
@@ -605,8 +605,6 @@ def test_polygons_are_filled_as_the_training_masks_were_drawn(tmp_path):
     touches, so a streak of rust half a pixel high (run-off under a bolt) is a whole row.
     pycocotools' fill keeps fewer pixels at every edge, and the model would learn thinner rust
     from an import than from its own training masks."""
-    from PIL import ImageDraw
-
     src = tmp_path / "export"
     _photo(src / "streak.jpg")
     streak = [2, 10.2, 30, 10.2, 30, 10.7, 2, 10.7]
@@ -622,6 +620,17 @@ def test_polygons_are_filled_as_the_training_masks_were_drawn(tmp_path):
     assert mask[10, 2:31].all() and not mask[9].any() and not mask[11, :2].any()
     coco = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects([streak, blob], H, W))) > 0
     assert coco.sum() < mask.sum()
+
+
+def drawn(draw_with):
+    """A W x H boolean picture drawn by ``draw_with(ImageDraw)``."""
+    img = Image.new("L", (W, H), 0)
+    draw_with(ImageDraw.Draw(img))
+    return np.asarray(img) > 0
+
+
+def masks_of(out, stem):
+    return read_mask(out / "masks" / f"{stem}.png") > 0
 
 
 def _labelme(path, image_path, shapes, size=(W, H)):
@@ -648,8 +657,6 @@ def test_labelme_regions_of_every_kind_become_masks(tmp_path):
     """LabelMe saves NAME.json beside each photo. Polygons, circles, rectangles and AI masks
     are regions, filled as LabelMe's own labelme2voc fills them; a photo saved with no shape is
     clean; one whose rust is only a line, or that was never saved, is left out, not clean."""
-    from PIL import ImageDraw
-
     src = tmp_path / "labelme"
     for name in ("a", "b", "c", "d", "e", "unsaved"):
         _photo(src / f"{name}.jpg")
@@ -671,20 +678,12 @@ def test_labelme_regions_of_every_kind_become_masks(tmp_path):
     assert "a line encloses no pixel" in summary.left_out["e.jpg"]
     assert summary.left_out["unsaved.jpg"] == "no annotation file (.json): not labelled"
 
-    def drawn(draw_with):
-        img = Image.new("L", (W, H), 0)
-        draw_with(ImageDraw.Draw(img))
-        return np.asarray(img) > 0
-
-    def masks_of(name):
-        return read_mask(tmp_path / "out" / "masks" / f"{name}.png") > 0
-
     expected_a = drawn(lambda d: d.polygon([tuple(p) for p in blob], fill=1))
     expected_a[2:8, 30:38] |= part  # the paint is not rust
-    assert np.array_equal(masks_of("a"), expected_a)
+    assert np.array_equal(masks_of(tmp_path / "out", "a"), expected_a)
     r = np.hypot(4, 3)
-    assert np.array_equal(masks_of("b"), drawn(lambda d: d.ellipse([20 - r, 12 - r, 20 + r, 12 + r], outline=1, fill=1)))
-    assert np.array_equal(masks_of("c"), drawn(lambda d: d.rectangle([3, 4, 12, 20], outline=1, fill=1)))
+    assert np.array_equal(masks_of(tmp_path / "out", "b"), drawn(lambda d: d.ellipse([20 - r, 12 - r, 20 + r, 12 + r], outline=1, fill=1)))
+    assert np.array_equal(masks_of(tmp_path / "out", "c"), drawn(lambda d: d.rectangle([3, 4, 12, 20], outline=1, fill=1)))
 
 
 def test_labelme_rectangles_alone_are_boxes_and_photos_found_by_image_path(tmp_path, capsys):
@@ -780,8 +779,6 @@ def test_via_regions_as_mask_rcnn_keeps_them(tmp_path):
     regions without attributes. Polygons, circles, ellipses and rectangles are regions; a
     photo listed without regions is clean; a polyline leaves its photo out; a photo the file
     does not list is not labelled."""
-    from PIL import ImageDraw
-
     src = tmp_path / "train"
     for name in ("a", "b", "c", "d", "e", "unlisted"):
         _photo(src / f"{name}.jpg")
@@ -837,6 +834,142 @@ def test_via_classes_from_attributes_and_rectangles_alone_as_boxes(tmp_path, cap
         assert json.loads((tmp_path / "out" / split / "boxes.json").read_text()) == {
             "p.jpg": [[1, 2, 11, 7], [20, 20, 25, 25]]}
         assert [p.name for p in (tmp_path / "out" / split / "not_corrosion").iterdir()] == ["q.jpg"]
+
+
+def _cvat(path, images, labels=("rust",), track=False):
+    """A "CVAT for images 1.1" annotations.xml: ``images`` {name: (attributes, [(tag,
+    attributes)])}, its meta listing ``labels``."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    task = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    names = ET.SubElement(task, "labels")
+    for label in labels:
+        node = ET.SubElement(names, "label")
+        ET.SubElement(node, "name").text = label
+        ET.SubElement(ET.SubElement(ET.SubElement(node, "attributes"), "attribute"), "name").text = "visibility"
+    for i, (name, (attributes, shapes)) in enumerate(images.items()):
+        image = ET.SubElement(root, "track" if track else "image",
+                              {"id": str(i), "name": name, **{k: str(v) for k, v in attributes.items()}})
+        for tag, shape in shapes:
+            ET.SubElement(image, tag, {k: str(v) for k, v in shape.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _cvat_rle(mask):
+    """A boolean array as CVAT's mask RLE: runs of its rows, one after another, the first a
+    run of background (of length 0 when the first pixel is set)."""
+    flat = mask.ravel()
+    edges = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    return ", ".join(map(str, ([0] if flat[0] else []) + runs))
+
+
+def test_cvat_for_images_regions_of_every_kind_become_masks(tmp_path, capsys):
+    """CVAT's download: annotations.xml beside images/. Polygons, masks (RLE of their box),
+    ellipses and boxes (turned ones too) are regions, drawn as CVAT draws them; a photo listed
+    with no region is clean; one whose rust is a polyline, or is only tagged, is left out; a
+    photo the file does not list is not labelled; broken masks are named."""
+    src = tmp_path / "task_12-2026_12_07"
+    for name in ("a", "b", "c", "d", "e", "f", "g", "unlisted"):
+        _photo(src / "images" / f"{name}.jpg")
+    size = {"width": W, "height": H}
+    blob = [(5.5, 15.2), (20.3, 16.8), (18.1, 27.6), (6.4, 25.1)]
+    part = np.zeros((6, 9), bool)
+    part[1:5, 2:7] = True
+    part[0, 0] = True
+    _cvat(src / "annotations.xml", {
+        "a.jpg": (size, [("polygon", {"label": "rust", "points": ";".join(f"{x},{y}" for x, y in blob)}),
+                         ("polygon", {"label": "paint", "points": "0,0;5,0;5,5"}),
+                         ("mask", {"label": "rust", "rle": _cvat_rle(part), "left": 30, "top": 2,
+                                   "width": 9, "height": 6})]),
+        "b.jpg": (size, [("ellipse", {"label": "rust", "cx": 20, "cy": 14, "rx": 8, "ry": 3, "rotation": 90}),
+                         ("box", {"label": "rust", "xtl": 1, "ytl": 1, "xbr": 6, "ybr": 4})]),
+        "c.jpg": (size, [("box", {"label": "rust", "xtl": 10, "ytl": 10, "xbr": 30, "ybr": 14, "rotation": 90})]),
+        "d.jpg": (size, [("polygon", {"label": "paint", "points": "0,0;5,0;5,5"})]),
+        "e.jpg": (size, [("polyline", {"label": "rust", "points": "1,1;30,20"})]),
+        "f.jpg": (size, [("tag", {"label": "rust"})]),
+        "g.jpg": (size, [("mask", {"label": "rust", "rle": "3, 4", "left": 0, "top": 0, "width": 3, "height": 3})]),
+        "gone.jpg": (size, [])}, labels=("rust", "paint", "unused"))
+    assert main(["import", str(src), "--out", str(tmp_path / "o1")]) == 2
+    assert "rust (8 regions), paint (2 regions), unused (0 regions)" in capsys.readouterr().err
+    export = read_export(src, classes=["rust"])
+    assert export.format == "CVAT" and export.classes == ["rust"]
+    summary = write_import(export, tmp_path / "out")
+    assert (summary.masks, summary.clean) == (3, 1)
+    assert "its polyline 1 (rust) cannot be used: a polyline encloses no pixel" in summary.left_out["e.jpg"]
+    assert summary.left_out["f.jpg"] == "tagged rust as a whole, with no region drawn"
+    assert "its rle counts 7 pixels, not the 3 x 3 of its box" in summary.left_out["g.jpg"]
+    assert summary.left_out["unlisted.jpg"] == "not in annotations.xml: not labelled"
+    assert summary.left_out["gone.jpg"].startswith("no such photo in")
+
+    expected_a = drawn(lambda d: d.polygon(blob, fill=1))
+    expected_a[2:8, 30:39] |= part  # the paint is not rust
+    assert np.array_equal(masks_of(tmp_path / "out", "a"), expected_a)
+    b = masks_of(tmp_path / "out", "b")
+    assert b[1:5, 1:7].all() and b[7:22, 19:22].all()  # the ellipse turned upright: 6 wide, 16 high
+    assert not b[14, 12:17].any() and not b[14, 24:29].any()
+    # the 20 x 4 box turned a quarter about its centre (20, 12): 4 wide, 20 high
+    assert np.array_equal(masks_of(tmp_path / "out", "c"), drawn(lambda d: d.rectangle([18, 2, 22, 22], fill=1)))
+
+
+def test_cvat_boxes_alone_tags_alone_and_a_project_of_subsets(tmp_path, capsys):
+    """Boxes alone are a detection export (a turned box, the upright box around it); tags
+    alone label photos as a whole (an untagged photo is not labelled); a project's Train and
+    Test subsets, its photos under images/SUBSET/, import split by split."""
+    src = tmp_path / "boxes"
+    _photo(src / "images" / "p.jpg")
+    _photo(src / "images" / "q.jpg")
+    _cvat(src / "annotations.xml", {
+        "p.jpg": ({"width": W, "height": H}, [
+            ("box", {"label": "rust", "xtl": 1, "ytl": 2, "xbr": 11, "ybr": 7}),
+            ("box", {"label": "rust", "xtl": 10, "ytl": 10, "xbr": 30, "ybr": 14, "rotation": 90})]),
+        "q.jpg": ({"width": W, "height": H}, [])})
+    summary = write_import(read_export(src / "annotations.xml"), tmp_path / "out-boxes")
+    assert (summary.boxes, summary.clean) == (1, 1)
+    assert json.loads((tmp_path / "out-boxes" / "boxes.json").read_text()) == {
+        "p.jpg": [[1, 2, 11, 7], [18, 2, 22, 22]]}
+
+    tags = tmp_path / "tags"
+    for name in ("r", "s", "t"):
+        _photo(tags / "images" / f"{name}.jpg")
+    _cvat(tags / "annotations.xml", {"r.jpg": ({}, [("tag", {"label": "rust"})]),
+                                     "s.jpg": ({}, [("tag", {"label": "clean"})]),
+                                     "t.jpg": ({}, [])}, labels=("rust", "clean"))
+    summary = write_import(read_export(tags, classes=["rust"]), tmp_path / "out-tags")
+    assert (summary.corrosion, summary.clean) == (1, 1)
+    assert summary.left_out == {"t.jpg": "no tag: not labelled"}
+    assert [p.name for p in (tmp_path / "out-tags" / "corrosion").iterdir()] == ["r.jpg"]
+
+    project = tmp_path / "project"
+    polygon = [("polygon", {"label": "rust", "points": "2,2;12,2;12,9"})]
+    for subset, name in (("Train", "u.jpg"), ("Train", "v.jpg"), ("Test", "w.jpg")):
+        _photo(project / "images" / subset / name)
+    _cvat(project / "annotations.xml", {
+        "u.jpg": ({"subset": "Train", "width": W, "height": H}, polygon),
+        "v.jpg": ({"subset": "Train", "width": W, "height": H}, []),
+        "w.jpg": ({"subset": "Test", "width": W, "height": H}, polygon)})
+    assert main(["import", str(project), "--out", str(tmp_path / "out")]) == 0
+    assert "in CVAT export" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train"]
+    assert [m.name for _, m in pair_photos(tmp_path / "out" / "train")[0]] == ["u.png"]
+    assert [p.name for p in (tmp_path / "out" / "train" / "not_corrosion").iterdir()] == ["v.jpg"]
+    assert [m.name for _, m in pair_photos(tmp_path / "out" / "test")[0]] == ["w.png"]
+
+
+def test_cvat_for_video_and_a_single_voc_file_are_refused_with_what_to_do(tmp_path):
+    _photo(tmp_path / "video" / "images" / "frame_000000.jpg")
+    _cvat(tmp_path / "video" / "annotations.xml", {"frame_000000.jpg": ({}, [])}, track=True)
+    with pytest.raises(AnnotationError, match="CVAT for video 1.1.*export the task as \"CVAT for images 1.1\""):
+        read_exports(tmp_path / "video")
+    voc = tmp_path / "labelimg" / "a.xml"
+    voc.parent.mkdir()
+    voc.write_text("<annotation><filename>a.jpg</filename></annotation>")
+    with pytest.raises(AnnotationError, match="imported by their folder"):
+        read_export(voc)
 
 
 def _roboflow_masks(folder, masks):

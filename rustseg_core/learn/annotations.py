@@ -4,12 +4,13 @@ Roboflow, CVAT, Label Studio and Ultralytics write COCO JSON (polygons, RLE or b
 text files (one line a region: a class, then a normalised polygon or box); LabelImg and the
 VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JSON file a
 photo (polygons, rectangles, circles, masks); the VGG Image Annotator (VIA), one JSON file
-for all photos (Mask R-CNN's ``via_region_data.json``); Roboflow's semantic segmentation
-export, a PNG mask a photo (``NAME_mask.png``, its pixel values the classes); public mask
-sets keep ``images/`` beside ``masks/`` with masks named otherwise; photos labelled
-as a whole come as one folder a class (Roboflow, Keras, most Kaggle sets) or Roboflow's
-``_classes.csv``. ``rustseg import`` turns each into the folders ``train``, ``tune`` and
-``evaluate`` read:
+for all photos (Mask R-CNN's ``via_region_data.json``); CVAT's own "CVAT for images"
+export, one XML file for all photos (``annotations.xml``: polygons, masks, boxes, ellipses,
+tags); Roboflow's semantic segmentation export, a PNG mask a photo (``NAME_mask.png``, its
+pixel values the classes); public mask sets keep ``images/`` beside ``masks/`` with masks
+named otherwise; photos labelled as a whole come as one folder a class (Roboflow, Keras,
+most Kaggle sets) or Roboflow's ``_classes.csv``. ``rustseg import`` turns each into the
+folders ``train``, ``tune`` and ``evaluate`` read:
 
 - ``images/NAME.ext`` + ``masks/NAME.png``: photos with corrosion drawn as regions;
 - ``images/NAME.ext`` + ``boxes.json``: photos with corrosion drawn as boxes only (an object
@@ -126,11 +127,11 @@ def _listing(counts: Counter, unit: str) -> str:
 
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
-    """Whichever export ``source`` is: a COCO or VIA JSON file (or a folder holding one),
-    Roboflow's ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe folder, a Pascal VOC
-    folder, or one folder a class. For a folder that is none of these, the error names the
-    exports found inside it (a Roboflow download holds one a split: ``train/``, ``valid/``,
-    ``test/``)."""
+    """Whichever export ``source`` is: a COCO or VIA JSON file or a CVAT XML file (or a folder
+    holding one), Roboflow's ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe
+    folder, a Pascal VOC folder, or one folder a class. For a folder that is none of these,
+    the error names the exports found inside it (a Roboflow download holds one a split:
+    ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
     if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
         from .masks import pair_photos
@@ -142,6 +143,12 @@ def read_export(source: str | Path, images: str | Path | None = None,
             raise AnnotationError("--classes is for exports that name their classes; a mask "
                                   "folder's non-black pixels are corrosion")
         return read_mask_folder(source)
+    cvat = _cvat_source(source)
+    if cvat is not None:
+        return read_cvat(cvat, images, classes)
+    if source.is_file() and source.suffix.lower() == ".xml":
+        raise AnnotationError(f"{source} is not CVAT's XML (its root <annotations>); Pascal VOC files, "
+                              f"one a photo, are imported by their folder, {source.parent}")
     if source.is_file() and source.suffix.lower() == ".json" and _labelme_json(source) is not None:
         raise AnnotationError(f"{source} is one LabelMe file: import its folder, {source.parent}")
     labelme = False
@@ -153,8 +160,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
     voc = source.is_dir() and ((source / VOC_MASK_DIR).is_dir() or bool(_voc_annotations(source)))
     if images and not voc and not labelme and not (source.is_file() and source.suffix.lower() == ".json"):
-        raise AnnotationError("--images is for a COCO file, a LabelMe folder or a Pascal VOC folder; "
-                              "other exports hold their photos")
+        raise AnnotationError("--images is for a COCO, VIA or CVAT file, a LabelMe folder or a Pascal "
+                              "VOC folder; other exports hold their photos")
     if labelme:
         return read_labelme(source, classes, images)
     if source.is_file():
@@ -180,7 +187,7 @@ def read_export(source: str | Path, images: str | Path | None = None,
                    | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
-                          f"of images/ and labels/, a VIA file, LabelMe or Pascal VOC files, "
+                          f"of images/ and labels/, a VIA or CVAT file, LabelMe or Pascal VOC files, "
                           f"{CLASSES_CSV}, or one folder a class of photos){hint}")
 
 
@@ -192,6 +199,9 @@ def read_exports(source: str | Path, images: str | Path | None = None,
     ``labels/<split>/``. ``classes`` applies to every split. Every split is read before
     anything is written, so a split that cannot be read stops the import."""
     source = Path(source)
+    cvat = _cvat_source(source)
+    if cvat is not None:
+        return read_cvat_splits(cvat, images, classes)
     splits = split_folders(source)
     if not splits:
         return {"": read_export(source, images, classes)}
@@ -831,12 +841,19 @@ def _add_via_shape(item: Labelled, shape, enclosed: bool) -> None:
         else:
             cx, cy, rx, ry = numbers("cx", "cy", "rx", "ry")
             theta = float(shape.get("theta") or 0.0)
-        t = np.linspace(0, 2 * np.pi, int(np.clip(4 * max(rx, ry), 16, 720)), endpoint=False)
-        px = cx + rx * np.cos(theta) * np.cos(t) - ry * np.sin(theta) * np.sin(t)
-        py = cy + rx * np.sin(theta) * np.cos(t) + ry * np.cos(theta) * np.sin(t)
-        item.shapes.append([np.column_stack([px, py]).ravel().tolist()])
+        item.shapes.append([_ellipse_polygon(cx, cy, rx, ry, theta)])
     else:
         raise ValueError(f"a {kind} encloses no pixel: draw corrosion as polygons")
+
+
+def _ellipse_polygon(cx: float, cy: float, rx: float, ry: float, theta: float) -> list[float]:
+    """An ellipse turned by ``theta`` radians (clockwise on the photo, whose y runs down) as
+    a flat polygon of 4 vertices a pixel of radius, for tools that keep no photo size to draw
+    it at (VIA) or whose ellipses are turned (CVAT)."""
+    t = np.linspace(0, 2 * np.pi, int(np.clip(4 * max(rx, ry), 16, 720)), endpoint=False)
+    px = cx + rx * np.cos(theta) * np.cos(t) - ry * np.sin(theta) * np.sin(t)
+    py = cy + rx * np.sin(theta) * np.cos(t) + ry * np.cos(theta) * np.sin(t)
+    return np.column_stack([px, py]).ravel().tolist()
 
 
 # ------------------------------------------------------------------ LabelMe
@@ -972,6 +989,213 @@ def _add_labelme_shape(item: Labelled, shape: dict, regions: bool) -> None:
             raise ValueError(f"its mask is {part.size[0]} x {part.size[1]} px, not the size of its box")
         canvas.paste(part, (left, top))
     item.shapes.append(_rle(np.asarray(canvas) > 0))
+
+
+# ------------------------------------------------------------------ CVAT for images
+CVAT_FILE = "annotations.xml"  # the file of a "CVAT for images 1.1" download
+CVAT_AREA = ("polygon", "mask", "ellipse")  # the shapes that enclose pixels, boxes aside
+CVAT_SHAPES = CVAT_AREA + ("box", "polyline", "points", "cuboid", "skeleton")
+
+
+def _is_cvat_xml(path: Path) -> bool:
+    """Whether ``path`` is CVAT's own XML (its root ``<annotations>``; a Pascal VOC file's is
+    ``<annotation>``), read no further than its first element."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        for _, element in ET.iterparse(path, events=("start",)):
+            return element.tag == "annotations"
+    except (ET.ParseError, OSError):
+        return False
+    return False
+
+
+def _cvat_source(source: Path) -> Path | None:
+    """The CVAT XML file ``source`` is or holds: ``annotations.xml`` (CVAT's download), else
+    a folder's only XML file when it is CVAT's; None for anything else."""
+    if source.is_file():
+        return source if source.suffix.lower() == ".xml" and _is_cvat_xml(source) else None
+    if not source.is_dir():
+        return None
+    folder = source
+    if (folder / CVAT_FILE).is_file():
+        return folder / CVAT_FILE if _is_cvat_xml(folder / CVAT_FILE) else None
+    xml = list(folder.glob("*.xml"))
+    return xml[0] if len(xml) == 1 and _is_cvat_xml(xml[0]) else None
+
+
+def read_cvat(path: str | Path, images: str | Path | None = None,
+              classes: list[str] | None = None) -> Export:
+    """The photos of a "CVAT for images 1.1" export (``annotations.xml``, one ``<image>`` a
+    photo) with their regions of the chosen classes, as one export (:func:`read_cvat_splits`
+    splits a project's)."""
+    return _read_cvat(path, images, classes, split=False)[""]
+
+
+def read_cvat_splits(path: str | Path, images: str | Path | None = None,
+                     classes: list[str] | None = None) -> dict[str, Export]:
+    """A "CVAT for images 1.1" export as :func:`read_exports` returns it: a project whose
+    photos are each in a subset named as a split (CVAT's ``Train``, ``Validation``,
+    ``Test``), at least two of them, split by split; anything else as one export."""
+    return _read_cvat(path, images, classes, split=True)
+
+
+def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] | None,
+               split: bool) -> dict[str, Export]:
+    """CVAT's XML: each ``<image>`` has a ``name`` (a path, under ``images/`` in CVAT's
+    download, under ``images/SUBSET/`` in a project's), a ``width`` and ``height``, and its
+    shapes, each of a ``label``. Polygons, masks (RLE of their box) and ellipses are regions;
+    boxes are regions too in an export that has other regions, else boxes (a detection
+    export); a turned box or ellipse is turned as CVAT draws it. A photo whose corrosion is
+    only a polyline, points, a cuboid or a skeleton is left out, as is one tagged corrosion
+    with no region drawn. An export whose chosen classes are only tags (``<tag>``, a label
+    of the whole photo) is photos labelled as a whole: a photo with another tag is clean, one
+    with none is not labelled. A photo listed with no region of the chosen classes is clean,
+    as in COCO; one beside the file that it does not list is not labelled."""
+    import xml.etree.ElementTree as ET  # expat >= 2.4.1 refuses entity expansion bombs
+
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as e:
+        raise AnnotationError(f"{path} cannot be read as XML: {e}") from e
+    if root.tag != "annotations":
+        raise AnnotationError(f"{path} is not a CVAT XML file: its root is <{root.tag}>, not <annotations>")
+    entries = root.findall("image")
+    if not entries and root.find("track") is not None:
+        raise AnnotationError(f"{path} is a \"CVAT for video 1.1\" export (tracks of frames): "
+                              "export the task as \"CVAT for images 1.1\"")
+    meta = root.find("meta")  # its labels, drawn or not, are the classes to choose from
+    labels = [str(n.findtext("name") or "").strip() for n in meta.iter("label")] if meta is not None else []
+    counts = Counter({name: 0 for name in labels if name})
+    places = [p for p in ([Path(images)] if images else []) + [path.parent / "images"] if p.is_dir()]
+    places.append(path.parent)
+    found: dict[str, Path] | None = None
+    parsed: list[tuple[Labelled, str, list[tuple[str, ET.Element]]]] = []
+    for entry in entries:
+        name, subset = str(entry.get("name") or ""), str(entry.get("subset") or "")
+        photo = next((c for place in places for c in (place / name, place / subset / name)
+                      if name and c.is_file()), None)
+        if photo is None:
+            if found is None:  # photos moved into folders of their own: found by file name
+                found = {p.name: p for place in reversed(places)
+                         for p in (_photos_in(place) if place == path.parent else photos_under(place))}
+            photo = found.get(Path(name).name, places[0] / name)
+        item = Labelled(photo)
+        try:
+            w, h = int(entry.get("width") or 0), int(entry.get("height") or 0)
+            item.frame = (w, h) if w > 0 and h > 0 else None
+        except ValueError:
+            item.problem = "its width and height are not numbers"
+        shapes = [(str(e.get("label") or "").strip(), e) for e in entry
+                  if e.tag in CVAT_SHAPES or e.tag == "tag"]
+        counts.update(label for label, _ in shapes)
+        parsed.append((item, subset, shapes))
+    if not parsed:
+        raise AnnotationError(f"{path} lists no <image>")
+    chosen = choose_classes(counts, classes)
+    kinds = {e.tag for _, _, shapes in parsed for label, e in shapes if label in chosen}
+    as_whole = kinds == {"tag"}  # photos labelled as a whole
+    enclosed = bool(kinds & set(CVAT_AREA))
+    for item, _, shapes in parsed:
+        tags = [label for label, e in shapes if e.tag == "tag"]
+        if as_whole:
+            if not item.problem:
+                item.image_label = bool(chosen & set(tags)) if tags else None
+                item.problem = None if tags else f"no tag: {NOT_LABELLED}"
+            continue
+        for n, (label, e) in enumerate(shapes, 1):
+            if item.problem or label not in chosen or e.tag == "tag":
+                continue
+            try:
+                _add_cvat_shape(item, e, enclosed)
+            except (ValueError, TypeError) as err:
+                item.problem = f"its {e.tag} {n} ({label}) cannot be used: {err}"
+        if not item.problem and not item.shapes and not item.boxes and chosen & set(tags):
+            item.problem = f"tagged {', '.join(sorted(chosen & set(tags)))} as a whole, with no region drawn"
+
+    def export(source: str, items: list[Labelled], where: list[Path]) -> Export:
+        folders = sorted({i.photo.parent for i in items if i.photo.is_file()})
+        return Export(source, "CVAT", items + _not_labelled(
+            where + folders, items, lambda p: f"not in {path.name}: {NOT_LABELLED}"), sorted(chosen))
+
+    splits = {SPLIT_NAMES.get(subset.lower()) for _, subset, _ in parsed}
+    if not split or None in splits or len(splits) < 2:
+        return {"": export(str(path), [i for i, _, _ in parsed], places)}
+    exports = {}
+    for name in sorted(splits, key=SPLIT_ORDER.index):
+        subsets = sorted({s for _, s, _ in parsed if SPLIT_NAMES[s.lower()] == name})
+        exports[name] = export(f"{path} ({', '.join(subsets)})",
+                               [i for i, s, _ in parsed if s in subsets],
+                               [p / s for p in places for s in subsets if (p / s).is_dir()])
+    return exports
+
+
+def _cvat_numbers(e, *keys: str) -> list[float]:
+    try:
+        return [float(e.get(k)) for k in keys]
+    except (TypeError, ValueError):
+        raise ValueError(f"its {', '.join(keys)} are not numbers") from None
+
+
+def _add_cvat_shape(item: Labelled, e, enclosed: bool) -> None:
+    """One CVAT shape of a chosen class added to ``item`` as a COCO polygon, an RLE (a mask)
+    or a box. ValueError says why it cannot be."""
+    # CVAT turns a box or an ellipse by ``rotation`` degrees about its centre, clockwise on
+    # the photo, as its own COCO export turns boxes into polygons.
+    theta = np.deg2rad(float(e.get("rotation") or 0.0))
+    if e.tag == "polygon":
+        try:
+            xy = [float(v) for point in str(e.get("points") or "").split(";") for v in point.split(",")]
+        except ValueError:
+            raise ValueError("its points are not x,y;x,y... numbers") from None
+        if len(xy) < 6 or len(xy) % 2:
+            raise ValueError(f"a polygon of {len(xy) // 2} point(s) encloses no pixel")
+        item.shapes.append([xy])
+    elif e.tag == "box":
+        x0, y0, x1, y1 = _cvat_numbers(e, "xtl", "ytl", "xbr", "ybr")
+        if not theta:
+            _add_rectangle(item, x0, y0, x1, y1, enclosed)
+            return
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        # rounded, so that a quarter turn (cos 90° is 6e-17, not 0) lands on whole pixels
+        corners = [(round(cx + np.cos(theta) * (x - cx) - np.sin(theta) * (y - cy), 6),
+                    round(cy + np.sin(theta) * (x - cx) + np.cos(theta) * (y - cy), 6))
+                   for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        if enclosed:
+            item.shapes.append([[v for xy in corners for v in xy]])
+        else:  # the upright box around the turned one
+            xs, ys = zip(*corners)
+            item.boxes.append((min(xs), min(ys), max(xs), max(ys)))
+    elif e.tag == "ellipse":
+        cx, cy, rx, ry = _cvat_numbers(e, "cx", "cy", "rx", "ry")
+        item.shapes.append([_ellipse_polygon(cx, cy, rx, ry, theta)])
+    elif e.tag == "mask":
+        item.shapes.append(_rle(_cvat_mask(e, item.frame)))
+    else:
+        raise ValueError(f"a {e.tag} encloses no pixel: draw corrosion as polygons")
+
+
+def _cvat_mask(e, frame: tuple[int, int] | None) -> np.ndarray:
+    """A CVAT ``<mask>`` on the whole photo: ``rle`` counts runs of its box (``left``,
+    ``top``, ``width``, ``height``) row by row, starting with a run of background."""
+    if frame is None:
+        raise ValueError("a mask needs its image's width and height")
+    try:
+        runs = [int(v) for v in str(e.get("rle") or "").split(",")]
+    except ValueError:
+        raise ValueError("its rle is not a list of whole numbers") from None
+    left, top, w, h = (int(v) for v in _cvat_numbers(e, "left", "top", "width", "height"))
+    if min(runs) < 0 or sum(runs) != w * h:
+        raise ValueError(f"its rle counts {sum(runs)} pixels, not the {w} x {h} of its box")
+    part = np.repeat(np.arange(len(runs)) % 2 == 1, runs).reshape(h, w)
+    pixels = np.zeros(frame[::-1], bool)
+    fh, fw = pixels.shape
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + w, fw), min(top + h, fh)
+    if x1 > x0 and y1 > y0:
+        pixels[y0:y1, x0:x1] = part[y0 - top:y1 - top, x0 - left:x1 - left]
+    return pixels
 
 
 # ------------------------------------------------------------------ rasterising
