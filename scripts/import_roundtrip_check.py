@@ -8,14 +8,16 @@ Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE re
 (as CVAT and pycocotools write masks), as CVAT's "Segmentation mask" export (one colour a
 class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo), as Roboflow's
 PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``), as a mask folder
-named otherwise (``masks/NAME_mask.png``, 0/1) and as a "CVAT for images" export (one RLE
-``<mask>`` a photo), imports each with ``rustseg import`` into a temporary
-folder, and counts the masks that come back identical, pixel for pixel. With ``--evaluate``,
-it also scores the model (``--model``; default the shipped one) on the original folder and on
-the imported one with ``evaluate_segmentation`` and says whether every photo's scores agree.
-A box folder (``images/`` + ``boxes.json``) is written as a COCO detection export, as a
-Pascal VOC one, as LabelMe rectangles, as a VIA file of rectangles and as CVAT boxes
-instead, and its ``boxes.json`` compared with the one each import writes.
+named otherwise (``masks/NAME_mask.png``, 0/1), as a "CVAT for images" export (one RLE
+``<mask>`` a photo) and as Label Studio's JSON export (one brush stroke a photo), imports
+each with ``rustseg import`` into a temporary folder, and counts the masks that come back
+identical, pixel for pixel. With ``--evaluate``, it also scores the model (``--model``;
+default the shipped one) on the original folder and on the imported one with
+``evaluate_segmentation`` and says whether every photo's scores agree. A box folder
+(``images/`` + ``boxes.json``) is written as a COCO detection export, as a Pascal VOC one,
+as LabelMe rectangles, as a VIA file of rectangles, as CVAT boxes and as Label Studio
+rectangles (in percent) instead, and its ``boxes.json`` compared with the one each import
+writes.
 """
 from __future__ import annotations
 
@@ -221,6 +223,69 @@ def write_cvat_boxes(folder: Path, dest: Path) -> int:
     return len(boxes)
 
 
+def _label_studio_brush(mask: np.ndarray) -> list[int]:
+    """A boolean array as Label Studio's brush RLE of an RGBA layer (255 where painted, in all
+    four channels, as its converter's ``mask2rle`` writes it): every run a repeated block,
+    run lengths in 3, 4, 8 or 16 bits."""
+    values = np.repeat(mask.ravel().astype(np.uint8) * 255, 4)
+    sizes = (3, 4, 8, 16)
+    bits = [f"{values.size:032b}", f"{8 - 1:05b}"] + [f"{n - 1:04b}" for n in sizes]
+    edges = np.flatnonzero(np.diff(values)) + 1
+    for start, stop in zip(np.concatenate([[0], edges]), np.concatenate([edges, [values.size]])):
+        while start < stop:
+            length = min(stop - start, 1 << 16)
+            index = next(i for i, n in enumerate(sizes) if length - 1 < 1 << n)
+            bits.append(f"1{index:02b}{length - 1:0{sizes[index]}b}{values[start]:08b}")
+            start += length
+    stream = "".join(bits)
+    stream += "0" * (-len(stream) % 8)
+    return [int(stream[i:i + 8], 2) for i in range(0, len(stream), 8)]
+
+
+def _label_studio_task(task_id: int, name: str, size: tuple[int, int],
+                       results: list[tuple[str, dict]]) -> dict:
+    """A task of Label Studio's JSON export: its photo an upload (named with Label Studio's
+    prefix), one annotation of regions of the label ``rust``."""
+    return {"id": task_id, "data": {"image": f"/data/upload/1/{task_id:08x}-{name}"}, "annotations": [{
+        "id": task_id, "was_cancelled": False, "ground_truth": False, "created_at": "2026-12-07T00:00:00Z",
+        "result": [{"id": f"r{n}", "type": kind, "from_name": "label", "to_name": "image",
+                    "original_width": size[0], "original_height": size[1], "image_rotation": 0,
+                    "value": {**value, kind: ["rust"]}}
+                   for n, (kind, value) in enumerate(results)]}]}
+
+
+def write_label_studio_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as Label Studio's JSON export: one brush stroke a photo, the photos
+    beside it."""
+    dest.mkdir(parents=True)
+    tasks = []
+    for i, (photo, mask_path) in enumerate(pair_photos(folder)[0]):
+        mask = read_mask(mask_path) > 0
+        shutil.copyfile(photo, dest / photo.name)
+        tasks.append(_label_studio_task(i + 1, photo.name, mask.shape[::-1], [
+            ("brushlabels", {"format": "rle", "rle": _label_studio_brush(mask)})] if mask.any() else []))
+    (dest / "project-1.json").write_text(json.dumps(tasks))
+    return len(tasks)
+
+
+def write_label_studio_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as Label Studio's JSON export of rectangles, in percent."""
+    from PIL import Image
+
+    dest.mkdir(parents=True)
+    boxes = json.loads((folder / "boxes.json").read_text())
+    tasks = []
+    for i, (name, bxs) in enumerate(sorted(boxes.items())):
+        shutil.copyfile(folder / "images" / name, dest / name)
+        with Image.open(folder / "images" / name) as img:
+            w, h = img.size
+        tasks.append(_label_studio_task(i + 1, name, (w, h), [("rectanglelabels", {
+            "x": 100 * x0 / w, "y": 100 * y0 / h, "width": 100 * (x1 - x0) / w, "height": 100 * (y1 - y0) / h,
+            "rotation": 0}) for x0, y0, x1, y1 in bxs]))
+    (dest / "project-1.json").write_text(json.dumps(tasks))
+    return len(boxes)
+
+
 def write_coco_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
     dest.mkdir(parents=True)
@@ -270,7 +335,8 @@ def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
                        ("a Pascal VOC export", write_voc_boxes),
                        ("LabelMe rectangles", write_labelme_boxes),
                        ("VIA rectangles", write_via_boxes),
-                       ("CVAT boxes", write_cvat_boxes)):
+                       ("CVAT boxes", write_cvat_boxes),
+                       ("Label Studio rectangles", write_label_studio_boxes)):
         export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
         n = write(folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:
@@ -300,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("Roboflow's PNG masks", write_roboflow_masks, Path(tmp) / "roboflow", Path(tmp) / "roboflow-imported"),
                 ("masks named NAME_mask.png", write_renamed_masks, Path(tmp) / "renamed", Path(tmp) / "renamed-imported"),
                 ("CVAT for images masks", write_cvat_masks, Path(tmp) / "cvat", Path(tmp) / "cvat-imported"),
+                ("Label Studio brush strokes", write_label_studio_masks, Path(tmp) / "ls", Path(tmp) / "ls-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

@@ -1,4 +1,4 @@
-"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe, VIA and CVAT exports, Roboflow's
+"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe, VIA, CVAT and Label Studio exports, Roboflow's
 _classes.csv (image labels or PNG masks), class folders and mask folders named otherwise, as
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
@@ -874,7 +874,7 @@ def test_cvat_for_images_regions_of_every_kind_become_masks(tmp_path, capsys):
     with no region is clean; one whose rust is a polyline, or is only tagged, is left out; a
     photo the file does not list is not labelled; broken masks are named."""
     src = tmp_path / "task_12-2026_12_07"
-    for name in ("a", "b", "c", "d", "e", "f", "g", "unlisted"):
+    for name in ("a", "b", "c", "d", "e", "f", "g", "h", "unlisted"):
         _photo(src / "images" / f"{name}.jpg")
     size = {"width": W, "height": H}
     blob = [(5.5, 15.2), (20.3, 16.8), (18.1, 27.6), (6.4, 25.1)]
@@ -893,9 +893,11 @@ def test_cvat_for_images_regions_of_every_kind_become_masks(tmp_path, capsys):
         "e.jpg": (size, [("polyline", {"label": "rust", "points": "1,1;30,20"})]),
         "f.jpg": (size, [("tag", {"label": "rust"})]),
         "g.jpg": (size, [("mask", {"label": "rust", "rle": "3, 4", "left": 0, "top": 0, "width": 3, "height": 3})]),
+        "h.jpg": (size, [("mask", {"label": "rust", "rle": "0, 1000000000000", "left": 0, "top": 0,
+                                   "width": 1000000, "height": 1000000})]),
         "gone.jpg": (size, [])}, labels=("rust", "paint", "unused"))
     assert main(["import", str(src), "--out", str(tmp_path / "o1")]) == 2
-    assert "rust (8 regions), paint (2 regions), unused (0 regions)" in capsys.readouterr().err
+    assert "rust (9 regions), paint (2 regions), unused (0 regions)" in capsys.readouterr().err
     export = read_export(src, classes=["rust"])
     assert export.format == "CVAT" and export.classes == ["rust"]
     summary = write_import(export, tmp_path / "out")
@@ -903,6 +905,7 @@ def test_cvat_for_images_regions_of_every_kind_become_masks(tmp_path, capsys):
     assert "its polyline 1 (rust) cannot be used: a polyline encloses no pixel" in summary.left_out["e.jpg"]
     assert summary.left_out["f.jpg"] == "tagged rust as a whole, with no region drawn"
     assert "its rle counts 7 pixels, not the 3 x 3 of its box" in summary.left_out["g.jpg"]
+    assert "its box of 1000000 x 1000000 px does not fit its image" in summary.left_out["h.jpg"]
     assert summary.left_out["unlisted.jpg"] == "not in annotations.xml: not labelled"
     assert summary.left_out["gone.jpg"].startswith("no such photo in")
 
@@ -970,6 +973,110 @@ def test_cvat_for_video_and_a_single_voc_file_are_refused_with_what_to_do(tmp_pa
     voc.write_text("<annotation><filename>a.jpg</filename></annotation>")
     with pytest.raises(AnnotationError, match="imported by their folder"):
         read_export(voc)
+
+
+# label_studio_converter.brush.mask2rle (0.0.59, Label Studio's own converter) of a 6 x 4 mask:
+# its top left pixel, and rows 1-2 of columns 2-4.
+LABEL_STUDIO_BRUSH = [0, 0, 0, 96, 57, 27, 252, 127, 248, 108, 2, 223, 253, 176, 11, 127, 248, 108, 0]
+
+
+def _ls_task(task_id, image, *annotations):
+    return {"id": task_id, "data": {"image": image}, "annotations": list(annotations), "predictions": []}
+
+
+def _ls_annotation(*results, created="2026-03-01T10:00:00Z", **extra):
+    return {"id": 1, "result": list(results), "was_cancelled": False, "ground_truth": False,
+            "created_at": created, **extra}
+
+
+def _ls_region(kind, size=(W, H), **value):
+    return {"id": "r", "type": kind, "from_name": "label", "to_name": "image", "original_width": size[0],
+            "original_height": size[1], "image_rotation": 0, "value": value}
+
+
+def test_label_studio_json_export_becomes_masks(tmp_path, capsys):
+    """Label Studio's JSON export: one task a photo, its URL an upload (named with a prefix
+    of Label Studio's) or a local file; coordinates in percent. Polygons, brush strokes
+    (decoded as Label Studio's own converter writes them), ellipses and rectangles, turned
+    about their top left corner, are regions. The ground-truth annotation, else the newest
+    not skipped, is imported; a task no one annotated, or only skipped, is not labelled."""
+    photos = tmp_path / "photos"
+    for name in ("a", "b", "c", "d", "e", "f", "g", "h", "unlisted"):
+        _photo(photos / f"{name}.jpg")
+    _photo(photos / "brush.png", size=(6, 4))
+    polygon = _ls_region("polygonlabels", points=[[12.5, 50], [50, 50], [50, 90]], polygonlabels=["rust"])
+    export = tmp_path / "ls" / "project-3-at-2026-12-07.json"
+    export.parent.mkdir()
+    export.write_text(json.dumps([
+        _ls_task(1, "/data/upload/3/1a2b3c4d-a.jpg", _ls_annotation(
+            polygon, _ls_region("polygonlabels", points=[[0, 0], [10, 0], [10, 10]], polygonlabels=["paint"]))),
+        _ls_task(2, "/data/local-files/?d=site%2Fb.jpg", _ls_annotation(
+            _ls_region("rectanglelabels", x=25, y=10, width=25, height=10, rotation=90, rectanglelabels=["rust"]),
+            _ls_region("ellipselabels", x=75, y=60, radiusX=10, radiusY=10, rotation=0, ellipselabels=["rust"]))),
+        _ls_task(3, "/data/upload/3/c.jpg", _ls_annotation(polygon, created="2026-01-01T00:00:00Z"),
+                 _ls_annotation(created="2026-02-01T00:00:00Z"),
+                 _ls_annotation(polygon, created="2026-04-01T00:00:00Z", was_cancelled=True)),
+        _ls_task(4, "/data/upload/3/d.jpg", _ls_annotation(polygon, created="2026-01-01T00:00:00Z", ground_truth=True),
+                 _ls_annotation(created="2026-02-01T00:00:00Z")),
+        _ls_task(5, "/data/upload/3/e.jpg", _ls_annotation(_ls_region("keypointlabels", x=5, y=5, width=1,
+                                                                      keypointlabels=["rust"]))),
+        _ls_task(6, "/data/upload/3/f.jpg"),
+        _ls_task(7, "/data/upload/3/g.jpg", _ls_annotation(polygon, was_cancelled=True)),
+        _ls_task(8, "s3://inspections/brush.png", _ls_annotation(
+            _ls_region("brushlabels", size=(6, 4), format="rle", rle=LABEL_STUDIO_BRUSH, brushlabels=["rust"]))),
+        _ls_task(9, "/data/upload/3/gone.jpg", _ls_annotation()),
+        _ls_task(10, "/data/upload/3/1a2b3c4d-h.jpg", _ls_annotation(  # the 6 x 4 stroke on a 40 x 30 photo
+            _ls_region("brushlabels", format="rle", rle=LABEL_STUDIO_BRUSH, brushlabels=["rust"])))]))
+    assert main(["import", str(export), "--images", str(photos), "--out", str(tmp_path / "o1")]) == 2
+    assert "rust (7 regions), paint (1 region)" in capsys.readouterr().err
+    result = read_export(export.parent, photos, classes=["rust"])  # the folder holding the JSON
+    assert result.format == "Label Studio"
+    summary = write_import(result, tmp_path / "out")
+    out = tmp_path / "out"
+    assert (summary.masks, summary.clean) == (4, 1)
+    assert [p.name for p in (out / "not_corrosion").iterdir()] == ["c.jpg"]  # its newest annotation
+    assert "a keypoint encloses no pixel" in summary.left_out["e.jpg"]
+    assert summary.left_out["f.jpg"] == "task 6 has no annotation: not labelled"
+    assert "brush RLE holds 96 values, not the 4800 of its photo's RGBA pixels" in summary.left_out["h.jpg"]
+    assert summary.left_out["g.jpg"] == "task 7 was skipped"
+    assert summary.left_out["unlisted.jpg"] == "in no task of project-3-at-2026-12-07.json: not labelled"
+    assert summary.left_out["gone.jpg"].startswith("no such photo in")
+    triangle = drawn(lambda d: d.polygon([(5, 15), (20, 15), (20, 27)], fill=1))
+    assert np.array_equal(masks_of(out, "a"), triangle) and np.array_equal(masks_of(out, "d"), triangle)
+    b = masks_of(out, "b")
+    # the 10 x 3 px rectangle at (10, 3) turned a quarter about that corner: x 7-10, y 3-13
+    assert np.array_equal(b[:, :15], drawn(lambda d: d.rectangle([7, 3, 10, 13], fill=1))[:, :15])
+    assert b[18, 30] and b[18, 27:34].all() and not b[18, 35] and not b[13, 30]  # the disc at (30, 18), r 4 x 3
+    brush = np.zeros((4, 6), bool)
+    brush[0, 0] = True
+    brush[1:3, 2:5] = True
+    assert np.array_equal(masks_of(out, "brush"), brush)
+
+
+def test_label_studio_choices_alone_and_rectangles_alone(tmp_path):
+    """A classification project (choices) labels photos as a whole; rectangles alone are a
+    detection export; JSON-MIN, which this does not read, is named."""
+    for name in ("p", "q", "r"):
+        _photo(tmp_path / "cls" / f"{name}.jpg")
+    choice = {"type": "choices", "from_name": "verdict", "to_name": "image", "value": {"choices": ["rust"]}}
+    (tmp_path / "cls" / "export.json").write_text(json.dumps([
+        _ls_task(1, "/data/upload/1/0badcafe-p.jpg", _ls_annotation(choice)),
+        _ls_task(2, "/data/upload/1/q.jpg", _ls_annotation(dict(choice, value={"choices": ["clean"]}))),
+        _ls_task(3, "/data/upload/1/r.jpg", _ls_annotation())]))
+    summary = write_import(read_export(tmp_path / "cls" / "export.json", classes=["rust"]), tmp_path / "out-cls")
+    assert (summary.corrosion, summary.clean, summary.left_out) == (1, 2, {})
+    assert [p.name for p in (tmp_path / "out-cls" / "corrosion").iterdir()] == ["p.jpg"]
+
+    _photo(tmp_path / "det" / "images" / "s.jpg")
+    (tmp_path / "det" / "export.json").write_text(json.dumps([_ls_task(1, "/data/upload/1/s.jpg", _ls_annotation(
+        _ls_region("rectanglelabels", x=25, y=10, width=25, height=10, rotation=0, rectanglelabels=["rust"]),
+        _ls_region("rectanglelabels", x=25, y=10, width=25, height=10, rotation=90, rectanglelabels=["rust"])))]))
+    write_import(read_export(tmp_path / "det"), tmp_path / "out-det")
+    assert json.loads((tmp_path / "out-det" / "boxes.json").read_text()) == {"s.jpg": [[10, 3, 20, 6], [7, 3, 10, 13]]}
+
+    (tmp_path / "min.json").write_text(json.dumps([{"image": "/data/upload/1/s.jpg", "id": 1, "annotation_id": 1}]))
+    with pytest.raises(AnnotationError, match="JSON-MIN export, which this does not read: export the project as JSON"):
+        read_export(tmp_path / "min.json")
 
 
 def _roboflow_masks(folder, masks):

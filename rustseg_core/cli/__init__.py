@@ -1002,8 +1002,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="output model folder")
     a.set_defaults(func=_average)
 
-    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe, VIA, CVAT or Pascal VOC export into "
-                                "RustSEG's data folders",
+    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe, VIA, CVAT, Label Studio or Pascal VOC "
+                                "export into RustSEG's data folders",
                  "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
                  "LabelMe, the VGG Image Annotator, LabelImg, one folder a class) into the folders train, tune and evaluate read: "
                  "photos with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
@@ -1023,7 +1023,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "attribute values) or its folder; a \"CVAT for images 1.1\" export "
                         "(annotations.xml, photos in images/; boxes alone are boxes, tags alone "
                         "label photos as a whole; a project's Train/Validation/Test subsets "
-                        "import split by split) or its folder; Roboflow's _classes.csv or its "
+                        "import split by split) or its folder; a Label Studio JSON export "
+                        "(one task a photo, found by the file name of its URL, without the "
+                        "prefix Label Studio gives uploads; polygons, brush strokes, ellipses, "
+                        "rectangles, or choices alone) or its folder; Roboflow's _classes.csv or its "
                         "folder (photos labelled as a whole, or, with a Pixel Value column, "
                         "NAME_mask.png beside each photo); Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
@@ -1034,8 +1037,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
     i.add_argument("--images", metavar="DIR",
-                   help="COCO, VIA, CVAT: the folder its file names are in (default: the "
-                        "file's folder; CVAT: its images/ folder); "
+                   help="COCO, VIA, CVAT, Label Studio: the folder its photos are in (default: "
+                        "the file's folder; CVAT, Label Studio: also its images/ folder); "
                         "LabelMe: where its photos are when imagePath does not lead to them; "
                         "Pascal VOC: a folder of its photos, looked in first (CVAT leaves them out "
                         "of an export unless asked)")

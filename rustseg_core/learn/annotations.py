@@ -29,6 +29,7 @@ import csv
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -172,6 +173,11 @@ def read_export(source: str | Path, images: str | Path | None = None,
         data = _json_file(source)
         if _via_photos(data) is not None:
             return read_via(source, images, classes, data=data)
+        if _label_studio_tasks(data) is not None:
+            return read_label_studio(source, images, classes, data=data)
+        if isinstance(data, list) and data and all(isinstance(t, dict) and "annotation_id" in t for t in data):
+            raise AnnotationError(f"{source} is Label Studio's JSON-MIN export, which this does not "
+                                  "read: export the project as JSON")
         return read_coco(source, images, classes, data=data)
     if (source / "images").is_dir() and (source / "labels").is_dir():
         return read_yolo(source, classes)
@@ -713,6 +719,20 @@ def _photo_index(places: list[Path]) -> dict[str, Path]:
     return index
 
 
+def _file_places(path: Path, images: str | Path | None) -> list[Path]:
+    """Where the photos of one labels file for all photos may be: ``images`` (given), then
+    ``images/`` beside the file (CVAT's download; where users keep them), then beside it."""
+    given = [Path(images)] if images else []
+    return given + [path.parent / "images"] * (path.parent / "images").is_dir() + [path.parent]
+
+
+def _photos_by_name(places: list[Path], shallow: Path) -> dict[str, Path]:
+    """{file name: photo} of the photos under ``places``, subfolders included but for
+    ``shallow`` (the export's own folder, which may hold anything), the first place winning."""
+    return {p.name: p for place in reversed(places)
+            for p in (_photos_in(place) if place == shallow else photos_under(place))}
+
+
 def _voc_photo(found: dict[str, Path], places: list[Path], filename: str | None, stem: str) -> Path:
     """The photo a label file labels: its ``<filename>`` among ``found``
     (:func:`_photo_index`), else a photo named like the label file (``<filename>`` is often
@@ -1068,8 +1088,7 @@ def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] |
     meta = root.find("meta")  # its labels, drawn or not, are the classes to choose from
     labels = [str(n.findtext("name") or "").strip() for n in meta.iter("label")] if meta is not None else []
     counts = Counter({name: 0 for name in labels if name})
-    places = [p for p in ([Path(images)] if images else []) + [path.parent / "images"] if p.is_dir()]
-    places.append(path.parent)
+    places = _file_places(path, images)
     found: dict[str, Path] | None = None
     parsed: list[tuple[Labelled, str, list[tuple[str, ET.Element]]]] = []
     for entry in entries:
@@ -1078,8 +1097,7 @@ def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] |
                       if name and c.is_file()), None)
         if photo is None:
             if found is None:  # photos moved into folders of their own: found by file name
-                found = {p.name: p for place in reversed(places)
-                         for p in (_photos_in(place) if place == path.parent else photos_under(place))}
+                found = _photos_by_name(places, shallow=path.parent)
             photo = found.get(Path(name).name, places[0] / name)
         item = Labelled(photo)
         try:
@@ -1158,15 +1176,9 @@ def _add_cvat_shape(item: Labelled, e, enclosed: bool) -> None:
             _add_rectangle(item, x0, y0, x1, y1, enclosed)
             return
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        # rounded, so that a quarter turn (cos 90° is 6e-17, not 0) lands on whole pixels
-        corners = [(round(cx + np.cos(theta) * (x - cx) - np.sin(theta) * (y - cy), 6),
-                    round(cy + np.sin(theta) * (x - cx) + np.cos(theta) * (y - cy), 6))
-                   for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
-        if enclosed:
-            item.shapes.append([[v for xy in corners for v in xy]])
-        else:  # the upright box around the turned one
-            xs, ys = zip(*corners)
-            item.boxes.append((min(xs), min(ys), max(xs), max(ys)))
+        _add_turned_rectangle(item, [(cx + np.cos(theta) * (x - cx) - np.sin(theta) * (y - cy),
+                                      cy + np.sin(theta) * (x - cx) + np.cos(theta) * (y - cy))
+                                     for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))], enclosed)
     elif e.tag == "ellipse":
         cx, cy, rx, ry = _cvat_numbers(e, "cx", "cy", "rx", "ry")
         item.shapes.append([_ellipse_polygon(cx, cy, rx, ry, theta)])
@@ -1186,6 +1198,8 @@ def _cvat_mask(e, frame: tuple[int, int] | None) -> np.ndarray:
     except ValueError:
         raise ValueError("its rle is not a list of whole numbers") from None
     left, top, w, h = (int(v) for v in _cvat_numbers(e, "left", "top", "width", "height"))
+    if not (0 < w <= frame[0] and 0 < h <= frame[1]):
+        raise ValueError(f"its box of {w} x {h} px does not fit its image")
     if min(runs) < 0 or sum(runs) != w * h:
         raise ValueError(f"its rle counts {sum(runs)} pixels, not the {w} x {h} of its box")
     part = np.repeat(np.arange(len(runs)) % 2 == 1, runs).reshape(h, w)
@@ -1196,6 +1210,221 @@ def _cvat_mask(e, frame: tuple[int, int] | None) -> np.ndarray:
     if x1 > x0 and y1 > y0:
         pixels[y0:y1, x0:x1] = part[y0 - top:y1 - top, x0 - left:x1 - left]
     return pixels
+
+
+# ------------------------------------------------------------------ Label Studio
+LABEL_STUDIO_AREA = ("polygonlabels", "brushlabels", "ellipselabels")  # enclose pixels, boxes aside
+LABEL_STUDIO_UPLOAD = re.compile(r"^[0-9a-f]{8}-")  # the prefix Label Studio gives an upload's name
+
+
+def _label_studio_tasks(data) -> list[dict] | None:
+    """The tasks of a Label Studio JSON export (a list, each with its ``data`` and its
+    ``annotations``, ``completions`` in Label Studio 0.x), or None for JSON of another kind."""
+    if not isinstance(data, list) or not data:
+        return None
+    return data if all(isinstance(t, dict) and isinstance(t.get("data"), dict)
+                       and isinstance(t.get("annotations", t.get("completions")), list)
+                       for t in data) else None
+
+
+def _label_studio_photo_name(task: dict) -> str:
+    """The file name of a task's photo: the last part of its ``data`` URL (``image``, else the
+    first value naming a photo), or the ``d`` of a local-files URL (``?d=dir/photo.jpg``)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    values = [task["data"].get("image")] + list(task["data"].values())
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        parts = urlsplit(value)
+        local = parse_qs(parts.query).get("d")
+        name = Path((local[0] if local else unquote(parts.path)).replace("\\", "/")).name
+        if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+            return name
+    return ""
+
+
+def _label_studio_annotation(task: dict) -> dict | None:
+    """The annotation of a task to import: the one marked ground truth, else the newest, of
+    those not skipped (as Label Studio's own converter takes the last one not skipped)."""
+    kept = [a for a in task.get("annotations", task.get("completions")) or []
+            if isinstance(a, dict) and not a.get("was_cancelled") and not a.get("skipped")]
+    truth = [a for a in kept if a.get("ground_truth")]
+    return max(truth or kept, key=lambda a: str(a.get("created_at", "")), default=None)
+
+
+def read_label_studio(path: str | Path, images: str | Path | None = None,
+                      classes: list[str] | None = None, data=None) -> Export:
+    """The photos of a Label Studio JSON export (its "JSON" export: one task a photo) with
+    their regions of the chosen classes. A task's photo is found by the file name of its URL
+    in ``images`` when given, else in ``images/`` beside the file or beside it, also without
+    the prefix Label Studio adds to an upload's name (``1a2b3c4d-photo.jpg``). Its
+    annotation is the one marked ground truth, else the newest not skipped; a task no one
+    annotated, or only skipped, is not labelled. Coordinates are percentages of the photo
+    as Label Studio showed it (``original_width`` x ``original_height``). Polygons, brush
+    strokes (Label Studio's RLE of an RGBA layer: a pixel at least half opaque is painted)
+    and ellipses are regions; rectangles are regions too in an export that has other
+    regions, else boxes; rectangles turn about their top left corner, ellipses about their
+    centre. Key points enclose no pixel: their photo is left out. An export whose chosen
+    classes are only choices labels photos as a whole: a photo annotated with another
+    choice, or none, is clean."""
+    path = Path(path)
+    data = _json_file(path) if data is None else data
+    tasks = _label_studio_tasks(data)
+    if tasks is None:
+        raise AnnotationError(f"{path} is not a Label Studio JSON export: it needs a list of tasks, "
+                              "each with data and annotations")
+    places = _file_places(path, images)
+    found = _photos_by_name(places, shallow=path.parent)
+    counts: Counter = Counter()
+    parsed: list[tuple[Labelled, list[tuple[list[str], dict]]]] = []
+    for task in tasks:
+        name = _label_studio_photo_name(task)
+        photo = found.get(name) or found.get(LABEL_STUDIO_UPLOAD.sub("", name))
+        original = LABEL_STUDIO_UPLOAD.sub("", name) or f"task-{task.get('id')}"
+        item, results = Labelled(photo or places[0] / original), []
+        annotation = _label_studio_annotation(task)
+        if annotation is None:
+            item.problem = (f"task {task.get('id')} was skipped" if task.get("annotations", task.get("completions"))
+                            else f"task {task.get('id')} has no annotation: {NOT_LABELLED}")
+        else:
+            for r in annotation.get("result") or []:
+                value = r.get("value") if isinstance(r, dict) else None
+                names = value.get(str(r.get("type", "")).lower()) if isinstance(value, dict) else None
+                if isinstance(names, list) and names:
+                    results.append(([str(n).strip() for n in names], dict(r, type=_label_studio_kind(r))))
+                    counts.update(str(n).strip() for n in names)
+        parsed.append((item, results))
+    chosen = choose_classes(counts, classes)
+    kinds = {str(r["type"]).lower() for _, results in parsed for names, r in results if chosen & set(names)}
+    as_whole = kinds == {"choices"}
+    enclosed = bool(kinds & set(LABEL_STUDIO_AREA))
+    for item, results in parsed:
+        if item.problem:
+            continue
+        choices = {n for names, r in results if str(r["type"]).lower() == "choices" for n in names}
+        if as_whole:
+            item.image_label = bool(chosen & choices)
+            continue
+        for n, (names, r) in enumerate(results, 1):
+            kind = str(r["type"]).lower()
+            if item.problem or not chosen & set(names) or kind == "choices":
+                continue
+            try:
+                _add_label_studio_region(item, r, kind, enclosed)
+            except (ValueError, TypeError, KeyError) as e:
+                item.problem = f"its region {n} ({', '.join(names)}) cannot be used: {e}"
+        if not item.problem and not item.shapes and not item.boxes and chosen & choices:
+            item.problem = (f"chose {', '.join(sorted(chosen & choices))} for the whole photo, with no "
+                            "region drawn")
+    items = [i for i, _ in parsed]
+    folders = sorted({i.photo.parent for i in items if i.photo.is_file()})
+    return Export(str(path), "Label Studio", items + _not_labelled(
+        places + folders, items, lambda p: f"in no task of {path.name}: {NOT_LABELLED}"), sorted(chosen))
+
+
+def _label_studio_kind(r: dict) -> str:
+    """A result's type, lower case; a region of the generic ``<Labels>`` tag (type
+    ``labels``) is named by its shape, as the tag it was drawn with would be."""
+    kind, value = str(r.get("type", "")).lower(), r.get("value")
+    if kind != "labels" or not isinstance(value, dict):
+        return kind
+    for key, shape in (("rle", "brushlabels"), ("points", "polygonlabels"), ("radiusX", "ellipselabels"),
+                       ("width", "rectanglelabels")):
+        if key in value:
+            return shape
+    return "keypointlabels"
+
+
+def _add_label_studio_region(item: Labelled, r: dict, kind: str, enclosed: bool) -> None:
+    """One Label Studio region of a chosen class added to ``item`` in pixels of the photo it
+    was drawn on (``original_width`` x ``original_height``)."""
+    w, h = r.get("original_width"), r.get("original_height")
+    if not _numbers([w, h]) or w <= 0 or h <= 0:
+        raise ValueError("it has no original_width and original_height")
+    if r.get("image_rotation"):
+        raise ValueError(f"it was drawn on the photo turned {r['image_rotation']} degrees in Label Studio")
+    if item.frame not in (None, (int(w), int(h))):
+        raise ValueError("its regions were drawn on photos of two sizes")
+    item.frame = (int(w), int(h))
+    value = r["value"]
+    sx, sy = w / 100, h / 100  # percentages of the photo's width and height
+
+    def numbers(*keys):
+        values = [value.get(k, 0.0 if k == "rotation" else None) for k in keys]
+        if not _numbers(values):
+            raise ValueError(f"its {', '.join(keys)} are not numbers")
+        return values
+
+    theta = np.deg2rad(numbers("rotation")[0])
+    if kind == "polygonlabels":
+        points = value.get("points")
+        if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 and _numbers(p)
+                                                    for p in points):
+            raise ValueError("its points are not [x, y] pairs of numbers")
+        if len(points) < 3:
+            raise ValueError(f"a polygon of {len(points)} point(s) encloses no pixel")
+        item.shapes.append([[v for x, y in points for v in (x * sx, y * sy)]])
+    elif kind == "rectanglelabels":
+        x, y, bw, bh = numbers("x", "y", "width", "height")
+        x, y, bw, bh = x * sx, y * sy, bw * sx, bh * sy
+        if not theta:
+            _add_rectangle(item, x, y, x + bw, y + bh, enclosed)
+            return
+        c, s = np.cos(theta), np.sin(theta)  # turned about its top left corner
+        _add_turned_rectangle(item, [(x, y), (x + bw * c, y + bw * s),
+                                     (x + bw * c - bh * s, y + bw * s + bh * c), (x - bh * s, y + bh * c)],
+                              enclosed)
+    elif kind == "ellipselabels":
+        cx, cy, rx, ry = numbers("x", "y", "radiusX", "radiusY")
+        item.shapes.append([_ellipse_polygon(cx * sx, cy * sy, rx * sx, ry * sy, theta)])
+    elif kind == "brushlabels":
+        if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
+            raise ValueError("its brush stroke is not Label Studio's rle")
+        rgba = label_studio_rle(value["rle"], int(w) * int(h) * 4)
+        item.shapes.append(_rle(rgba.reshape(int(h), int(w), 4)[:, :, 3] >= 128))
+    else:
+        raise ValueError(f"a {kind.removesuffix('labels')} encloses no pixel: draw corrosion as polygons")
+
+
+def label_studio_rle(rle: list[int], count: int) -> np.ndarray:
+    """The ``count`` values Label Studio's brush RLE encodes (bytes of a bit stream: the value
+    count in 32 bits, the word size less 1 in 5, four run-length sizes less 1 in 4 bits each,
+    then blocks: a flag bit, a 2-bit index of the run-length size, the run length less 1, then
+    one word repeated when the flag is set, else that many words). ValueError for a damaged
+    one, or one of another count (checked before anything is decoded)."""
+    try:
+        raw = np.asarray(rle, dtype=np.int64)
+        if raw.ndim != 1 or raw.min() < 0 or raw.max() > 255:
+            raise ValueError
+        bits = (np.unpackbits(raw.astype(np.uint8)) + ord("0")).tobytes().decode()
+    except (ValueError, TypeError):
+        raise ValueError("its brush RLE is not a list of bytes") from None
+    at = 0
+
+    def read(n: int) -> int:
+        nonlocal at
+        if at + n > len(bits):
+            raise ValueError("its brush RLE ends part way")
+        at += n
+        return int(bits[at - n:at], 2)
+
+    if read(32) != count:
+        raise ValueError(f"its brush RLE holds {int(bits[:32], 2)} values, not the {count} of its photo's "
+                         "RGBA pixels")
+    word = read(5) + 1
+    sizes = [read(4) + 1 for _ in range(4)]
+    out = np.zeros(count, np.uint8)
+    i = 0
+    while i < count:
+        repeated = read(1)
+        j = min(i + 1 + read(sizes[read(2)]), count)
+        if repeated:
+            out[i:j] = read(word)
+        else:
+            out[i:j] = [read(word) for _ in range(j - i)]
+        i = j
+    return out
 
 
 # ------------------------------------------------------------------ rasterising
@@ -1214,6 +1443,18 @@ def _add_rectangle(item: Labelled, x0: float, y0: float, x1: float, y1: float, r
         item.shapes.append([[x0, y0, x1, y0, x1, y1, x0, y1]])
     else:
         item.boxes.append((x0, y0, x1, y1))
+
+
+def _add_turned_rectangle(item: Labelled, corners: list[tuple[float, float]], region: bool) -> None:
+    """A turned rectangle (its four corners in order) added to ``item``: as a polygon where the
+    export draws regions, else as the upright box around it."""
+    # rounded, so that a quarter turn (cos 90° is 6e-17, not 0) lands on whole pixels
+    corners = [(round(float(x), 6), round(float(y), 6)) for x, y in corners]
+    if region:
+        item.shapes.append([[v for xy in corners for v in xy]])
+    else:
+        xs, ys = zip(*corners)
+        item.boxes.append((min(xs), min(ys), max(xs), max(ys)))
 
 
 def _frame_to_upright(photo: Path, frame: tuple[int, int] | None) -> tuple[tuple[int, int], Callable]:
