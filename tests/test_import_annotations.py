@@ -1142,6 +1142,29 @@ def test_a_mask_folder_named_otherwise_is_paired_and_renamed(tmp_path, capsys):
         read_export(out)
 
 
+def test_a_folder_paired_in_part_names_import_for_masks_named_otherwise(tmp_path, caplog):
+    """train and evaluate leave out a photo without masks/NAME.png; when its mask is there
+    under another name (a set relabelled in part), the warning says import renames it."""
+    from rustseg_core.learn.masks import mask_pairs_in
+
+    src = tmp_path / "mixed"
+    for name in ("a", "b", "c"):
+        _photo(src / "images" / f"{name}.jpg")
+    (src / "masks").mkdir()
+    Image.new("L", (W, H), 255).save(src / "masks" / "a.png")
+    Image.new("L", (W, H), 255).save(src / "masks" / "b_mask.png")
+    with caplog.at_level(logging.WARNING):
+        assert [p.name for p, _ in mask_pairs_in(src)] == ["a.jpg"]
+    assert "2 photo(s) of" in caplog.text and "b.jpg, c.jpg" in caplog.text
+    assert f"1 of them have a mask named otherwise (NAME_mask.png, NAME.jpg): rustseg import {src} --out NEW" \
+        in caplog.text
+    caplog.clear()
+    (src / "masks" / "b_mask.png").unlink()
+    with caplog.at_level(logging.WARNING):
+        mask_pairs_in(src)
+    assert "2 photo(s) of" in caplog.text and "rustseg import" not in caplog.text
+
+
 def test_images_naming_a_folder_the_export_already_holds_lists_its_photos_once(tmp_path, capsys):
     """--images JPEGImages/ of a VOC export names a folder the reader looks in anyway: its
     unlabelled photos are left out once, not twice (which refused the import as two photos of

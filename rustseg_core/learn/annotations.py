@@ -364,19 +364,14 @@ def read_mask_folder(folder: str | Path) -> Export:
     :func:`~rustseg_core.learn.masks.read_mask` reads the pair layout, except in a JPEG, whose
     compression leaves faint pixels around every edge: there, those brighter than mid-grey.
     A photo without a mask is not labelled: left out and named."""
-    from .masks import read_mask
+    from .masks import masks_by_name, read_mask
 
     folder = Path(folder)
-    same: dict[str, Path] = {}  # NAME.*, a PNG first
-    suffixed: dict[str, Path] = {}  # NAME_mask.*, NAME-mask.*
-    for mask in sorted(_photos_in(folder / MASK_MASKS_DIR), key=lambda m: m.suffix.lower() != ".png"):
-        same.setdefault(mask.stem, mask)
-        if mask.stem.lower().endswith(("_mask", "-mask")):
-            suffixed.setdefault(mask.stem[:-len("_mask")], mask)
+    masks = masks_by_name(folder / MASK_MASKS_DIR)
     items = []
     for photo in _photos_in(folder / MASK_IMAGES_DIR):
         item = Labelled(photo)
-        mask = same.get(photo.stem) or suffixed.get(photo.stem)
+        mask = masks.get(photo.stem)
         if mask is None:
             item.problem = (f"no mask ({MASK_MASKS_DIR}/{photo.stem}.png or {photo.stem}_mask.*): "
                             f"{NOT_LABELLED}")

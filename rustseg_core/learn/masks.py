@@ -79,10 +79,29 @@ def mask_pairs_in(folder: str | Path) -> list[tuple[Path, Path]]:
 
 
 def warn_unmatched(folder: str | Path, names: list[str]) -> None:
-    """One warning naming the photos of ``folder/images`` that have no mask (none: nothing)."""
-    if names:
-        log.warning("%d photo(s) of %s/images have no mask (masks/NAME.png) and are left out: %s",
-                    len(names), folder, ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
+    """One warning naming the photos of ``folder/images`` that have no mask (none: nothing),
+    and ``rustseg import`` when some of them have a mask named otherwise."""
+    if not names:
+        return
+    elsewhere = masks_by_name(Path(folder) / "masks") if (Path(folder) / "masks").is_dir() else {}
+    renamed = sum(Path(n).stem in elsewhere for n in names)
+    log.warning("%d photo(s) of %s/images have no mask (masks/NAME.png) and are left out: %s%s",
+                len(names), folder, ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""),
+                f"; {renamed} of them have a mask named otherwise (NAME_mask.png, NAME.jpg): "
+                f"rustseg import {folder} --out NEW renames them" if renamed else "")
+
+
+def masks_by_name(masks: str | Path) -> dict[str, Path]:
+    """{photo stem: its mask} of a ``masks/`` folder however its masks are named, as public
+    sets name them: ``NAME.*`` (a PNG first), else ``NAME_mask.*`` or ``NAME-mask.*``."""
+    same: dict[str, Path] = {}
+    suffixed: dict[str, Path] = {}
+    for mask in sorted((m for m in Path(masks).iterdir() if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS),
+                       key=lambda m: (m.suffix.lower() != ".png", m.name)):
+        same.setdefault(mask.stem, mask)
+        if mask.stem.lower().endswith(("_mask", "-mask")):
+            suffixed.setdefault(mask.stem[:-len("_mask")], mask)
+    return {**suffixed, **same}
 
 
 def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
