@@ -9,15 +9,15 @@ Writes a mask folder (``images/`` + ``masks/``) as a COCO export with one RLE re
 class in ``SegmentationClass/``), as LabelMe files (one AI mask a photo), as Roboflow's
 PNG masks (``NAME_mask.png``, pixel values named in ``_classes.csv``), as a mask folder
 named otherwise (``masks/NAME_mask.png``, 0/1), as a "CVAT for images" export (one RLE
-``<mask>`` a photo) and as Label Studio's JSON export (one brush stroke a photo), imports
-each with ``rustseg import`` into a temporary folder, and counts the masks that come back
-identical, pixel for pixel. With ``--evaluate``, it also scores the model (``--model``;
-default the shipped one) on the original folder and on the imported one with
-``evaluate_segmentation`` and says whether every photo's scores agree. A box folder
-(``images/`` + ``boxes.json``) is written as a COCO detection export, as a Pascal VOC one,
-as LabelMe rectangles, as a VIA file of rectangles, as CVAT boxes and as Label Studio
-rectangles (in percent) instead, and its ``boxes.json`` compared with the one each import
-writes.
+``<mask>`` a photo), as Label Studio's JSON export (one brush stroke a photo) and as a
+Supervisely project (one bitmap a photo), imports each with ``rustseg import`` into a
+temporary folder, and counts the masks that come back identical, pixel for pixel. With
+``--evaluate``, it also scores the model (``--model``; default the shipped one) on the
+original folder and on the imported one with ``evaluate_segmentation`` and says whether
+every photo's scores agree. A box folder (``images/`` + ``boxes.json``) is written as a
+COCO detection export, as a Pascal VOC one, as LabelMe rectangles, as a VIA file of
+rectangles, as CVAT boxes, as Label Studio rectangles (in percent) and as Supervisely
+rectangles instead, and its ``boxes.json`` compared with the one each import writes.
 """
 from __future__ import annotations
 
@@ -286,6 +286,64 @@ def write_label_studio_boxes(folder: Path, dest: Path) -> int:
     return len(boxes)
 
 
+def _supervisely_project(dest: Path, photos: list[tuple[Path, tuple[int, int], list[dict]]]) -> None:
+    """``dest`` as a Supervisely project: ``meta.json`` (the class ``rust``) and the dataset
+    ``ds0`` (``img/NAME`` beside ``ann/NAME.json``), ``photos`` (photo, size, objects)."""
+    (dest / "ds0" / "img").mkdir(parents=True)
+    (dest / "ds0" / "ann").mkdir()
+    (dest / "meta.json").write_text(json.dumps({"classes": [{"title": "rust", "shape": "any",
+                                                             "color": "#FA3253"}], "tags": []}))
+    for photo, (w, h), objects in photos:
+        shutil.copyfile(photo, dest / "ds0" / "img" / photo.name)
+        (dest / "ds0" / "ann" / f"{photo.name}.json").write_text(json.dumps({
+            "description": "", "tags": [], "size": {"width": w, "height": h},
+            "objects": [{"classTitle": "rust", "tags": [], **o} for o in objects]}))
+
+
+def write_supervisely_masks(folder: Path, dest: Path) -> int:
+    """``folder``'s pairs as a Supervisely project: one bitmap a photo (a palette PNG of the
+    mask's bounding box, index 0 transparent, zlib-compressed and base64, at its ``origin``)."""
+    import base64
+    import io
+    import zlib
+
+    from PIL import Image
+
+    photos = []
+    for photo, mask_path in pair_photos(folder)[0]:
+        mask = read_mask(mask_path) > 0
+        ys, xs = np.nonzero(mask)
+        objects = []
+        if len(xs):
+            png = Image.fromarray(mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8), "P")
+            png.putpalette([0, 0, 0, 255, 255, 255])
+            buf = io.BytesIO()
+            png.save(buf, format="PNG", transparency=0)
+            objects.append({"geometryType": "bitmap", "bitmap": {
+                "data": base64.b64encode(zlib.compress(buf.getvalue())).decode(),
+                "origin": [int(xs.min()), int(ys.min())]}})
+        photos.append((photo, mask.shape[::-1], objects))
+    _supervisely_project(dest, photos)
+    return len(photos)
+
+
+def write_supervisely_boxes(folder: Path, dest: Path) -> int:
+    """``folder``'s ``boxes.json`` as a Supervisely project of rectangles (both corners
+    inside the box, as Supervisely keeps them)."""
+    from PIL import Image
+
+    boxes = json.loads((folder / "boxes.json").read_text())
+    photos = []
+    for name, bxs in sorted(boxes.items()):
+        with Image.open(folder / "images" / name) as img:
+            size = img.size
+        photos.append((folder / "images" / name, size, [
+            {"geometryType": "rectangle", "points": {"exterior": [[x0, y0], [x1 - 1, y1 - 1]], "interior": []}}
+            for x0, y0, x1, y1 in bxs]))
+    _supervisely_project(dest, photos)
+    return len(boxes)
+
+
 def write_coco_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` (x0, y0, x1, y1 a box) as a COCO detection export."""
     dest.mkdir(parents=True)
@@ -336,7 +394,8 @@ def boxes_roundtrip(folder: Path, tmp: Path) -> bool:
                        ("LabelMe rectangles", write_labelme_boxes),
                        ("VIA rectangles", write_via_boxes),
                        ("CVAT boxes", write_cvat_boxes),
-                       ("Label Studio rectangles", write_label_studio_boxes)):
+                       ("Label Studio rectangles", write_label_studio_boxes),
+                       ("Supervisely rectangles", write_supervisely_boxes)):
         export, imported = tmp / f"export-{write.__name__}", tmp / f"imported-{write.__name__}"
         n = write(folder, export)
         if rustseg(["import", str(export), "--out", str(imported)]) != 0:
@@ -367,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("masks named NAME_mask.png", write_renamed_masks, Path(tmp) / "renamed", Path(tmp) / "renamed-imported"),
                 ("CVAT for images masks", write_cvat_masks, Path(tmp) / "cvat", Path(tmp) / "cvat-imported"),
                 ("Label Studio brush strokes", write_label_studio_masks, Path(tmp) / "ls", Path(tmp) / "ls-imported"),
+                ("Supervisely bitmaps", write_supervisely_masks, Path(tmp) / "sly", Path(tmp) / "sly-imported"),
                 ("a COCO RLE export", write_coco_rle, export, imported)):  # imported: scored below
             n = write(args.folder, dest)
             if rustseg(["import", str(dest), "--out", str(back)]) != 0:

@@ -1,4 +1,5 @@
-"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe, VIA, CVAT and Label Studio exports, Roboflow's
+"""``rustseg import``: COCO, YOLO, Pascal VOC, LabelMe, VIA, CVAT, Label Studio and Supervisely
+exports, Roboflow's
 _classes.csv (image labels or PNG masks), class folders and mask folders named otherwise, as
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
@@ -13,7 +14,7 @@ from pycocotools import mask as coco_mask
 
 from rustseg_core.cli import main
 from rustseg_core.learn.annotations import (AnnotationError, read_coco, read_export, read_exports,
-                                            read_yolo, write_import)
+                                            read_yolo, write_import, write_imports)
 from rustseg_core.learn.masks import pair_photos, read_mask
 from rustseg_core.pipeline.imageio import load_image
 
@@ -1077,6 +1078,86 @@ def test_label_studio_choices_alone_and_rectangles_alone(tmp_path):
     (tmp_path / "min.json").write_text(json.dumps([{"image": "/data/upload/1/s.jpg", "id": 1, "annotation_id": 1}]))
     with pytest.raises(AnnotationError, match="JSON-MIN export, which this does not read: export the project as JSON"):
         read_export(tmp_path / "min.json")
+
+
+# A 3 x 3 ring (its centre unset) placed at x 1, y 1: Supervisely's SDK writes it so in its
+# own documentation (Bitmap.to_json).
+SUPERVISELY_RING = ("eJzrDPBz5+WS4mJgYOD19HAJAtLMIMwIInOeqf8BUmwBPiGuQPr///9Lb86/C2QxlgT5BTM4PLuRBuTwebo4hlTMSa44"
+                    "sKHhISMDuxpTYrr03F6gDIOnq5/LOqeEJgDM5ht6")
+
+
+def _supervisely(dataset, photos, size=(W, H)):
+    """A Supervisely dataset: img/NAME beside ann/NAME.json, ``photos`` {name: (objects, tags)}."""
+    for name, (objects, tags) in photos.items():
+        _photo(dataset / "img" / name)
+        (dataset / "ann").mkdir(parents=True, exist_ok=True)
+        (dataset / "ann" / f"{name}.json").write_text(json.dumps({
+            "description": "", "size": {"width": size[0], "height": size[1]},
+            "tags": [{"name": t, "value": None} for t in tags],
+            "objects": [{"classTitle": title, "geometryType": kind, "tags": [], **shape}
+                        for title, kind, shape in objects]}))
+
+
+def _exterior(*points, holes=()):
+    return {"points": {"exterior": [list(p) for p in points], "interior": [[list(p) for p in h] for h in holes]}}
+
+
+def test_supervisely_project_becomes_masks(tmp_path, capsys):
+    """Supervisely's own format: meta.json beside a folder a dataset (img/ + ann/). Polygons,
+    their holes left out, and bitmaps (decoded as the SDK writes them) are regions; a photo
+    with no object is clean; one whose rust is a line, or only an image tag, is left out; a
+    photo without its annotation file is not labelled."""
+    project = tmp_path / "Corrosion survey"
+    project.mkdir()
+    (project / "meta.json").write_text(json.dumps({"classes": [
+        {"title": t, "shape": "polygon", "color": "#FF0000"} for t in ("rust", "paint", "unused")], "tags": []}))
+    _supervisely(project / "ds0", {
+        "a.jpg": ([("rust", "polygon", _exterior((2, 2), (20, 2), (20, 20), (2, 20),
+                                                 holes=[((8, 8), (14, 8), (14, 14), (8, 14))])),
+                   ("rust", "bitmap", {"bitmap": {"data": SUPERVISELY_RING, "origin": [30, 2]}})], []),
+        "b.jpg": ([("rust", "rectangle", _exterior((12, 20), (3, 4))),
+                   ("paint", "polygon", _exterior((30, 20), (38, 20), (38, 28)))], []),
+        "c.jpg": ([], []),
+        "d.jpg": ([("rust", "line", _exterior((1, 1), (30, 20)))], []),
+        "e.jpg": ([], ["rust"])})
+    _photo(project / "ds0" / "img" / "unlabelled.jpg")
+    assert main(["import", str(project), "--out", str(tmp_path / "o1")]) == 2
+    assert "rust (5 regions), paint (1 region), unused (0 regions)" in capsys.readouterr().err
+    assert main(["import", str(project), "--classes", "rust", "--out", str(tmp_path / "out")]) == 0
+    assert "in Supervisely export" in capsys.readouterr().out
+    record = json.loads((tmp_path / "out" / "import.json").read_text())
+    assert (record["photos_with_masks"], record["photos_without_corrosion"]) == (2, 1)
+    assert "a line encloses no pixel" in record["left_out"]["d.jpg"]
+    assert record["left_out"]["e.jpg"] == "tagged rust as a whole, with no region drawn"
+    assert record["left_out"]["unlabelled.jpg"] == "no annotation file (ann/unlabelled.jpg.json): not labelled"
+    a = drawn(lambda d: d.polygon([(2, 2), (20, 2), (20, 20), (2, 20)], fill=1))
+    a &= ~drawn(lambda d: d.polygon([(8, 8), (14, 8), (14, 14), (8, 14)], fill=1))
+    a[2:5, 30:33] = True  # the ring at its origin: x 30, y 2
+    a[3, 31] = False
+    assert np.array_equal(masks_of(tmp_path / "out", "a"), a)
+    assert np.array_equal(masks_of(tmp_path / "out", "b"), drawn(lambda d: d.rectangle([3, 4, 12, 20], fill=1)))
+
+
+def test_supervisely_datasets_as_splits_rectangles_alone_and_tags_alone(tmp_path):
+    """Datasets named train and test import split by split; rectangles alone are boxes (both
+    corners inside); image tags alone label photos as a whole."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "meta.json").write_text(json.dumps({"classes": [{"title": "rust", "shape": "rectangle"}]}))
+    for split in ("train", "test"):
+        _supervisely(project / split, {"p.jpg": ([("rust", "rectangle", _exterior((1, 2), (10, 6)))], []),
+                                       "q.jpg": ([], [])})
+    exports = read_exports(project)
+    assert sorted(exports) == ["test", "train"]
+    write_imports(exports, tmp_path / "out")
+    for split in ("train", "test"):
+        assert json.loads((tmp_path / "out" / split / "boxes.json").read_text()) == {"p.jpg": [[1, 2, 11, 7]]}
+        assert [p.name for p in (tmp_path / "out" / split / "not_corrosion").iterdir()] == ["q.jpg"]
+
+    tags = tmp_path / "tags" / "ds"
+    _supervisely(tags, {"r.jpg": ([], ["rust"]), "s.jpg": ([], ["clean"])})
+    summary = write_import(read_export(tags, classes=["rust"]), tmp_path / "out-tags")  # one dataset alone
+    assert (summary.corrosion, summary.clean, summary.left_out) == (1, 1, {})
 
 
 def _roboflow_masks(folder, masks):

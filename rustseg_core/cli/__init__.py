@@ -1002,10 +1002,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="output model folder")
     a.set_defaults(func=_average)
 
-    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe, VIA, CVAT, Label Studio or Pascal VOC "
-                                "export into RustSEG's data folders",
-                 "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Ultralytics, "
-                 "LabelMe, the VGG Image Annotator, LabelImg, one folder a class) into the folders train, tune and evaluate read: "
+    i = _command(sub, "import", "turn a COCO, YOLO, LabelMe, VIA, CVAT, Label Studio, Supervisely or "
+                                "Pascal VOC export into RustSEG's data folders",
+                 "Turn a labelling tool's export (Roboflow, CVAT, Label Studio, Supervisely, "
+                 "Ultralytics, LabelMe, the VGG Image Annotator, LabelImg, one folder a class) into the folders train, tune and evaluate read: "
                  "photos with corrosion drawn as polygons or RLE go to OUT/images with their masks in "
                  "OUT/masks (upright, at the photo's size); photos with corrosion boxed (a "
                  "detection export) to OUT/images with OUT/boxes.json, and OUT/corrosion; photos "
@@ -1026,7 +1026,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "import split by split) or its folder; a Label Studio JSON export "
                         "(one task a photo, found by the file name of its URL, without the "
                         "prefix Label Studio gives uploads; polygons, brush strokes, ellipses, "
-                        "rectangles, or choices alone) or its folder; Roboflow's _classes.csv or its "
+                        "rectangles, or choices alone) or its folder; a Supervisely project "
+                        "(meta.json beside dataset folders of img/ and ann/; datasets named "
+                        "train, val, test import split by split) or one of its datasets; "
+                        "Roboflow's _classes.csv or its "
                         "folder (photos labelled as a whole, or, with a Pixel Value column, "
                         "NAME_mask.png beside each photo); Pascal VOC XML files (LabelImg, CVAT; in Annotations/ or "
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "

@@ -6,11 +6,13 @@ VOC devkit write Pascal VOC XML (one file a photo, boxes); LabelMe writes one JS
 photo (polygons, rectangles, circles, masks); the VGG Image Annotator (VIA), one JSON file
 for all photos (Mask R-CNN's ``via_region_data.json``); CVAT's own "CVAT for images"
 export, one XML file for all photos (``annotations.xml``: polygons, masks, boxes, ellipses,
-tags); Roboflow's semantic segmentation export, a PNG mask a photo (``NAME_mask.png``, its
-pixel values the classes); public mask sets keep ``images/`` beside ``masks/`` with masks
-named otherwise; photos labelled as a whole come as one folder a class (Roboflow, Keras,
-most Kaggle sets) or Roboflow's ``_classes.csv``. ``rustseg import`` turns each into the
-folders ``train``, ``tune`` and ``evaluate`` read:
+tags); Label Studio's own JSON export, one task a photo (percent coordinates, brush strokes
+as its RLE); Supervisely's format, ``ann/NAME.json`` beside ``img/NAME`` a dataset
+(polygons with holes, bitmaps); Roboflow's semantic segmentation export, a PNG mask a
+photo (``NAME_mask.png``, its pixel values the classes); public mask sets keep ``images/``
+beside ``masks/`` with masks named otherwise; photos labelled as a whole come as one folder
+a class (Roboflow, Keras, most Kaggle sets) or Roboflow's ``_classes.csv``. ``rustseg
+import`` turns each into the folders ``train``, ``tune`` and ``evaluate`` read:
 
 - ``images/NAME.ext`` + ``masks/NAME.png``: photos with corrosion drawn as regions;
 - ``images/NAME.ext`` + ``boxes.json``: photos with corrosion drawn as boxes only (an object
@@ -128,9 +130,10 @@ def _listing(counts: Counter, unit: str) -> str:
 
 def read_export(source: str | Path, images: str | Path | None = None,
                 classes: list[str] | None = None) -> Export:
-    """Whichever export ``source`` is: a COCO or VIA JSON file or a CVAT XML file (or a folder
-    holding one), Roboflow's ``_classes.csv`` (or its folder), a YOLO folder, a LabelMe
-    folder, a Pascal VOC folder, or one folder a class. For a folder that is none of these,
+    """Whichever export ``source`` is: a COCO, VIA or Label Studio JSON file or a CVAT XML
+    file (or a folder holding one), Roboflow's ``_classes.csv`` (or its folder), a YOLO
+    folder, a LabelMe folder, a Supervisely project or dataset, a Pascal VOC folder, or one
+    folder a class. For a folder that is none of these,
     the error names the exports found inside it (a Roboflow download holds one a split:
     ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
@@ -147,6 +150,11 @@ def read_export(source: str | Path, images: str | Path | None = None,
     cvat = _cvat_source(source)
     if cvat is not None:
         return read_cvat(cvat, images, classes)
+    if _supervisely_project(source) is not None:
+        if images:
+            raise AnnotationError("--images is for exports whose photos are elsewhere; a Supervisely "
+                                  "project holds its photos in img/")
+        return read_supervisely(source, classes)[""]
     if source.is_file() and source.suffix.lower() == ".xml":
         raise AnnotationError(f"{source} is not CVAT's XML (its root <annotations>); Pascal VOC files, "
                               f"one a photo, are imported by their folder, {source.parent}")
@@ -193,7 +201,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
                    | {str(d) for d in source.iterdir() if d.is_dir() and len(_class_folders(d)) > 1})
     hint = f"; found here: {', '.join(found[:6])}" if found else ""
     raise AnnotationError(f"{source} is not an export this reads (a COCO JSON file, a YOLO folder "
-                          f"of images/ and labels/, a VIA or CVAT file, LabelMe or Pascal VOC files, "
+                          "of images/ and labels/, a VIA, CVAT or Label Studio file, a Supervisely "
+                          "project, LabelMe or Pascal VOC files, "
                           f"{CLASSES_CSV}, or one folder a class of photos){hint}")
 
 
@@ -208,6 +217,8 @@ def read_exports(source: str | Path, images: str | Path | None = None,
     cvat = _cvat_source(source)
     if cvat is not None:
         return read_cvat_splits(cvat, images, classes)
+    if _supervisely_project(source) is not None and not images:
+        return read_supervisely(source, classes, split=True)
     splits = split_folders(source)
     if not splits:
         return {"": read_export(source, images, classes)}
@@ -1420,6 +1431,171 @@ def label_studio_rle(rle: list[int], count: int) -> np.ndarray:
             out[i:j] = [read(word) for _ in range(j - i)]
         i = j
     return out
+
+
+# ------------------------------------------------------------------ Supervisely
+SUPERVISELY_AREA = ("polygon", "bitmap")  # the shapes that enclose pixels, rectangles aside
+
+
+def _supervisely_project(source: Path) -> tuple[Path, list[Path]] | None:
+    """(the project folder, its datasets) of a Supervisely project (``meta.json`` beside one
+    folder a dataset, each holding ``img/`` and ``ann/``), or of one dataset of it given
+    alone; None for anything else."""
+    if not source.is_dir():
+        return None
+    if (source / "ann").is_dir() and (source / "img").is_dir():
+        return source.parent, [source]
+    if not (source / "meta.json").is_file():
+        return None
+    datasets = sorted(d for d in source.iterdir() if (d / "ann").is_dir() and (d / "img").is_dir())
+    return (source, datasets) if datasets else None
+
+
+def read_supervisely(source: str | Path, classes: list[str] | None = None,
+                     split: bool = False) -> dict[str, Export]:
+    """The photos of a Supervisely project in its own format (``meta.json``, and a folder a
+    dataset: ``img/NAME`` beside ``ann/NAME.json``, objects in the pixels of the photo), or
+    of one of its datasets, with their regions of the chosen classes, as one export
+    (``{"": export}``), or with ``split``, a project whose datasets are named as splits
+    (``train``, ``val``, ``test``...), dataset by dataset. Polygons (their holes left out)
+    and bitmaps (a PNG of their box at ``origin``, zlib-compressed and base64, as
+    Supervisely's SDK writes it) are regions; rectangles (both corners inside) are regions
+    too in an export that has other regions, else boxes. A photo whose corrosion is only a
+    point, line or other shape enclosing no pixel, or only an image tag, is left out; an
+    export whose chosen classes are only image tags labels photos as a whole. A photo in
+    ``img/`` without its ``ann/`` file is not labelled."""
+    found = _supervisely_project(Path(source))
+    if found is None:
+        raise AnnotationError(f"{source} is not a Supervisely project: it needs meta.json beside "
+                              "dataset folders of img/ and ann/")
+    project, datasets = found
+    meta = _json_file(project / "meta.json") if (project / "meta.json").is_file() else {}
+    counts: Counter = Counter({str(c.get("title")).strip(): 0 for c in meta.get("classes") or []
+                               if isinstance(c, dict) and c.get("title")})
+    parsed: list[tuple[Labelled, Path, list[tuple[str, dict]], set[str]]] = []
+    for dataset in datasets:
+        for ann in sorted((dataset / "ann").glob("*.json")):
+            item, objects, tags = Labelled(dataset / "img" / ann.name[:-len(".json")]), [], set()
+            try:
+                data = json.loads(ann.read_text())
+                size = data.get("size") or {}
+                w, h = size.get("width"), size.get("height")
+                item.frame = (int(w), int(h)) if _numbers([w, h]) and w > 0 and h > 0 else None
+                objects = [(str(o.get("classTitle") or "").strip(), o) for o in data.get("objects") or []]
+                tags = {str(t.get("name") or "").strip() for t in data.get("tags") or []}
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+                item.problem = f"its annotation {ann.name} cannot be read: {e}"
+            counts.update([name for name, _ in objects] + sorted(tags))
+            parsed.append((item, dataset, objects, tags))
+    if not parsed:
+        raise AnnotationError(f"{project} holds no annotation files (ann/NAME.json)")
+    chosen = choose_classes(counts, classes)
+    kinds = {str(o.get("geometryType")) for _, _, objects, _ in parsed for name, o in objects if name in chosen}
+    as_whole = not kinds and any(chosen & tags for _, _, _, tags in parsed)
+    enclosed = bool(kinds & set(SUPERVISELY_AREA))
+    for item, _, objects, tags in parsed:
+        if item.problem:
+            continue
+        if as_whole:
+            item.image_label = bool(chosen & tags)
+            continue
+        for n, (name, o) in enumerate(objects, 1):
+            if item.problem or name not in chosen:
+                continue
+            try:
+                _add_supervisely_object(item, o, enclosed)
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                item.problem = f"its object {n} ({name}) cannot be used: {e}"
+        if not item.problem and not item.shapes and not item.boxes and chosen & tags:
+            item.problem = f"tagged {', '.join(sorted(chosen & tags))} as a whole, with no region drawn"
+
+    def export(where: list[Path]) -> Export:
+        items = [i for i, d, _, _ in parsed if d in where]
+        return Export(", ".join(str(d) for d in where), "Supervisely", items + _not_labelled(
+            [d / "img" for d in where], items,
+            lambda p: f"no annotation file (ann/{p.name}.json): {NOT_LABELLED}"), sorted(chosen))
+
+    splits = {SPLIT_NAMES.get(d.name.lower()) for d in datasets}
+    if not split or None in splits or len(splits) < 2:
+        return {"": export(datasets)}
+    return {name: export([d for d in datasets if SPLIT_NAMES[d.name.lower()] == name])
+            for name in sorted(splits, key=SPLIT_ORDER.index)}
+
+
+def _add_supervisely_object(item: Labelled, o: dict, enclosed: bool) -> None:
+    """One Supervisely object of a chosen class added to ``item`` as a COCO polygon, an RLE
+    (a bitmap, a polygon with holes) or a box. ValueError says why it cannot be."""
+    kind = str(o.get("geometryType"))
+    if kind == "bitmap":
+        if item.frame is None:
+            raise ValueError("a bitmap needs the annotation's size")
+        part = _supervisely_bitmap(str(o["bitmap"]["data"]))
+        col, row = (int(v) for v in o["bitmap"]["origin"])
+        pixels = np.zeros(item.frame[::-1], bool)
+        h, w = part.shape
+        fh, fw = pixels.shape
+        x0, y0, x1, y1 = max(col, 0), max(row, 0), min(col + w, fw), min(row + h, fh)
+        if x1 > x0 and y1 > y0:
+            pixels[y0:y1, x0:x1] = part[y0 - row:y1 - row, x0 - col:x1 - col]
+        item.shapes.append(_rle(pixels))
+        return
+    points = o.get("points") or {}
+    exterior, interior = points.get("exterior"), points.get("interior") or []
+    rings = [exterior] + list(interior)
+    if not all(isinstance(r, list) and all(isinstance(p, list) and len(p) == 2 and _numbers(p) for p in r)
+               for r in rings):
+        raise ValueError("its points are not [x, y] pairs of numbers")
+    if kind == "rectangle":
+        if len(exterior) != 2:
+            raise ValueError(f"a rectangle of {len(exterior)} points")
+        (x0, x1), (y0, y1) = sorted(p[0] for p in exterior), sorted(p[1] for p in exterior)
+        if enclosed:
+            _add_rectangle(item, x0, y0, x1, y1, True)
+        else:  # both corners inside: a box ends one pixel past them
+            _add_rectangle(item, x0, y0, x1 + 1, y1 + 1, False)
+    elif kind == "polygon":
+        if len(exterior) < 3:
+            raise ValueError(f"a polygon of {len(exterior)} point(s) encloses no pixel")
+        if not interior:
+            item.shapes.append([[v for xy in exterior for v in xy]])
+            return
+        if item.frame is None:
+            raise ValueError("a polygon with holes needs the annotation's size")
+        canvas = Image.new("L", item.frame, 0)
+        draw = ImageDraw.Draw(canvas)
+        draw.polygon([tuple(p) for p in exterior], fill=1)
+        for hole in interior:
+            if len(hole) >= 3:
+                draw.polygon([tuple(p) for p in hole], fill=0)
+        item.shapes.append(_rle(np.asarray(canvas) > 0))
+    else:
+        raise ValueError(f"a {kind} encloses no pixel: draw corrosion as polygons")
+
+
+def _supervisely_bitmap(data: str) -> np.ndarray:
+    """A Supervisely bitmap's pixels: a PNG, zlib-compressed (or not) and base64; its alpha
+    where it has one (the SDK writes a palette PNG whose index 0 is transparent), else its
+    non-black pixels."""
+    import base64
+    import binascii
+    import io
+    import zlib
+
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise ValueError("its bitmap is not base64") from None
+    try:
+        raw = zlib.decompress(raw)
+    except zlib.error:
+        pass  # an uncompressed PNG, which the SDK reads too
+    with Image.open(io.BytesIO(raw)) as img:
+        img.load()
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            return np.asarray(img.convert("RGBA"))[:, :, 3] > 0
+        if img.mode in ("1", "L", "P", "I", "I;16"):
+            return np.asarray(img) > 0
+    raise ValueError(f"its bitmap is a {img.mode} image, not a mask")
 
 
 # ------------------------------------------------------------------ rasterising
