@@ -1196,17 +1196,21 @@ def test_roboflow_semantic_masks_become_masks(tmp_path, capsys):
 
 
 def test_a_mask_folder_named_otherwise_is_paired_and_renamed(tmp_path, capsys):
-    """images/ + masks/ as many public sets name them (NAME_mask.png, JPEG masks): evaluate
-    says import renames them, and import pairs them. A JPEG mask's compression noise is not
-    rust; a folder already in the pair layout is still refused."""
+    """images/ + masks/ as many public sets name them (NAME_mask.png, NAME_gt.png, JPEG
+    masks): evaluate says import renames them, and import pairs them. A JPEG mask's
+    compression noise is not rust; a photo with a mask a class is named, not paired with one
+    of them; a folder already in the pair layout is still refused."""
     src = tmp_path / "kaggle"
     rust = np.zeros((H, W), bool)
     rust[2:9, 3:20] = True
-    for name in ("a", "b", "c", "none"):
+    for name in ("a", "b", "c", "d", "e", "site", "site_A", "none"):
         _photo(src / "images" / f"{name}.jpg")
     (src / "masks").mkdir()
     Image.fromarray(rust.astype(np.uint8) * 255).save(src / "masks" / "a_mask.png")
     Image.fromarray(rust.astype(np.uint8)).save(src / "masks" / "b-mask.png")  # class indices 0/1
+    Image.fromarray(rust.astype(np.uint8) * 255).save(src / "masks" / "d_gt.png")
+    for name in ("e_rust.png", "e_paint.png", "site_A.bmp"):  # site_A.bmp is site_A's, not site's
+        Image.fromarray(rust.astype(np.uint8) * 255).save(src / "masks" / name)
     noisy = rust.astype(np.uint8) * 255
     noisy[20:, :] = 9  # what JPEG compression leaves in the dark
     Image.fromarray(noisy).save(src / "masks" / "c.jpg", quality=60)
@@ -1214,8 +1218,12 @@ def test_a_mask_folder_named_otherwise_is_paired_and_renamed(tmp_path, capsys):
     assert f"rustseg import {src} --out NEW renames them" in capsys.readouterr().err
     out = tmp_path / "out"
     summary = write_import(read_export(src), out)
-    assert summary.masks == 3 and summary.left_out == {"none.jpg": "no mask (masks/none.png or none_mask.*): not labelled"}
-    for name in ("a", "b"):
+    assert summary.masks == 5 and summary.left_out == {
+        "none.jpg": "no mask (masks/none.png or none_mask.*): not labelled",
+        "site.jpg": "no mask (masks/site.png or site_mask.*): not labelled",
+        "e.jpg": "several masks are named after it (e_paint.png, e_rust.png): import a folder holding only "
+                 "its corrosion masks"}
+    for name in ("a", "b", "d", "site_A"):
         assert np.array_equal(read_mask(out / "masks" / f"{name}.png") > 0, rust)
     c = read_mask(out / "masks" / "c.png") > 0
     assert not c[20:].any() and (c & rust).sum() / (c | rust).sum() > 0.9

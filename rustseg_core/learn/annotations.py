@@ -370,23 +370,30 @@ def read_mask_pngs(folder: str | Path, classes: list[str] | None = None) -> Expo
 # ------------------------------------------------------------------ images/ + masks/ named otherwise
 def read_mask_folder(folder: str | Path) -> Export:
     """``images/`` beside ``masks/`` whose masks are not (all) ``masks/NAME.png``, as many
-    public sets name them: ``NAME_mask.png`` or ``NAME-mask.png``, or another format
-    (``NAME.jpg``, ``NAME.bmp``, ``NAME.tif``). A mask's non-black pixels are corrosion, as
+    public sets name them: the photo's name and a suffix (``NAME_mask.png``,
+    ``NAME-gt.png``, ``NAME_label.png``), or another format (``NAME.jpg``, ``NAME.bmp``,
+    ``NAME.tif``). A mask's non-black pixels are corrosion, as
     :func:`~rustseg_core.learn.masks.read_mask` reads the pair layout, except in a JPEG, whose
     compression leaves faint pixels around every edge: there, those brighter than mid-grey.
-    A photo without a mask is not labelled: left out and named."""
+    A photo without a mask is not labelled, and one with several (a mask a class) is left
+    out, naming them: both are named, never taken as clean."""
     from .masks import masks_by_name, read_mask
 
     folder = Path(folder)
-    masks = masks_by_name(folder / MASK_MASKS_DIR)
+    photos = _photos_in(folder / MASK_IMAGES_DIR)
+    masks = masks_by_name(folder / MASK_MASKS_DIR, [p.stem for p in photos])
     items = []
-    for photo in _photos_in(folder / MASK_IMAGES_DIR):
+    for photo in photos:
         item = Labelled(photo)
-        mask = masks.get(photo.stem)
-        if mask is None:
+        named = masks.get(photo.stem, [])
+        if not named:
             item.problem = (f"no mask ({MASK_MASKS_DIR}/{photo.stem}.png or {photo.stem}_mask.*): "
                             f"{NOT_LABELLED}")
+        elif len(named) > 1:
+            item.problem = (f"several masks are named after it ({', '.join(m.name for m in named)}): "
+                            "import a folder holding only its corrosion masks")
         else:
+            mask = named[0]
             try:
                 if mask.suffix.lower() in (".jpg", ".jpeg"):
                     with Image.open(mask) as img:

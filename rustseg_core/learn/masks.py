@@ -8,6 +8,7 @@ is where red paint, red doors, bricks and autumn leaves are learned as "not rust
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,25 +84,35 @@ def warn_unmatched(folder: str | Path, names: list[str]) -> None:
     and ``rustseg import`` when some of them have a mask named otherwise."""
     if not names:
         return
-    elsewhere = masks_by_name(Path(folder) / "masks") if (Path(folder) / "masks").is_dir() else {}
-    renamed = sum(Path(n).stem in elsewhere for n in names)
+    folder = Path(folder)
+    elsewhere = masks_by_name(folder / "masks", [Path(n).stem for n in names]) \
+        if (folder / "masks").is_dir() else {}
+    renamed = sum(len(elsewhere.get(Path(n).stem, [])) == 1 for n in names)
     log.warning("%d photo(s) of %s/images have no mask (masks/NAME.png) and are left out: %s%s",
                 len(names), folder, ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""),
                 f"; {renamed} of them have a mask named otherwise (NAME_mask.png, NAME.jpg): "
                 f"rustseg import {folder} --out NEW renames them" if renamed else "")
 
 
-def masks_by_name(masks: str | Path) -> dict[str, Path]:
-    """{photo stem: its mask} of a ``masks/`` folder however its masks are named, as public
-    sets name them: ``NAME.*`` (a PNG first), else ``NAME_mask.*`` or ``NAME-mask.*``."""
-    same: dict[str, Path] = {}
-    suffixed: dict[str, Path] = {}
+MASK_SUFFIX = re.compile(r"(.+)[_.\-][A-Za-z]+")  # NAME_mask, NAME-gt, NAME_label, NAME.seg
+
+
+def masks_by_name(masks: str | Path, stems: list[str]) -> dict[str, list[Path]]:
+    """{photo stem: the masks named after it} for the photos ``stems``, however public sets
+    name their masks: ``NAME.*`` (a PNG first), else ``NAME`` and a suffix of letters
+    (``NAME_mask.png``, ``NAME-gt.png``, ``NAME_label.jpg``). Several masks of one photo (one
+    a class: ``NAME_rust.png``, ``NAME_paint.png``) are all listed, for the caller to refuse:
+    which of them is corrosion is the user's call."""
+    stems_set = set(stems)
+    found: dict[str, dict[str, Path]] = {}  # photo stem: {mask stem: mask}
     for mask in sorted((m for m in Path(masks).iterdir() if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS),
                        key=lambda m: (m.suffix.lower() != ".png", m.name)):
-        same.setdefault(mask.stem, mask)
-        if mask.stem.lower().endswith(("_mask", "-mask")):
-            suffixed.setdefault(mask.stem[:-len("_mask")], mask)
-    return {**suffixed, **same}
+        suffixed = MASK_SUFFIX.fullmatch(mask.stem)
+        # a mask named exactly as a photo is that photo's, never another's with a suffix
+        owner = mask.stem if mask.stem in stems_set else (suffixed.group(1) if suffixed else None)
+        if owner in stems_set:
+            found.setdefault(owner, {}).setdefault(mask.stem, mask)
+    return {stem: [named[stem]] if stem in named else list(named.values()) for stem, named in found.items()}
 
 
 def validation_mask_photos(info: dict, folder: str | Path, sample: int = 150,
