@@ -722,9 +722,11 @@ def test_a_labelme_file_alone_or_broken_is_named(tmp_path):
     _labelme(src / "b.json", "b.jpg", [("rust", "mask", [[0, 0], [4, 4]], _ai_mask(np.ones((2, 2), bool)))])
     with pytest.raises(AnnotationError, match="one LabelMe file: import its folder"):
         read_export(src / "a.json")
+    (src / "_flags.json").write_text(json.dumps(["rusty", "clean"]))  # sorts first; not LabelMe's
     summary = write_import(read_export(src), tmp_path / "out")
     assert summary.masks == 1
     assert "its mask is 2 x 2 px, not the size of its box" in summary.left_out["b.jpg"]
+    assert summary.left_out["_flags.jpg"] == "its annotation _flags.json is not a LabelMe file"
 
 
 def test_a_labelme_file_that_holds_its_photo_needs_no_photo_beside_it(tmp_path):

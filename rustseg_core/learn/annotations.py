@@ -911,10 +911,11 @@ def _labelme_json(path: Path) -> dict | None:
 
 
 def is_labelme_folder(folder: Path) -> bool:
-    """Whether ``folder``'s first JSON file is LabelMe's (one file a photo: ``shapes``,
-    ``imagePath``)."""
-    first = next(iter(sorted(p for p in folder.glob("*.json") if p.name != IMPORT_RECORD)), None)
-    return first is not None and _labelme_json(first) is not None
+    """Whether one of ``folder``'s first five JSON files is LabelMe's (one file a photo:
+    ``shapes``, ``imagePath``): a folder of LabelMe files may also hold a file of another kind
+    (``classes.json``, a flags list) that sorts first."""
+    files = sorted(p for p in folder.glob("*.json") if p.name != IMPORT_RECORD)[:5]
+    return any(_labelme_json(p) is not None for p in files)
 
 
 def read_labelme(folder: str | Path, classes: list[str] | None = None,
