@@ -184,7 +184,8 @@ def test_import_roundtrip_check_gives_back_every_mask(tmp_path, capsys):
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
     said = capsys.readouterr().out
     for fmt in ("a CVAT segmentation-mask export", "LabelMe AI masks", "Roboflow's PNG masks",
-                "masks named NAME_mask.png", "a COCO RLE export"):
+                "masks named NAME_mask.png", "CVAT for images masks", "Label Studio brush strokes",
+                "Supervisely bitmaps", "a COCO RLE export"):
         assert f"5 of 5 masks came back identical through {fmt}" in said
 
 
@@ -196,7 +197,8 @@ def test_import_roundtrip_check_gives_back_every_box(tmp_path, capsys):
         {"m000.jpg": [[1, 2, 30, 40]], "m001.jpg": [[0, 0, 48, 48], [5, 5, 9, 9]], "m002.jpg": [[10, 0, 20, 7]]}))
     assert _script("import_roundtrip_check").main([str(tmp_path / "set")]) == 0
     said = capsys.readouterr().out
-    for fmt in ("a COCO detection export", "a Pascal VOC export", "LabelMe rectangles", "VIA rectangles"):
+    for fmt in ("a COCO detection export", "a Pascal VOC export", "LabelMe rectangles", "VIA rectangles",
+                "CVAT boxes", "Label Studio rectangles", "Supervisely rectangles"):
         assert f"3 of 3 photos' boxes came back identical through {fmt}" in said
 
 
