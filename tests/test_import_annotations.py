@@ -1239,13 +1239,13 @@ def test_a_folder_paired_in_part_names_import_for_masks_named_otherwise(tmp_path
     from rustseg_core.learn.masks import mask_pairs_in
 
     src = tmp_path / "mixed"
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "c_x"):
         _photo(src / "images" / f"{name}.jpg")
     (src / "masks").mkdir()
-    Image.new("L", (W, H), 255).save(src / "masks" / "a.png")
-    Image.new("L", (W, H), 255).save(src / "masks" / "b_mask.png")
+    for mask in ("a.png", "b_mask.png", "c_x.png"):  # c_x.png is c_x's own, not c's
+        Image.new("L", (W, H), 255).save(src / "masks" / mask)
     with caplog.at_level(logging.WARNING):
-        assert [p.name for p, _ in mask_pairs_in(src)] == ["a.jpg"]
+        assert [p.name for p, _ in mask_pairs_in(src)] == ["a.jpg", "c_x.jpg"]
     assert "2 photo(s) of" in caplog.text and "b.jpg, c.jpg" in caplog.text
     assert f"1 of them have a mask named otherwise (NAME_mask.png, NAME.jpg): rustseg import {src} --out NEW" \
         in caplog.text

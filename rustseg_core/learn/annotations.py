@@ -133,9 +133,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
     """Whichever export ``source`` is: a COCO, VIA or Label Studio JSON file or a CVAT XML
     file (or a folder holding one), Roboflow's ``_classes.csv`` (or its folder), a YOLO
     folder, a LabelMe folder, a Supervisely project or dataset, a Pascal VOC folder, or one
-    folder a class. For a folder that is none of these,
-    the error names the exports found inside it (a Roboflow download holds one a split:
-    ``train/``, ``valid/``, ``test/``)."""
+    folder a class. For a folder that is none of these, the error names the exports found
+    inside it (a Roboflow download holds one a split: ``train/``, ``valid/``, ``test/``)."""
     source = Path(source)
     if (source / MASK_IMAGES_DIR).is_dir() and (source / MASK_MASKS_DIR).is_dir():
         from .masks import pair_photos
@@ -169,8 +168,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
             source = inside[0]  # Roboflow's split folder: its photos beside the labels file
     voc = source.is_dir() and ((source / VOC_MASK_DIR).is_dir() or bool(_voc_annotations(source)))
     if images and not voc and not labelme and not (source.is_file() and source.suffix.lower() == ".json"):
-        raise AnnotationError("--images is for a COCO, VIA or CVAT file, a LabelMe folder or a Pascal "
-                              "VOC folder; other exports hold their photos")
+        raise AnnotationError("--images is for a COCO, VIA, CVAT or Label Studio file, a LabelMe folder "
+                              "or a Pascal VOC folder; other exports hold their photos")
     if labelme:
         return read_labelme(source, classes, images)
     if source.is_file():
@@ -183,7 +182,8 @@ def read_export(source: str | Path, images: str | Path | None = None,
             return read_via(source, images, classes, data=data)
         if _label_studio_tasks(data) is not None:
             return read_label_studio(source, images, classes, data=data)
-        if isinstance(data, list) and data and all(isinstance(t, dict) and "annotation_id" in t for t in data):
+        if isinstance(data, list) and data and all(isinstance(t, dict) and "annotation_id" in t
+                                                   for t in data):
             raise AnnotationError(f"{source} is Label Studio's JSON-MIN export, which this does not "
                                   "read: export the project as JSON")
         return read_coco(source, images, classes, data=data)
@@ -735,8 +735,10 @@ def _photo_index(places: list[Path]) -> dict[str, Path]:
 def _file_places(path: Path, images: str | Path | None) -> list[Path]:
     """Where the photos of one labels file for all photos may be: ``images`` (given), then
     ``images/`` beside the file (CVAT's download; where users keep them), then beside it."""
-    given = [Path(images)] if images else []
-    return given + [path.parent / "images"] * (path.parent / "images").is_dir() + [path.parent]
+    places = [Path(images)] if images else []
+    if (path.parent / "images").is_dir():
+        places.append(path.parent / "images")
+    return places + [path.parent]
 
 
 def _photos_by_name(places: list[Path], shallow: Path) -> dict[str, Path]:
@@ -882,7 +884,7 @@ def _add_via_shape(item: Labelled, shape, enclosed: bool) -> None:
 def _ellipse_polygon(cx: float, cy: float, rx: float, ry: float, theta: float) -> list[float]:
     """An ellipse turned by ``theta`` radians (clockwise on the photo, whose y runs down) as
     a flat polygon of 4 vertices a pixel of radius, for tools that keep no photo size to draw
-    it at (VIA) or whose ellipses are turned (CVAT)."""
+    it at (VIA) or whose ellipses are turned (CVAT, Label Studio)."""
     t = np.linspace(0, 2 * np.pi, int(np.clip(4 * max(rx, ry), 16, 720)), endpoint=False)
     px = cx + rx * np.cos(theta) * np.cos(t) - ry * np.sin(theta) * np.sin(t)
     py = cy + rx * np.sin(theta) * np.cos(t) + ry * np.cos(theta) * np.sin(t)
@@ -1051,10 +1053,9 @@ def _cvat_source(source: Path) -> Path | None:
         return source if source.suffix.lower() == ".xml" and _is_cvat_xml(source) else None
     if not source.is_dir():
         return None
-    folder = source
-    if (folder / CVAT_FILE).is_file():
-        return folder / CVAT_FILE if _is_cvat_xml(folder / CVAT_FILE) else None
-    xml = list(folder.glob("*.xml"))
+    if (source / CVAT_FILE).is_file():
+        return source / CVAT_FILE if _is_cvat_xml(source / CVAT_FILE) else None
+    xml = list(source.glob("*.xml"))
     return xml[0] if len(xml) == 1 and _is_cvat_xml(xml[0]) else None
 
 
@@ -1299,7 +1300,8 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
         item, results = Labelled(photo or places[0] / original), []
         annotation = _label_studio_annotation(task)
         if annotation is None:
-            item.problem = (f"task {task.get('id')} was skipped" if task.get("annotations", task.get("completions"))
+            annotated = task.get("annotations", task.get("completions"))
+            item.problem = (f"task {task.get('id')} was skipped" if annotated
                             else f"task {task.get('id')} has no annotation: {NOT_LABELLED}")
         else:
             for r in annotation.get("result") or []:
@@ -1498,7 +1500,8 @@ def read_supervisely(source: str | Path, classes: list[str] | None = None,
     if not parsed:
         raise AnnotationError(f"{project} holds no annotation files (ann/NAME.json)")
     chosen = choose_classes(counts, classes)
-    kinds = {str(o.get("geometryType")) for _, _, objects, _ in parsed for name, o in objects if name in chosen}
+    kinds = {str(o.get("geometryType")) for _, _, objects, _ in parsed
+             for name, o in objects if name in chosen}
     as_whole = not kinds and any(chosen & tags for _, _, _, tags in parsed)
     enclosed = bool(kinds & set(SUPERVISELY_AREA))
     for item, _, objects, tags in parsed:

@@ -85,8 +85,8 @@ def warn_unmatched(folder: str | Path, names: list[str]) -> None:
     if not names:
         return
     folder = Path(folder)
-    elsewhere = masks_by_name(folder / "masks", [Path(n).stem for n in names]) \
-        if (folder / "masks").is_dir() else {}
+    photos = [p.stem for p in (folder / "images").iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+    elsewhere = masks_by_name(folder / "masks", photos) if (folder / "masks").is_dir() else {}
     renamed = sum(len(elsewhere.get(Path(n).stem, [])) == 1 for n in names)
     log.warning("%d photo(s) of %s/images have no mask (masks/NAME.png) and are left out: %s%s",
                 len(names), folder, ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""),
@@ -105,8 +105,8 @@ def masks_by_name(masks: str | Path, stems: list[str]) -> dict[str, list[Path]]:
     which of them is corrosion is the user's call."""
     stems_set = set(stems)
     found: dict[str, dict[str, Path]] = {}  # photo stem: {mask stem: mask}
-    for mask in sorted((m for m in Path(masks).iterdir() if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS),
-                       key=lambda m: (m.suffix.lower() != ".png", m.name)):
+    files = [m for m in Path(masks).iterdir() if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS]
+    for mask in sorted(files, key=lambda m: (m.suffix.lower() != ".png", m.name)):
         suffixed = MASK_SUFFIX.fullmatch(mask.stem)
         # a mask named exactly as a photo is that photo's, never another's with a suffix
         owner = mask.stem if mask.stem in stems_set else (suffixed.group(1) if suffixed else None)
