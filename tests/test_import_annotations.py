@@ -6,6 +6,7 @@ labelling tools and public sets lay them out, become the folders train, tune and
 import json
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1160,6 +1161,48 @@ def test_supervisely_datasets_as_splits_rectangles_alone_and_tags_alone(tmp_path
     _supervisely(tags, {"r.jpg": ([], ["rust"]), "s.jpg": ([], ["clean"])})
     summary = write_import(read_export(tags, classes=["rust"]), tmp_path / "out-tags")  # one dataset alone
     assert (summary.corrosion, summary.clean, summary.left_out) == (1, 1, {})
+
+
+def test_a_download_as_it_comes_a_zip_imports_as_its_folder(tmp_path, capsys):
+    """Tools hand out their exports as a .zip: import reads it as the folder it unpacks to
+    (its one top folder when it holds only that), leaves out what macOS's Finder adds, names
+    the zip, not the folder it was unpacked to, and leaves nothing of it behind."""
+    import zipfile
+
+    src = tmp_path / "task"
+    _photo(src / "images" / "a.jpg")
+    _cvat(src / "annotations.xml", {"a.jpg": ({"width": W, "height": H}, [
+        ("polygon", {"label": "rust", "points": "2,2;12,2;12,9"})]), "gone.jpg": ({}, [])})
+    download = tmp_path / "downloads" / "task_7-2026_12_07.zip"
+    download.parent.mkdir()
+    with zipfile.ZipFile(download, "w") as zf:
+        for path in sorted(src.rglob("*")):
+            zf.write(path, path.relative_to(src))
+        zf.writestr("__MACOSX/images/._a.jpg", b"\0\5\26\7 Finder metadata")
+        zf.writestr("images/._b.jpg", b"\0\5\26\7 Finder metadata")
+    out = tmp_path / "imports" / "site7"
+    assert main(["import", str(download), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"CVAT export {download}/annotations.xml" in said
+    record = json.loads((out / "import.json").read_text())
+    assert record["source"] == f"{download}/annotations.xml" and record["photos_with_masks"] == 1
+    assert record["left_out"]["gone.jpg"].startswith(f"no such photo in {download}/images")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["site7"]  # nothing unpacked is left
+
+    project = tmp_path / "zipped whole.zip"  # a folder zipped whole: its one top folder is read
+    with zipfile.ZipFile(project, "w") as zf:
+        for path in sorted(src.rglob("*")):
+            zf.write(path, Path("task") / path.relative_to(src))
+    assert main(["import", str(project), "--out", str(tmp_path / "whole")]) == 0
+    assert (tmp_path / "whole" / "masks" / "a.png").is_file()
+
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(download.read_bytes()[:-200])
+    assert main(["import", str(damaged), "--out", str(tmp_path / "d")]) == 2
+    assert "cannot be unpacked" in capsys.readouterr().err
+    assert main(["import", str(download), "--out", str(out)]) == 2  # not empty: refused before unpacking
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in out.parent.iterdir()) == ["site7"]
 
 
 def _roboflow_masks(folder, masks):

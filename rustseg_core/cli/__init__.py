@@ -629,12 +629,19 @@ def _import(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise UsageError(f"no such file or folder: {source}")
+    from contextlib import nullcontext
+
     from ..learn.annotations import AnnotationError, read_exports, write_imports
+    from ..learn.archives import is_archive, shown_as, unpacked
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     try:
-        exports = read_exports(source, args.images, classes)
-        summaries = write_imports(exports, args.out)
+        # a tool's download as it comes (a .zip), or the folder it was unpacked to
+        with unpacked(source, args.out) if is_archive(source) else nullcontext(source) as root:
+            exports = read_exports(root, args.images, classes)
+            if root != source:
+                exports = shown_as(exports, root, source)
+            summaries = write_imports(exports, args.out)
     except (AnnotationError, OSError) as e:
         raise UsageError(str(e)) from e
     out = Path(args.out)
@@ -1015,7 +1022,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "are missing, damaged or wrongly labelled are left out and named; import.json "
                  "records it all. OUT appears only once the import is complete.")
     i.add_argument("source", metavar="SOURCE",
-                   help="a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
+                   help="the tool's download as it comes (a .zip of any of these), or: a COCO JSON file (e.g. Roboflow's _annotations.coco.json) or the folder "
                         "holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); a folder of LabelMe JSON files "
                         "(one a photo; rectangles alone are boxes); a VGG Image Annotator file "

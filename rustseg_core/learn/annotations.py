@@ -1737,14 +1737,13 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
     training would read as whole. One the process could not remove (it was killed) is removed
     by the next import into ``out``."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
+    check_new_output(out)
     # A name clash in any split refuses the whole import, before anything is written.
     names = {split: _output_names(export.items, _kind(export)) for split, export in exports.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_imports(out)
+    remove_abandoned_imports(out)
     # Not mkdtemp: its folder is private to the user, the import is data to share.
-    staging = out.parent / f"{_staging_prefix(out)}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = out.parent / f"{staging_prefix(out)}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         summaries = {split: _write_export(export, names[split], staging / split, out / split)
@@ -1756,17 +1755,23 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
     return summaries
 
 
-def _staging_prefix(out: Path) -> str:
+def check_new_output(out: Path) -> None:
+    """Refuse an output folder that holds anything: an import replaces nothing."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AnnotationError(f"{out} already exists and is not empty: import into a new folder")
+
+
+def staging_prefix(out: Path) -> str:
     """The name of an import's hidden working folder beside ``out``, up to its process id:
     the host is in it so that no machine sharing the folder takes another's import for
     abandoned."""
     return f".{out.name}.importing-{socket.gethostname()}-"
 
 
-def _remove_abandoned_imports(out: Path) -> None:
+def remove_abandoned_imports(out: Path) -> None:
     """Remove the working folders of imports into ``out`` that were killed part way (a
     ``kill -9``, a machine that lost power): each holds copies of photos no one will use."""
-    prefix = _staging_prefix(out)
+    prefix = staging_prefix(out)
     for folder in out.parent.iterdir():
         if not folder.name.startswith(prefix):
             continue
