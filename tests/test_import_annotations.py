@@ -3,9 +3,11 @@ exports, Roboflow's
 _classes.csv (image labels or PNG masks), class folders and mask folders named otherwise, as
 labelling tools and public sets lay them out, become the folders train, tune and evaluate read
 (images/ + masks/, boxes.json, corrosion/, not_corrosion/)."""
+import base64
 import json
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -1089,6 +1091,17 @@ SUPERVISELY_RING = ("eJzrDPBz5+WS4mJgYOD19HAJAtLMIMwIInOeqf8BUmwBPiGuQPr///9Lb86
                     "sKHhISMDuxpTYrr03F6gDIOnq5/LOqeEJgDM5ht6")
 
 
+def _supervisely_png(mask):
+    """A bitmap as Supervisely's SDK writes it: a palette PNG, index 0 transparent, zlib, base64."""
+    import io
+
+    png = Image.fromarray(mask.astype(np.uint8), "P")
+    png.putpalette([0, 0, 0, 255, 255, 255])
+    buf = io.BytesIO()
+    png.save(buf, format="PNG", transparency=0)
+    return base64.b64encode(zlib.compress(buf.getvalue())).decode()
+
+
 def _supervisely(dataset, photos, size=(W, H)):
     """A Supervisely dataset: img/NAME beside ann/NAME.json, ``photos`` {name: (objects, tags)}."""
     for name, (objects, tags) in photos.items():
@@ -1122,10 +1135,14 @@ def test_supervisely_project_becomes_masks(tmp_path, capsys):
                    ("paint", "polygon", _exterior((30, 20), (38, 20), (38, 28)))], []),
         "c.jpg": ([], []),
         "d.jpg": ([("rust", "line", _exterior((1, 1), (30, 20)))], []),
-        "e.jpg": ([], ["rust"])})
+        "e.jpg": ([], ["rust"]),
+        "f.jpg": ([("rust", "bitmap", {"bitmap": {"data": _supervisely_png(np.ones((50, 50), bool)),
+                                                  "origin": [0, 0]}})], []),
+        "g.jpg": ([("rust", "bitmap", {"bitmap": {  # 20 MB of zeros in 20 kB
+            "data": base64.b64encode(zlib.compress(bytes(20_000_000))).decode(), "origin": [0, 0]}})], [])})
     _photo(project / "ds0" / "img" / "unlabelled.jpg")
     assert main(["import", str(project), "--out", str(tmp_path / "o1")]) == 2
-    assert "rust (5 regions), paint (1 region), unused (0 regions)" in capsys.readouterr().err
+    assert "rust (7 regions), paint (1 region), unused (0 regions)" in capsys.readouterr().err
     assert main(["import", str(project), "--classes", "rust", "--out", str(tmp_path / "out")]) == 0
     assert "in Supervisely export" in capsys.readouterr().out
     record = json.loads((tmp_path / "out" / "import.json").read_text())
@@ -1133,6 +1150,8 @@ def test_supervisely_project_becomes_masks(tmp_path, capsys):
     assert "a line encloses no pixel" in record["left_out"]["d.jpg"]
     assert record["left_out"]["e.jpg"] == "tagged rust as a whole, with no region drawn"
     assert record["left_out"]["unlabelled.jpg"] == "no annotation file (ann/unlabelled.jpg.json): not labelled"
+    assert "its bitmap of 50 x 50 px is larger than its image" in record["left_out"]["f.jpg"]
+    assert "its bitmap inflates past the size of its image" in record["left_out"]["g.jpg"]
     a = drawn(lambda d: d.polygon([(2, 2), (20, 2), (20, 20), (2, 20)], fill=1))
     a &= ~drawn(lambda d: d.polygon([(8, 8), (14, 8), (14, 14), (8, 14)], fill=1))
     a[2:5, 30:33] = True  # the ring at its origin: x 30, y 2

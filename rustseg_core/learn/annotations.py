@@ -1540,7 +1540,7 @@ def _add_supervisely_object(item: Labelled, o: dict, enclosed: bool) -> None:
     if kind == "bitmap":
         if item.frame is None:
             raise ValueError("a bitmap needs the annotation's size")
-        part = _supervisely_bitmap(str(o["bitmap"]["data"]))
+        part = _supervisely_bitmap(str(o["bitmap"]["data"]), item.frame)
         col, row = (int(v) for v in o["bitmap"]["origin"])
         pixels = np.zeros(item.frame[::-1], bool)
         h, w = part.shape
@@ -1583,10 +1583,11 @@ def _add_supervisely_object(item: Labelled, o: dict, enclosed: bool) -> None:
         raise ValueError(f"a {kind} encloses no pixel: draw corrosion as polygons")
 
 
-def _supervisely_bitmap(data: str) -> np.ndarray:
+def _supervisely_bitmap(data: str, frame: tuple[int, int]) -> np.ndarray:
     """A Supervisely bitmap's pixels: a PNG, zlib-compressed (or not) and base64; its alpha
     where it has one (the SDK writes a palette PNG whose index 0 is transparent), else its
-    non-black pixels."""
+    non-black pixels. One larger than its image (``frame``), or inflating past the size of
+    such a PNG, is refused before it is decoded."""
     import base64
     import binascii
     import io
@@ -1596,16 +1597,26 @@ def _supervisely_bitmap(data: str) -> np.ndarray:
         raw = base64.b64decode(data, validate=True)
     except binascii.Error:
         raise ValueError("its bitmap is not base64") from None
+    inflate = zlib.decompressobj()
     try:
-        raw = zlib.decompress(raw)
+        # a PNG of the whole image in RGBA, uncompressed, and its chunks: no mask needs more
+        png = inflate.decompress(raw, frame[0] * frame[1] * 4 + 2**20)
+        if inflate.unconsumed_tail:
+            raise ValueError("its bitmap inflates past the size of its image")
+        raw = png
     except zlib.error:
         pass  # an uncompressed PNG, which the SDK reads too
-    with Image.open(io.BytesIO(raw)) as img:
-        img.load()
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            return np.asarray(img.convert("RGBA"))[:, :, 3] > 0
-        if img.mode in ("1", "L", "P", "I", "I;16"):
-            return np.asarray(img) > 0
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.width > frame[0] or img.height > frame[1]:
+                raise ValueError(f"its bitmap of {img.width} x {img.height} px is larger than its image")
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                return np.asarray(img.convert("RGBA"))[:, :, 3] > 0
+            if img.mode in ("1", "L", "P", "I", "I;16"):
+                return np.asarray(img) > 0
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"its bitmap is too large: {e}") from None
     raise ValueError(f"its bitmap is a {img.mode} image, not a mask")
 
 
