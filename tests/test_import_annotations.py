@@ -1318,6 +1318,21 @@ def test_a_folder_paired_in_part_names_import_for_masks_named_otherwise(tmp_path
     assert "2 photo(s) of" in caplog.text and "rustseg import" not in caplog.text
 
 
+def test_a_label_image_pillow_takes_for_a_bomb_leaves_its_photo_out(tmp_path, monkeypatch):
+    """A mask PNG or a LabelMe AI mask larger than imageio lets Pillow open is named among
+    those left out; before, Pillow's DecompressionBombError stopped the whole import."""
+    folder = tmp_path / "kaggle"
+    _photo(folder / "images" / "a.jpg")
+    (folder / "masks").mkdir()
+    Image.new("L", (W, H), 255).save(folder / "masks" / "a_mask.png")
+    labelme = tmp_path / "labelme"
+    _photo(labelme / "b.jpg")
+    _labelme(labelme / "b.json", "b.jpg", [("rust", "mask", [[30, 2], [37, 7]], _ai_mask(np.ones((6, 8), bool)))])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # both masks are over twice this: Pillow refuses them
+    assert "exceeds limit" in read_export(folder).items[0].problem
+    assert "exceeds limit" in read_export(labelme).items[0].problem
+
+
 def test_images_naming_a_folder_the_export_already_holds_lists_its_photos_once(tmp_path, capsys):
     """--images JPEGImages/ of a VOC export names a folder the reader looks in anyway: its
     unlabelled photos are left out once, not twice (which refused the import as two photos of

@@ -59,6 +59,11 @@ SPLIT_NAMES = {"train": "train", "training": "train", "valid": "val", "val": "va
 SPLIT_ORDER = ("train", "val", "test")
 
 
+# What a label drawn as an image (a mask PNG, an AI mask) raises when it cannot be read: a
+# damaged file, or one Pillow takes for a decompression bomb (larger than imageio allows).
+LABEL_IMAGE_ERRORS = (OSError, ValueError, Image.DecompressionBombError)
+
+
 class AnnotationError(ValueError):
     """An export that cannot be imported as asked: the message says what to change."""
 
@@ -352,7 +357,7 @@ def read_mask_pngs(folder: str | Path, classes: list[str] | None = None) -> Expo
                     img.load()
                     values = np.asarray(img if img.mode in ("L", "P", "I", "I;16") else img.convert("L"))
                 item.frame = (values.shape[1], values.shape[0])
-            except OSError as e:
+            except LABEL_IMAGE_ERRORS as e:
                 item.problem = f"its mask {png.name} cannot be read: {e}"
         if values is not None:
             counts.update({names[v] for v in np.unique(values).tolist() if v in names})  # photos a class
@@ -400,7 +405,7 @@ def read_mask_folder(folder: str | Path) -> Export:
                         pixels = np.asarray(img.convert("L")) > 127
                 else:
                     pixels = read_mask(mask) > 0
-            except OSError as e:
+            except LABEL_IMAGE_ERRORS as e:
                 item.problem = f"its mask {mask.name} cannot be read: {e}"
             else:
                 item.frame = (pixels.shape[1], pixels.shape[0])
@@ -632,7 +637,7 @@ def read_voc_masks(folder: str | Path, classes: list[str] | None = None,
         item, regions = Labelled(_voc_photo(found, places, None, png.stem)), {}
         try:
             regions = _voc_class_pixels(png, colours)
-        except (OSError, ValueError) as e:
+        except LABEL_IMAGE_ERRORS as e:
             item.problem = f"its mask {png.name} cannot be read: {e}"
         if regions:
             item.frame = next(iter(regions.values())).shape[::-1]
@@ -967,7 +972,7 @@ def read_labelme(folder: str | Path, classes: list[str] | None = None,
                 continue
             try:
                 _add_labelme_shape(item, shape, regions)
-            except (ValueError, TypeError, OSError) as e:
+            except (TypeError, *LABEL_IMAGE_ERRORS) as e:
                 item.problem = f"shape {n} ({shape.get('label')}) cannot be used: {e}"
     items = [i for i, _ in parsed]
     photo_folders = sorted({i.photo.parent for i in items if i.photo.is_file()})  # imagePath's
