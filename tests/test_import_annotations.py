@@ -1182,7 +1182,7 @@ def test_supervisely_datasets_as_splits_rectangles_alone_and_tags_alone(tmp_path
     assert (summary.corrosion, summary.clean, summary.left_out) == (1, 1, {})
 
 
-def test_a_download_as_it_comes_a_zip_imports_as_its_folder(tmp_path, capsys):
+def test_a_download_as_it_comes_a_zip_imports_as_its_folder(tmp_path, capsys, monkeypatch):
     """Tools hand out their exports as a .zip: import reads it as the folder it unpacks to
     (its one top folder when it holds only that), leaves out what macOS's Finder adds, names
     the zip, not the folder it was unpacked to, and leaves nothing of it behind."""
@@ -1222,6 +1222,12 @@ def test_a_download_as_it_comes_a_zip_imports_as_its_folder(tmp_path, capsys):
     assert main(["import", str(download), "--out", str(out)]) == 2  # not empty: refused before unpacking
     assert "already exists and is not empty" in capsys.readouterr().err
     assert sorted(p.name for p in out.parent.iterdir()) == ["site7"]
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    assert main(["import", str(download), "--out", str(tmp_path / "full")]) == 2
+    assert "and the import copies its photos again" in capsys.readouterr().err
+    assert not (tmp_path / "full").exists() and not list(tmp_path.glob(".full.importing-*"))
 
 
 def _roboflow_masks(folder, masks):

@@ -30,8 +30,8 @@ def is_archive(path: str | Path) -> bool:
 def unpacked(archive: str | Path, out: str | Path) -> Iterator[Path]:
     """The folder ``archive`` unpacks to, beside ``out`` while the ``with`` lasts: the
     archive's one top folder when it holds only that (a project zipped whole), else its
-    root. Refused before anything is written: a damaged zip, and one larger unpacked than
-    the disk's free space. Entries stay inside the folder (zipfile drops ``..`` and a
+    root. Refused before anything is written: a damaged zip, and one whose unpacked size,
+    twice over (unpacked, then imported), is more than the disk's free space. Entries stay inside the folder (zipfile drops ``..`` and a
     leading ``/``); what macOS's Finder adds (``__MACOSX/``, ``._NAME``, ``.DS_Store``) is
     left out."""
     archive, out = Path(archive), Path(out)
@@ -42,9 +42,9 @@ def unpacked(archive: str | Path, out: str | Path) -> Iterator[Path]:
             size = sum(m.file_size for m in members)
             out.parent.mkdir(parents=True, exist_ok=True)
             free = shutil.disk_usage(out.parent).free
-            if size > free:
-                raise AnnotationError(f"{archive} unpacks to {size / 2**30:.1f} GiB and {out.parent} has "
-                                      f"{free / 2**30:.1f} GiB free")
+            if 2 * size > free:  # unpacked, then its photos copied into the import
+                raise AnnotationError(f"{archive} unpacks to {size / 2**30:.1f} GiB, and the import copies "
+                                      f"its photos again: {out.parent} has {free / 2**30:.1f} GiB free")
             remove_abandoned_imports(out)
             folder = out.parent / f"{staging_prefix(out)}{os.getpid()}-zip-{uuid.uuid4().hex[:8]}"
             folder.mkdir()
@@ -70,7 +70,8 @@ def shown_as(exports: dict[str, Export], root: Path, archive: Path) -> dict[str,
         return text.replace(str(root), str(archive))
 
     return {split: replace(export, source=named(export.source),
-                           items=[replace(i, problem=named(i.problem)) if i.problem else i for i in export.items])
+                           items=[replace(i, problem=named(i.problem)) if i.problem else i
+                                  for i in export.items])
             for split, export in exports.items()}
 
 
