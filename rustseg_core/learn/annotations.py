@@ -1266,7 +1266,8 @@ def _label_studio_photo_name(task: dict) -> str:
 
 def _label_studio_annotation(task: dict) -> dict | None:
     """The annotation of a task to import: the one marked ground truth, else the newest, of
-    those not skipped (as Label Studio's own converter takes the last one not skipped)."""
+    those not skipped (Label Studio's own converter leaves skipped ones out too, and sorts
+    the rest newest first)."""
     kept = [a for a in task.get("annotations", task.get("completions")) or []
             if isinstance(a, dict) and not a.get("was_cancelled") and not a.get("skipped")]
     truth = [a for a in kept if a.get("ground_truth")]
