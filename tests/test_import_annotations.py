@@ -686,8 +686,10 @@ def test_labelme_regions_of_every_kind_become_masks(tmp_path):
     expected_a[2:8, 30:38] |= part  # the paint is not rust
     assert np.array_equal(masks_of(tmp_path / "out", "a"), expected_a)
     r = np.hypot(4, 3)
-    assert np.array_equal(masks_of(tmp_path / "out", "b"), drawn(lambda d: d.ellipse([20 - r, 12 - r, 20 + r, 12 + r], outline=1, fill=1)))
-    assert np.array_equal(masks_of(tmp_path / "out", "c"), drawn(lambda d: d.rectangle([3, 4, 12, 20], outline=1, fill=1)))
+    disc = drawn(lambda d: d.ellipse([20 - r, 12 - r, 20 + r, 12 + r], outline=1, fill=1))
+    assert np.array_equal(masks_of(tmp_path / "out", "b"), disc)
+    box = drawn(lambda d: d.rectangle([3, 4, 12, 20], outline=1, fill=1))
+    assert np.array_equal(masks_of(tmp_path / "out", "c"), box)
 
 
 def test_labelme_rectangles_alone_are_boxes_and_photos_found_by_image_path(tmp_path, capsys):
