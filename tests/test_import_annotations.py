@@ -1232,6 +1232,34 @@ def test_a_download_as_it_comes_a_zip_imports_as_its_folder(tmp_path, capsys, mo
     assert not (tmp_path / "full").exists() and not list(tmp_path.glob(".full.importing-*"))
 
 
+def test_a_tar_download_imports_and_one_reaching_outside_is_refused(tmp_path, capsys):
+    """Supervisely hands its projects out as a .tar: read as the folder it unpacks to. A tar
+    whose entry reaches outside it is refused, and nothing of it is written anywhere."""
+    import io
+    import tarfile
+
+    project = tmp_path / "Corrosion survey"
+    project.mkdir()
+    (project / "meta.json").write_text(json.dumps({"classes": [{"title": "rust", "shape": "polygon"}]}))
+    _supervisely(project / "ds0", {"a.jpg": ([("rust", "polygon", _exterior((2, 2), (20, 2), (20, 20)))], [])})
+    download = tmp_path / "Corrosion survey.tar.gz"
+    with tarfile.open(download, "w:gz") as tf:
+        tf.add(project, arcname="Corrosion survey")
+    assert main(["import", str(download), "--out", str(tmp_path / "out")]) == 0
+    assert f"Supervisely export {download}/ds0" in capsys.readouterr().out
+    assert (tmp_path / "out" / "masks" / "a.png").is_file()
+
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tf:
+        data = b"not a photo"
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    assert main(["import", str(evil), "--out", str(tmp_path / "o2")]) == 2
+    assert "cannot be unpacked" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("escaped.txt")) and not list(tmp_path.glob(".o2.importing-*"))
+
+
 def _roboflow_masks(folder, masks):
     """Roboflow's "Semantic Segmentation Masks" export: NAME.jpg beside NAME_mask.png (pixel
     values are classes) and _classes.csv naming them."""

@@ -1022,7 +1022,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "are missing, damaged or wrongly labelled are left out and named; import.json "
                  "records it all. OUT appears only once the import is complete.")
     i.add_argument("source", metavar="SOURCE",
-                   help="the tool's download as it comes (a .zip of any of these), or: a COCO "
+                   help="the tool's download as it comes (a .zip or .tar of any of these), or: a COCO "
                         "JSON file (e.g. Roboflow's _annotations.coco.json) or the folder holding it; a YOLO folder holding images/ and labels/ (class names "
                         "from data.yaml there or one folder up); a folder of LabelMe JSON files "
                         "(one a photo; rectangles alone are boxes); a VGG Image Annotator file "
