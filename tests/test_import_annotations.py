@@ -1002,7 +1002,7 @@ def _ls_region(kind, size=(W, H), **value):
             "original_height": size[1], "image_rotation": 0, "value": value}
 
 
-def test_label_studio_json_export_becomes_masks(tmp_path, capsys):
+def test_label_studio_json_export_becomes_masks(tmp_path, capsys, caplog):
     """Label Studio's JSON export: one task a photo, its URL an upload (named with a prefix
     of Label Studio's) or a local file; coordinates in percent. Polygons, brush strokes
     (decoded as Label Studio's own converter writes them), ellipses and rectangles, turned
@@ -1034,10 +1034,15 @@ def test_label_studio_json_export_becomes_masks(tmp_path, capsys):
             _ls_region("brushlabels", size=(6, 4), format="rle", rle=LABEL_STUDIO_BRUSH, brushlabels=["rust"]))),
         _ls_task(9, "/data/upload/3/gone.jpg", _ls_annotation()),
         _ls_task(10, "/data/upload/3/1a2b3c4d-h.jpg", _ls_annotation(  # the 6 x 4 stroke on a 40 x 30 photo
-            _ls_region("brushlabels", format="rle", rle=LABEL_STUDIO_BRUSH, brushlabels=["rust"])))]))
+            _ls_region("brushlabels", format="rle", rle=LABEL_STUDIO_BRUSH, brushlabels=["rust"]))),
+        # a.jpg imported a second time, annotated earlier: task 1's newer annotation is the one
+        _ls_task(11, "/data/upload/3/9e8d7c6b-a.jpg", _ls_annotation(created="2025-01-01T00:00:00Z"))]))
     assert main(["import", str(export), "--images", str(photos), "--out", str(tmp_path / "o1")]) == 2
     assert "rust (7 regions), paint (1 region)" in capsys.readouterr().err
-    result = read_export(export.parent, photos, classes=["rust"])  # the folder holding the JSON
+    with caplog.at_level(logging.WARNING):
+        result = read_export(export.parent, photos, classes=["rust"])  # the folder holding the JSON
+    assert "1 photo(s) are in more than one task; each is imported from its newest annotation: " \
+           "a.jpg (tasks 1, 11)" in caplog.text
     assert result.format == "Label Studio"
     summary = write_import(result, tmp_path / "out")
     out = tmp_path / "out"

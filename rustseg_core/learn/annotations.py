@@ -1281,8 +1281,10 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
     in ``images`` when given, else in ``images/`` beside the file or beside it, also without
     the prefix Label Studio adds to an upload's name (``1a2b3c4d-photo.jpg``). Its
     annotation is the one marked ground truth, else the newest not skipped; a task no one
-    annotated, or only skipped, is not labelled. Coordinates are percentages of the photo
-    as Label Studio showed it (``original_width`` x ``original_height``). Polygons, brush
+    annotated, or only skipped, is not labelled; a photo in several tasks (imported twice)
+    takes the newest of their annotations, and a warning names it. Coordinates are
+    percentages of the photo as Label Studio showed it (``original_width`` x
+    ``original_height``). Polygons, brush
     strokes (Label Studio's RLE of an RGBA layer: a pixel at least half opaque is painted)
     and ellipses are regions; rectangles are regions too in an export that has other
     regions, else boxes; rectangles turn about their top left corner, ellipses about their
@@ -1297,14 +1299,25 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
                               "each with data and annotations")
     places = _file_places(path, images)
     found = _photos_by_name(places, shallow=path.parent)
-    counts: Counter = Counter()
-    parsed: list[tuple[Labelled, list[tuple[list[str], dict]]]] = []
+    # A photo imported into Label Studio twice is two tasks: the newest annotation wins.
+    by_photo: dict[Path, list[tuple[dict, dict | None]]] = {}
     for task in tasks:
         name = _label_studio_photo_name(task)
         photo = found.get(name) or found.get(LABEL_STUDIO_UPLOAD.sub("", name))
         original = LABEL_STUDIO_UPLOAD.sub("", name) or f"task-{task.get('id')}"
-        item, results = Labelled(photo or places[0] / original), []
-        annotation = _label_studio_annotation(task)
+        by_photo.setdefault(photo or places[0] / original, []).append((task, _label_studio_annotation(task)))
+    twice = {photo: entries for photo, entries in by_photo.items() if len(entries) > 1}
+    if twice:
+        shown = [f"{photo.name} (tasks {', '.join(str(t.get('id')) for t, _ in entries)})"
+                 for photo, entries in list(twice.items())[:5]]
+        log.warning("%d photo(s) are in more than one task; each is imported from its newest "
+                    "annotation: %s", len(twice), "; ".join(shown))
+    counts: Counter = Counter()
+    parsed: list[tuple[Labelled, list[tuple[list[str], dict]]]] = []
+    for photo, entries in by_photo.items():
+        task, annotation = max(entries, key=lambda e: (e[1] is not None,
+                                                        str((e[1] or {}).get("created_at", ""))))
+        item, results = Labelled(photo), []
         if annotation is None:
             annotated = task.get("annotations", task.get("completions"))
             item.problem = (f"task {task.get('id')} was skipped" if annotated
