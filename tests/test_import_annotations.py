@@ -1069,16 +1069,24 @@ def test_label_studio_json_export_becomes_masks(tmp_path, capsys, caplog):
 def test_label_studio_choices_alone_and_rectangles_alone(tmp_path):
     """A classification project (choices) labels photos as a whole; rectangles alone are a
     detection export; JSON-MIN, which this does not read, is named."""
-    for name in ("p", "q", "r"):
+    for name in ("p", "q", "r", "site2/t"):
         _photo(tmp_path / "cls" / f"{name}.jpg")
+    _photo(tmp_path / "cls" / "site1" / "t.jpg", square=(2, 2, 9, 9))  # not the same photo as site2's
     choice = {"type": "choices", "from_name": "verdict", "to_name": "image", "value": {"choices": ["rust"]}}
+    clean = dict(choice, value={"choices": ["clean"]})
     (tmp_path / "cls" / "export.json").write_text(json.dumps([
         _ls_task(1, "/data/upload/1/0badcafe-p.jpg", _ls_annotation(choice)),
-        _ls_task(2, "/data/upload/1/q.jpg", _ls_annotation(dict(choice, value={"choices": ["clean"]}))),
-        _ls_task(3, "/data/upload/1/r.jpg", _ls_annotation())]))
+        _ls_task(2, "/data/upload/1/q.jpg", _ls_annotation(clean)),
+        _ls_task(3, "/data/upload/1/r.jpg", _ls_annotation()),
+        # local files of one name in two folders are two photos, not one photo in two tasks
+        _ls_task(4, "/data/local-files/?d=inspections/site1/t.jpg", _ls_annotation(choice)),
+        _ls_task(5, "/data/local-files/?d=inspections/site2/t.jpg", _ls_annotation(clean))]))
     summary = write_import(read_export(tmp_path / "cls" / "export.json", classes=["rust"]), tmp_path / "out-cls")
-    assert (summary.corrosion, summary.clean, summary.left_out) == (1, 2, {})
-    assert [p.name for p in (tmp_path / "out-cls" / "corrosion").iterdir()] == ["p.jpg"]
+    assert (summary.corrosion, summary.clean, summary.left_out) == (2, 3, {})
+    assert sorted(p.name for p in (tmp_path / "out-cls" / "corrosion").iterdir()) == ["p.jpg", "t.jpg"]
+    site1 = (tmp_path / "cls" / "site1" / "t.jpg").read_bytes()
+    assert (tmp_path / "out-cls" / "corrosion" / "t.jpg").read_bytes() == site1
+    assert (tmp_path / "out-cls" / "not_corrosion" / "t.jpg").read_bytes() != site1
 
     _photo(tmp_path / "det" / "images" / "s.jpg")
     (tmp_path / "det" / "export.json").write_text(json.dumps([_ls_task(1, "/data/upload/1/s.jpg", _ls_annotation(

@@ -1247,9 +1247,9 @@ def _label_studio_tasks(data) -> list[dict] | None:
                        for t in data) else None
 
 
-def _label_studio_photo_name(task: dict) -> str:
-    """The file name of a task's photo: the last part of its ``data`` URL (``image``, else the
-    first value naming a photo), or the ``d`` of a local-files URL (``?d=dir/photo.jpg``)."""
+def _label_studio_photo_path(task: dict) -> str:
+    """The path of a task's photo in its ``data`` URL (``image``, else the first value naming
+    a photo): the URL's path, or the ``d`` of a local-files URL (``?d=dir/photo.jpg``)."""
     from urllib.parse import parse_qs, unquote, urlsplit
 
     values = [task["data"].get("image")] + list(task["data"].values())
@@ -1258,10 +1258,23 @@ def _label_studio_photo_name(task: dict) -> str:
             continue
         parts = urlsplit(value)
         local = parse_qs(parts.query).get("d")
-        name = Path((local[0] if local else unquote(parts.path)).replace("\\", "/")).name
-        if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-            return name
+        path = (local[0] if local else unquote(parts.path)).replace("\\", "/")
+        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+            return path
     return ""
+
+
+def _label_studio_photo(path: str, places: list[Path], found: dict[str, Path]) -> Path | None:
+    """A task's photo: its path under one of ``places``, the longest tail of it that is there
+    first (photos of one name in two folders stay two photos), else a photo of its file name
+    (:func:`_photos_by_name`), also without the prefix Label Studio gives an upload."""
+    parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+    for k in range(len(parts) - 1):
+        for place in places:
+            if (place / Path(*parts[k:])).is_file():
+                return place / Path(*parts[k:])
+    name = parts[-1] if parts else ""
+    return found.get(name) or found.get(LABEL_STUDIO_UPLOAD.sub("", name))
 
 
 def _label_studio_annotation(task: dict) -> dict | None:
@@ -1277,9 +1290,10 @@ def _label_studio_annotation(task: dict) -> dict | None:
 def read_label_studio(path: str | Path, images: str | Path | None = None,
                       classes: list[str] | None = None, data=None) -> Export:
     """The photos of a Label Studio JSON export (its "JSON" export: one task a photo) with
-    their regions of the chosen classes. A task's photo is found by the file name of its URL
-    in ``images`` when given, else in ``images/`` beside the file or beside it, also without
-    the prefix Label Studio adds to an upload's name (``1a2b3c4d-photo.jpg``). Its
+    their regions of the chosen classes. A task's photo is found by the path in its URL, or
+    by its file name, in ``images`` when given, else in ``images/`` beside the file or beside
+    it, also without the prefix Label Studio adds to an upload's name
+    (``1a2b3c4d-photo.jpg``). Its
     annotation is the one marked ground truth, else the newest not skipped; a task no one
     annotated, or only skipped, is not labelled; a photo in several tasks (imported twice)
     takes the newest of their annotations, and a warning names it. Coordinates are
@@ -1302,9 +1316,9 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
     # A photo imported into Label Studio twice is two tasks: the newest annotation wins.
     by_photo: dict[Path, list[tuple[dict, dict | None]]] = {}
     for task in tasks:
-        name = _label_studio_photo_name(task)
-        photo = found.get(name) or found.get(LABEL_STUDIO_UPLOAD.sub("", name))
-        original = LABEL_STUDIO_UPLOAD.sub("", name) or f"task-{task.get('id')}"
+        where = _label_studio_photo_path(task)
+        photo = _label_studio_photo(where, places, found)
+        original = LABEL_STUDIO_UPLOAD.sub("", Path(where).name) or f"task-{task.get('id')}"
         by_photo.setdefault(photo or places[0] / original, []).append((task, _label_studio_annotation(task)))
     twice = {photo: entries for photo, entries in by_photo.items() if len(entries) > 1}
     if twice:
