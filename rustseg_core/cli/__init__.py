@@ -1031,8 +1031,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(annotations.xml, photos in images/; boxes alone are boxes, tags alone "
                         "label photos as a whole; a project's Train/Validation/Test subsets "
                         "import split by split) or its folder; a Label Studio JSON export "
-                        "(one task a photo, found by the file name of its URL, without the "
-                        "prefix Label Studio gives uploads; polygons, brush strokes, ellipses, "
+                        "(one task a photo, found by the path or file name in its URL, without "
+                        "the prefix Label Studio gives uploads; polygons, brush strokes, ellipses, "
                         "rectangles, or choices alone) or its folder; a Supervisely project "
                         "(meta.json beside dataset folders of img/ and ann/; datasets named "
                         "train, val, test import split by split) or one of its datasets; "
@@ -1042,7 +1042,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "beside the photos) or SegmentationClass/ masks (CVAT's segmentation-mask "
                         "export, class colours from labelmap.txt), or their folder; a folder of one "
                         "subfolder of photos a class; images/ + masks/ whose masks are named "
-                        "otherwise (masks/NAME_mask.png, NAME.jpg); or a download holding one of these a split "
+                        "otherwise (masks/NAME_mask.png, NAME_gt.png, NAME.jpg); or a download holding one of these a split "
                         "(Roboflow's train/, valid/, test/; Ultralytics' images/train/ beside "
                         "labels/train/)")
     i.add_argument("--out", required=True, help="a new or empty folder to write")
