@@ -1157,16 +1157,25 @@ def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] |
         return Export(source, "CVAT", items + _not_labelled(
             where + folders, items, lambda p: f"not in {path.name}: {NOT_LABELLED}"), sorted(chosen))
 
-    splits = {SPLIT_NAMES.get(subset.lower()) for _, subset, _ in parsed}
-    if not split or None in splits or len(splits) < 2:
+    splits = _named_splits([subset for _, subset, _ in parsed]) if split else {}
+    if not splits:
         return {"": export(str(path), [i for i, _, _ in parsed], places)}
-    exports = {}
-    for name in sorted(splits, key=SPLIT_ORDER.index):
-        subsets = sorted({s for _, s, _ in parsed if SPLIT_NAMES[s.lower()] == name})
-        exports[name] = export(f"{path} ({', '.join(subsets)})",
-                               [i for i, s, _ in parsed if s in subsets],
-                               [p / s for p in places for s in subsets if (p / s).is_dir()])
-    return exports
+    return {name: export(f"{path} ({', '.join(subsets)})", [i for i, s, _ in parsed if s in subsets],
+                         [p / s for p in places for s in subsets if (p / s).is_dir()])
+            for name, subsets in splits.items()}
+
+
+def _named_splits(groups: list[str]) -> dict[str, list[str]]:
+    """{split: the groups named as it (a CVAT project's subsets, a Supervisely project's
+    datasets), sorted}, in train, val, test order, when every group is named as a split and
+    there are at least two splits; else empty: the export is read as one."""
+    splits: dict[str, list[str]] = {}
+    for group in sorted(set(groups)):
+        name = SPLIT_NAMES.get(group.lower())
+        if name is None:
+            return {}
+        splits.setdefault(name, []).append(group)
+    return dict(sorted(splits.items(), key=lambda kv: SPLIT_ORDER.index(kv[0]))) if len(splits) > 1 else {}
 
 
 def _cvat_numbers(e, *keys: str) -> list[float]:
@@ -1559,11 +1568,10 @@ def read_supervisely(source: str | Path, classes: list[str] | None = None,
             [d / "img" for d in where], items,
             lambda p: f"no annotation file (ann/{p.name}.json): {NOT_LABELLED}"), sorted(chosen))
 
-    splits = {SPLIT_NAMES.get(d.name.lower()) for d in datasets}
-    if not split or None in splits or len(splits) < 2:
+    splits = _named_splits([d.name for d in datasets]) if split else {}
+    if not splits:
         return {"": export(datasets)}
-    return {name: export([d for d in datasets if SPLIT_NAMES[d.name.lower()] == name])
-            for name in sorted(splits, key=SPLIT_ORDER.index)}
+    return {name: export([d for d in datasets if d.name in names]) for name, names in splits.items()}
 
 
 def _add_supervisely_object(item: Labelled, o: dict, enclosed: bool) -> None:
