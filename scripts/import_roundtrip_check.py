@@ -37,6 +37,28 @@ from rustseg_core.cli import main as rustseg  # noqa: E402
 from rustseg_core.learn.masks import pair_photos, read_mask  # noqa: E402
 
 
+def _mask_box(mask: np.ndarray) -> tuple[int, int, np.ndarray] | None:
+    """(left, top, the mask cut to its bounding box), as tools that store a mask by its box
+    write it; None for an empty mask."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    return int(xs.min()), int(ys.min()), mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, stops) of the runs of equal values in a flat array."""
+    edges = np.flatnonzero(np.diff(values.astype(np.int16))) + 1
+    return np.concatenate([[0], edges]), np.concatenate([edges, [values.size]])
+
+
+def _photo_size(photo: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(photo) as img:
+        return img.size
+
+
 def write_coco_rle(folder: Path, dest: Path) -> int:
     """``folder``'s pairs as ``dest/_annotations.coco.json`` beside copies of the photos."""
     dest.mkdir(parents=True)
@@ -125,12 +147,12 @@ def write_labelme_masks(folder: Path, dest: Path) -> int:
     pairs = pair_photos(folder)[0]
     for photo, mask_path in pairs:
         mask = read_mask(mask_path) > 0
-        ys, xs = np.nonzero(mask)
         shapes = []
-        if len(xs):
+        if box := _mask_box(mask):
+            left, top, part = box
             buf = io.BytesIO()
-            Image.fromarray(mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)).save(buf, "PNG")
-            shapes.append(_shape("mask", [[int(xs.min()), int(ys.min())], [int(xs.max()), int(ys.max())]],
+            Image.fromarray(part.astype(np.uint8)).save(buf, "PNG")
+            shapes.append(_shape("mask", [[left, top], [left + part.shape[1] - 1, top + part.shape[0] - 1]],
                                  mask=base64.b64encode(buf.getvalue()).decode()))
         _labelme_file(dest, photo, mask.shape[::-1], shapes)
     return len(pairs)
@@ -139,13 +161,10 @@ def write_labelme_masks(folder: Path, dest: Path) -> int:
 def write_labelme_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` as LabelMe rectangles (corner to corner, as labelme2coco
     reads them), beside copies of the photos."""
-    from PIL import Image
-
     dest.mkdir(parents=True)
     boxes = json.loads((folder / "boxes.json").read_text())
     for name, bxs in sorted(boxes.items()):
-        with Image.open(folder / "images" / name) as img:
-            size = img.size
+        size = _photo_size(folder / "images" / name)
         _labelme_file(dest, folder / "images" / name, size,
                       [_shape("rectangle", [[x0, y0], [x1, y1]]) for x0, y0, x1, y1 in bxs])
     return len(boxes)
@@ -192,15 +211,13 @@ def write_cvat_masks(folder: Path, dest: Path) -> int:
     for photo, mask_path in pair_photos(folder)[0]:
         mask = read_mask(mask_path) > 0
         shutil.copyfile(photo, dest / "images" / photo.name)
-        ys, xs = np.nonzero(mask)
         shapes = []
-        if len(xs):
-            part = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].ravel()
-            edges = np.flatnonzero(np.diff(part.astype(np.int8))) + 1
-            runs = np.diff(np.concatenate([[0], edges, [part.size]])).tolist()
-            shapes.append(("mask", {"rle": ", ".join(map(str, ([0] if part[0] else []) + runs)),
-                                    "left": xs.min(), "top": ys.min(), "width": xs.max() - xs.min() + 1,
-                                    "height": ys.max() - ys.min() + 1}))
+        if box := _mask_box(mask):
+            left, top, part = box
+            starts, stops = _runs(part.ravel())
+            runs = ([0] if part.flat[0] else []) + (stops - starts).tolist()
+            shapes.append(("mask", {"rle": ", ".join(map(str, runs)), "left": left, "top": top,
+                                    "width": part.shape[1], "height": part.shape[0]}))
         images.append((photo.name, mask.shape[::-1], shapes))
     _cvat_file(dest, images)
     return len(images)
@@ -208,15 +225,12 @@ def write_cvat_masks(folder: Path, dest: Path) -> int:
 
 def write_cvat_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` as a "CVAT for images 1.1" export of ``<box>`` es."""
-    from PIL import Image
-
     (dest / "images").mkdir(parents=True)
     boxes = json.loads((folder / "boxes.json").read_text())
     images = []
     for name, bxs in sorted(boxes.items()):
         shutil.copyfile(folder / "images" / name, dest / "images" / name)
-        with Image.open(folder / "images" / name) as img:
-            size = img.size
+        size = _photo_size(folder / "images" / name)
         images.append((name, size, [("box", {"xtl": f"{x0:.2f}", "ytl": f"{y0:.2f}", "xbr": f"{x1:.2f}",
                                              "ybr": f"{y1:.2f}"}) for x0, y0, x1, y1 in bxs]))
     _cvat_file(dest, images)
@@ -230,8 +244,7 @@ def _label_studio_brush(mask: np.ndarray) -> list[int]:
     values = np.repeat(mask.ravel().astype(np.uint8) * 255, 4)
     sizes = (3, 4, 8, 16)
     bits = [f"{values.size:032b}", f"{8 - 1:05b}"] + [f"{n - 1:04b}" for n in sizes]
-    edges = np.flatnonzero(np.diff(values)) + 1
-    for start, stop in zip(np.concatenate([[0], edges]), np.concatenate([edges, [values.size]])):
+    for start, stop in zip(*_runs(values)):
         while start < stop:
             length = min(stop - start, 1 << 16)
             index = next(i for i, n in enumerate(sizes) if length - 1 < 1 << n)
@@ -270,15 +283,12 @@ def write_label_studio_masks(folder: Path, dest: Path) -> int:
 
 def write_label_studio_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` as Label Studio's JSON export of rectangles, in percent."""
-    from PIL import Image
-
     dest.mkdir(parents=True)
     boxes = json.loads((folder / "boxes.json").read_text())
     tasks = []
     for i, (name, bxs) in enumerate(sorted(boxes.items())):
         shutil.copyfile(folder / "images" / name, dest / name)
-        with Image.open(folder / "images" / name) as img:
-            w, h = img.size
+        w, h = _photo_size(folder / "images" / name)
         tasks.append(_label_studio_task(i + 1, name, (w, h), [("rectanglelabels", {
             "x": 100 * x0 / w, "y": 100 * y0 / h, "width": 100 * (x1 - x0) / w, "height": 100 * (y1 - y0) / h,
             "rotation": 0}) for x0, y0, x1, y1 in bxs]))
@@ -312,16 +322,15 @@ def write_supervisely_masks(folder: Path, dest: Path) -> int:
     photos = []
     for photo, mask_path in pair_photos(folder)[0]:
         mask = read_mask(mask_path) > 0
-        ys, xs = np.nonzero(mask)
         objects = []
-        if len(xs):
-            png = Image.fromarray(mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8), "P")
+        if box := _mask_box(mask):
+            left, top, part = box
+            png = Image.fromarray(part.astype(np.uint8), "P")
             png.putpalette([0, 0, 0, 255, 255, 255])
             buf = io.BytesIO()
             png.save(buf, format="PNG", transparency=0)
             objects.append({"geometryType": "bitmap", "bitmap": {
-                "data": base64.b64encode(zlib.compress(buf.getvalue())).decode(),
-                "origin": [int(xs.min()), int(ys.min())]}})
+                "data": base64.b64encode(zlib.compress(buf.getvalue())).decode(), "origin": [left, top]}})
         photos.append((photo, mask.shape[::-1], objects))
     _supervisely_project(dest, photos)
     return len(photos)
@@ -330,13 +339,10 @@ def write_supervisely_masks(folder: Path, dest: Path) -> int:
 def write_supervisely_boxes(folder: Path, dest: Path) -> int:
     """``folder``'s ``boxes.json`` as a Supervisely project of rectangles (both corners
     inside the box, as Supervisely keeps them)."""
-    from PIL import Image
-
     boxes = json.loads((folder / "boxes.json").read_text())
     photos = []
     for name, bxs in sorted(boxes.items()):
-        with Image.open(folder / "images" / name) as img:
-            size = img.size
+        size = _photo_size(folder / "images" / name)
         photos.append((folder / "images" / name, size, [
             {"geometryType": "rectangle", "points": {"exterior": [[x0, y0], [x1 - 1, y1 - 1]], "interior": []}}
             for x0, y0, x1, y1 in bxs]))
@@ -364,8 +370,6 @@ def write_voc_boxes(folder: Path, dest: Path) -> int:
     ``JPEGImages/``), in VOC's pixel numbering: from 1, both ends inside the box."""
     import xml.etree.ElementTree as ET
 
-    from PIL import Image
-
     (dest / "Annotations").mkdir(parents=True)
     (dest / "JPEGImages").mkdir()
     boxes = json.loads((folder / "boxes.json").read_text())
@@ -374,8 +378,8 @@ def write_voc_boxes(folder: Path, dest: Path) -> int:
         root = ET.Element("annotation")
         ET.SubElement(root, "filename").text = name
         size = ET.SubElement(root, "size")
-        with Image.open(folder / "images" / name) as img:
-            ET.SubElement(size, "width").text, ET.SubElement(size, "height").text = map(str, img.size)
+        ET.SubElement(size, "width").text, ET.SubElement(size, "height").text = \
+            map(str, _photo_size(folder / "images" / name))
         for x0, y0, x1, y1 in bxs:
             obj = ET.SubElement(root, "object")
             ET.SubElement(obj, "name").text = "rust"
