@@ -258,14 +258,73 @@ def test_the_command_imports_and_refuses_what_it_cannot(tmp_path, capsys):
     assert not any((tmp_path / o).exists() for o in ("o2", "o3", "o4"))
 
 
-def test_two_photos_of_one_name_are_refused_before_anything_is_written(tmp_path):
-    _photo(tmp_path / "a" / "x.jpg")
-    _photo(tmp_path / "b" / "x.png")
-    path = _coco(tmp_path, [{"id": 1, "file_name": "a/x.jpg"}, {"id": 2, "file_name": "b/x.png"}],
-                 [_polygon(1, _square(0, 0, 5, 5)), _polygon(2, _square(0, 0, 5, 5))])
-    with pytest.raises(AnnotationError, match="share a name"):
+def test_photos_of_one_name_from_two_folders_are_both_imported(tmp_path):
+    """``IMG_0001.jpg`` from two phones: each photo and its mask named by its path below the
+    folder they share, or by its extension when only that tells them apart."""
+    for name, square in (("phone-a/IMG_0001.jpg", (0, 0, 5, 5)), ("phone-b/IMG_0001.jpg", (10, 10, 20, 20)),
+                         ("x.jpg", (0, 0, 8, 8)), ("x.png", (30, 20, 40, 30))):
+        _photo(tmp_path / name)
+    images = [{"id": i, "file_name": name, "width": W, "height": H}
+              for i, name in enumerate(["phone-a/IMG_0001.jpg", "phone-b/IMG_0001.jpg", "x.jpg", "x.png"])]
+    path = _coco(tmp_path, images, [_polygon(0, _square(0, 0, 4, 4)), _polygon(1, _square(10, 10, 19, 19)),
+                                    _polygon(2, _square(0, 0, 7, 7)), _polygon(3, _square(30, 20, 39, 29))])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    assert (summary.photos, summary.masks, summary.left_out) == (4, 4, {})
+    pairs, _ = pair_photos(tmp_path / "out")
+    assert [(p.name, m.name) for p, m in pairs] == [
+        ("phone-a__IMG_0001.jpg", "phone-a__IMG_0001.png"), ("phone-b__IMG_0001.jpg", "phone-b__IMG_0001.png"),
+        ("x_jpg.jpg", "x_jpg.png"), ("x_png.png", "x_png.png")]
+    # Each mask is its own photo's.
+    assert [int((read_mask(m) > 0).sum()) for _, m in pairs] == [25, 100, 64, 100]
+    assert (tmp_path / "out/images/phone-b__IMG_0001.jpg").read_bytes() == \
+        (tmp_path / "phone-b/IMG_0001.jpg").read_bytes()
+
+
+def test_a_name_the_renaming_would_take_twice_is_refused_before_anything_is_written(tmp_path):
+    for name in ("a/1.jpg", "b/1.jpg", "a__1.jpg"):
+        _photo(tmp_path / name)
+    path = _coco(tmp_path, [{"id": i, "file_name": n} for i, n in enumerate(["a/1.jpg", "b/1.jpg", "a__1.jpg"])],
+                 [_polygon(i, _square(0, 0, 5, 5)) for i in range(3)])
+    with pytest.raises(AnnotationError, match=r"2 photos would be written under one name: .*/a/1\.jpg, "
+                                              r".*/a__1\.jpg; rename one of each"):
         write_import(read_coco(path), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_photo_listed_twice_keeps_the_regions_of_both_entries(tmp_path, caplog, capsys):
+    """Merged COCO files list a photo once per source; one drawn at two sizes is left out."""
+    _photo(tmp_path / "p.jpg")
+    _photo(tmp_path / "q.jpg")
+    images = [{"id": 1, "file_name": "p.jpg", "width": W, "height": H},
+              {"id": 2, "file_name": "./p.jpg", "width": W, "height": H},
+              {"id": 3, "file_name": "q.jpg", "width": W, "height": H},
+              {"id": 4, "file_name": "q.jpg", "width": 2 * W, "height": 2 * H}]
+    path = _coco(tmp_path, images, [_polygon(1, _square(0, 0, 9, 9)), _polygon(2, _square(20, 10, 29, 19)),
+                                    _polygon(3, _square(0, 0, 9, 9))])
+    with caplog.at_level(logging.WARNING):
+        assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "2 photo(s) are listed more than once; each keeps the regions of all its entries: " \
+           "p.jpg, q.jpg" in caplog.text
+    assert capsys.readouterr().out.startswith("2 photo(s) in COCO export")
+    expected = np.zeros((H, W), bool)
+    expected[0:10, 0:10] = expected[10:20, 20:30] = True
+    assert np.array_equal(read_mask(tmp_path / "out/masks/p.png") > 0, expected)
+    record = json.loads((tmp_path / "out/import.json").read_text())
+    assert record["left_out"] == {"q.jpg": "listed 2 times, labelled at different sizes"}
+
+
+def test_photos_labelled_as_a_whole_of_one_name_in_two_folders_keep_both(tmp_path):
+    from rustseg_core.learn.annotations import Export, Labelled
+
+    items = []
+    for site in ("bridge", "tank"):
+        _photo(tmp_path / site / "rust" / "1.jpg", square=(0, 0, 10, 10) if site == "tank" else None)
+        items.append(Labelled(tmp_path / site / "rust" / "1.jpg", image_label=True))
+    summary = write_import(Export("test", "class folders", items, ["rust"]), tmp_path / "out")
+    assert summary.corrosion == 2
+    copies = sorted((tmp_path / "out/corrosion").iterdir())
+    assert [p.name for p in copies] == ["bridge__rust__1.jpg", "tank__rust__1.jpg"]
+    assert copies[1].read_bytes() == (tmp_path / "tank/rust/1.jpg").read_bytes()
 
 
 @pytest.mark.slow  # a training run (default suite under 5 minutes)

@@ -666,7 +666,7 @@ def _report_import(export: Export, summary: ImportSummary, out: Path) -> None:
     """What an import wrote, and what it left out."""
     from ..learn.annotations import NOT_LABELLED
 
-    print(f"{len(export.items)} photo(s) in {export.format} export {export.source} (corrosion: "
+    print(f"{summary.photos} photo(s) in {export.format} export {export.source} (corrosion: "
           f"{', '.join(summary.classes) or 'no class has regions'}), imported into {out}:")
     if summary.masks:
         print(f"  {summary.masks} with corrosion drawn: {out}/images + {out}/masks")

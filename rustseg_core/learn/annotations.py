@@ -102,6 +102,7 @@ class Export:
 
 @dataclass
 class ImportSummary:
+    photos: int  # the photos the export holds (a photo it lists twice counted once)
     masks: int  # photos written to images/ + masks/
     boxes: int  # photos written to images/ with boxes.json (and to corrosion/)
     corrosion: int  # photos written to corrosion/
@@ -1790,6 +1791,8 @@ def write_imports(exports: dict[str, Export], out: str | Path) -> dict[str, Impo
     by the next import into ``out``."""
     out = Path(out)
     check_new_output(out)
+    exports = {split: replace(export, items=_merge_repeats(export.items))
+               for split, export in exports.items()}
     # A name clash in any split refuses the whole import, before anything is written.
     names = {split: _output_names(export.items, _kind(export)) for split, export in exports.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1890,7 +1893,7 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
     shutil.rmtree(out / EMBEDDED_DIR, ignore_errors=True)
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
-    summary = ImportSummary(masks=counts["masks"], boxes=counts["boxes"], corrosion=counts["corrosion"],
+    summary = ImportSummary(photos=len(export.items), masks=counts["masks"], boxes=counts["boxes"], corrosion=counts["corrosion"],
                             clean=counts["clean"], left_out=left_out, classes=export.classes,
                             record=final / IMPORT_RECORD)
     (out / IMPORT_RECORD).write_text(json.dumps({
@@ -1916,20 +1919,61 @@ def _embedded_photo(label_file: Path, dest: Path) -> Path:
 
 
 def _output_names(items: list[Labelled], kind: str) -> dict[Path, str]:
-    """Each photo's file name in ``out``. A photo's mask is ``masks/STEM.png``, so two photos
-    of one stem are refused in a mask or box export. Photos labelled as a whole may share a
-    name across class folders (``1.jpg`` in each, as many sets number them): one that would
-    land on another's name takes its folder's name as a prefix."""
-    if kind != "labels":
-        stems = Counter(i.photo.stem for i in items)
-        clashes = sorted({str(i.photo) for i in items if stems[i.photo.stem] > 1})
-        if clashes:
-            raise AnnotationError(f"{len(clashes)} photos share a name, and would share a mask: "
-                                  + ", ".join(clashes[:4]) + (", ..." if len(clashes) > 4 else ""))
-        return {i.photo: i.photo.name for i in items}
-    seen = Counter((i.image_label, i.photo.name) for i in items)
-    return {i.photo: f"{i.photo.parent.name}__{i.photo.name}" if seen[i.image_label, i.photo.name] > 1
-            else i.photo.name for i in items}
+    """Each photo's file name in ``out``. A photo's mask is ``masks/STEM.png``, so in a mask
+    or box export stems must differ; photos labelled as a whole need only differ in name
+    within a class folder. Photos that would clash (``IMG_0001.jpg`` from two phones, ``1.jpg``
+    in each class folder, as many sets number them) are named by their paths below the folder
+    they share (``phone-a__IMG_0001.jpg``), and by their extension too when only that tells
+    them apart (``x_jpg.jpg``, ``x_png.png``)."""
+    def key(name: str, label: bool | None):
+        return Path(name).stem if kind != "labels" else (label, name)
+
+    names = {i.photo: i.photo.name for i in items}
+    groups: dict = {}
+    for i in items:
+        groups.setdefault(key(i.photo.name, i.image_label), []).append(i.photo)
+    for photos in groups.values():
+        if len(photos) < 2:
+            continue
+        shared = Path(os.path.commonpath([p.absolute().parent for p in photos]))
+        for p in photos:
+            names[p] = "__".join(p.absolute().relative_to(shared).parts)
+        if len({Path(names[p]).stem for p in photos}) < len(photos):
+            names.update({p: f"{Path(names[p]).stem}_{p.suffix.lstrip('.')}{p.suffix}" for p in photos})
+    # A renamed photo could still meet a photo already of that name (a__1.jpg beside a/1.jpg).
+    taken = Counter(key(names[i.photo], i.image_label) for i in items)
+    clashes = sorted(str(i.photo) for i in items if taken[key(names[i.photo], i.image_label)] > 1)
+    if clashes:
+        raise AnnotationError(f"{len(clashes)} photos would be written under one name: "
+                              + ", ".join(clashes[:4]) + (", ..." if len(clashes) > 4 else "")
+                              + "; rename one of each")
+    return names
+
+
+def _merge_repeats(items: list[Labelled]) -> list[Labelled]:
+    """One item a photo. A photo an export lists twice (two COCO image entries of one file,
+    as merged exports have them) keeps the regions of every entry; entries drawn at
+    different sizes, or labelled as a whole both corrosion and not, cannot be joined, and
+    leave it out."""
+    by_photo: dict[Path, list[Labelled]] = {}
+    for item in items:
+        by_photo.setdefault(Path(os.path.normpath(item.photo)), []).append(item)
+    repeated = [group for group in by_photo.values() if len(group) > 1]
+    if not repeated:
+        return items
+    log.warning("%d photo(s) are listed more than once; each keeps the regions of all its "
+                "entries: %s", len(repeated), ", ".join(g[0].photo.name for g in repeated[:5])
+                + (", ..." if len(repeated) > 5 else ""))
+    merged = []
+    for group in by_photo.values():
+        problem = next((i.problem for i in group if i.problem), None)
+        if problem is None and len({(i.frame, i.normalised, i.embedded_in) for i in group}) > 1:
+            problem = f"listed {len(group)} times, labelled at different sizes"
+        if problem is None and len({i.image_label for i in group}) > 1:
+            problem = f"listed {len(group)} times, labelled both corrosion and not"
+        merged.append(replace(group[0], shapes=[s for i in group for s in i.shapes],
+                              boxes=[b for i in group for b in i.boxes], problem=problem))
+    return merged
 
 
 def _write_one(item: Labelled, out: Path, kind: str, name: str, boxes: dict,
@@ -1950,7 +1994,7 @@ def _write_one(item: Labelled, out: Path, kind: str, name: str, boxes: dict,
         mask = to_upright(region_mask(shapes, frame))
         if not mask.any():
             return "its regions cover no pixel"
-        Image.fromarray(mask).save(out / MASK_MASKS_DIR / f"{item.photo.stem}.png")
+        Image.fromarray(mask).save(out / MASK_MASKS_DIR / f"{Path(name).stem}.png")
     else:
         bounds = [b for b in (_box_bounds(b, frame, to_upright) for b in bxs) if b]
         if not bounds:
