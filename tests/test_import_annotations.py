@@ -964,7 +964,7 @@ def test_cvat_for_images_regions_of_every_kind_become_masks(tmp_path, capsys):
                                    "width": 1000000, "height": 1000000})]),
         "gone.jpg": (size, [])}, labels=("rust", "paint", "unused"))
     assert main(["import", str(src), "--out", str(tmp_path / "o1")]) == 2
-    assert "rust (9 regions), paint (2 regions), unused (0 regions)" in capsys.readouterr().err
+    assert "rust (8 regions, 1 tag), paint (2 regions), unused (0 regions)" in capsys.readouterr().err
     export = read_export(src, classes=["rust"])
     assert export.format == "CVAT" and export.classes == ["rust"]
     summary = write_import(export, tmp_path / "out")
@@ -1140,6 +1140,8 @@ def test_label_studio_choices_alone_and_rectangles_alone(tmp_path):
         # local files of one name in two folders are two photos, not one photo in two tasks
         _ls_task(4, "/data/local-files/?d=inspections/site1/t.jpg", _ls_annotation(choice)),
         _ls_task(5, "/data/local-files/?d=inspections/site2/t.jpg", _ls_annotation(clean))]))
+    with pytest.raises(AnnotationError, match=r"2 classes \(rust \(2 choices\), clean \(2 choices\)\)"):
+        read_export(tmp_path / "cls" / "export.json")
     summary = write_import(read_export(tmp_path / "cls" / "export.json", classes=["rust"]), tmp_path / "out-cls")
     assert (summary.corrosion, summary.clean, summary.left_out) == (2, 3, {})
     assert sorted(p.name for p in (tmp_path / "out-cls" / "corrosion").iterdir()) == ["p.jpg", "t.jpg"]
@@ -1216,7 +1218,7 @@ def test_supervisely_project_becomes_masks(tmp_path, capsys):
             "data": base64.b64encode(zlib.compress(bytes(20_000_000))).decode(), "origin": [0, 0]}})], [])})
     _photo(project / "ds0" / "img" / "unlabelled.jpg")
     assert main(["import", str(project), "--out", str(tmp_path / "o1")]) == 2
-    assert "rust (7 regions), paint (1 region), unused (0 regions)" in capsys.readouterr().err
+    assert "rust (6 regions, 1 tag), paint (1 region), unused (0 regions)" in capsys.readouterr().err
     assert main(["import", str(project), "--classes", "rust", "--out", str(tmp_path / "out")]) == 0
     assert "in Supervisely export" in capsys.readouterr().out
     record = json.loads((tmp_path / "out" / "import.json").read_text())

@@ -113,25 +113,38 @@ class ImportSummary:
 
 
 # ------------------------------------------------------------------ choosing the classes
-def choose_classes(counts: Counter, wanted: list[str] | None, unit: str = "region") -> set[str]:
+def choose_classes(counts: Counter, wanted: list[str] | None, unit: str = "region",
+                   tags: Counter | None = None, tag_unit: str = "tag") -> set[str]:
     """The class names that mean corrosion: ``wanted`` (each must exist), else the only class
-    with regions (``counts``: regions, or photos, a class). Several classes and none chosen
-    is an error listing them, because which of them is corrosion is the user's call."""
+    with regions (``counts``: regions, or photos, a class; ``tags``: how many of them are
+    tags of a whole photo, named ``tag_unit``). Several classes and none chosen is an error
+    listing them, because which of them is corrosion is the user's call."""
     if wanted:
         unknown = [c for c in wanted if c not in counts]
         if unknown:
             raise AnnotationError(f"no class named {', '.join(unknown)} in this export; its "
-                                  f"classes: {_listing(counts, unit)}")
+                                  f"classes: {_listing(counts, unit, tags, tag_unit)}")
         return set(wanted)
     drawn = [c for c, n in counts.items() if n]
     if len(drawn) > 1:
-        raise AnnotationError(f"this export has {len(drawn)} classes ({_listing(counts, unit)}): "
+        raise AnnotationError(f"this export has {len(drawn)} classes "
+                              f"({_listing(counts, unit, tags, tag_unit)}): "
                               "say which are corrosion with --classes NAME[,NAME...]")
     return set(drawn)
 
 
-def _listing(counts: Counter, unit: str) -> str:
-    return ", ".join(f"{c} ({n} {unit}{'s' if n != 1 else ''})" for c, n in counts.most_common())
+def _listing(counts: Counter, unit: str, tags: Counter | None = None, tag_unit: str = "tag") -> str:
+    """``rust (5 regions, 2 tags), paint (1 region)``."""
+    def some(n: int, what: str) -> str:
+        return f"{n} {what}{'s' if n != 1 else ''}"
+
+    tags = tags or Counter()
+    said = []
+    for c, n in counts.most_common():
+        parts = [some(n - tags[c], unit)] if n > tags[c] or not n else []
+        parts += [some(tags[c], tag_unit)] if tags[c] else []
+        said.append(f"{c} ({', '.join(parts)})")
+    return ", ".join(said)
 
 
 def read_export(source: str | Path, images: str | Path | None = None,
@@ -1108,7 +1121,7 @@ def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] |
                               "export the task as \"CVAT for images 1.1\"")
     meta = root.find("meta")  # its labels, drawn or not, are the classes to choose from
     labels = [str(n.findtext("name") or "").strip() for n in meta.iter("label")] if meta is not None else []
-    counts = Counter({name: 0 for name in labels if name})
+    counts, tag_counts = Counter({name: 0 for name in labels if name}), Counter()
     places = _file_places(path, images)
     found: dict[str, Path] | None = None
     parsed: list[tuple[Labelled, str, list[tuple[str, ET.Element]]]] = []
@@ -1129,10 +1142,11 @@ def _read_cvat(path: str | Path, images: str | Path | None, classes: list[str] |
         shapes = [(str(e.get("label") or "").strip(), e) for e in entry
                   if e.tag in CVAT_SHAPES or e.tag == "tag"]
         counts.update(label for label, _ in shapes)
+        tag_counts.update(label for label, e in shapes if e.tag == "tag")
         parsed.append((item, subset, shapes))
     if not parsed:
         raise AnnotationError(f"{path} lists no <image>")
-    chosen = choose_classes(counts, classes)
+    chosen = choose_classes(counts, classes, tags=tag_counts)
     kinds = {e.tag for _, _, shapes in parsed for label, e in shapes if label in chosen}
     as_whole = kinds == {"tag"}  # photos labelled as a whole
     enclosed = bool(kinds & set(CVAT_AREA))
@@ -1336,7 +1350,7 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
                  for photo, entries in list(twice.items())[:5]]
         log.warning("%d photo(s) are in more than one task; each is imported from its newest "
                     "annotation: %s", len(twice), "; ".join(shown))
-    counts: Counter = Counter()
+    counts, choice_counts = Counter(), Counter()
     parsed: list[tuple[Labelled, list[tuple[list[str], dict]]]] = []
     for photo, entries in by_photo.items():
         task, annotation = max(entries, key=lambda e: (e[1] is not None,
@@ -1353,8 +1367,10 @@ def read_label_studio(path: str | Path, images: str | Path | None = None,
                 if isinstance(names, list) and names:
                     results.append(([str(n).strip() for n in names], dict(r, type=_label_studio_kind(r))))
                     counts.update(str(n).strip() for n in names)
+                    if results[-1][1]["type"] == "choices":
+                        choice_counts.update(str(n).strip() for n in names)
         parsed.append((item, results))
-    chosen = choose_classes(counts, classes)
+    chosen = choose_classes(counts, classes, tags=choice_counts, tag_unit="choice")
     kinds = {str(r["type"]).lower() for _, results in parsed for names, r in results if chosen & set(names)}
     as_whole = kinds == {"choices"}
     enclosed = bool(kinds & set(LABEL_STUDIO_AREA))
@@ -1525,6 +1541,7 @@ def read_supervisely(source: str | Path, classes: list[str] | None = None,
     meta = _json_file(project / "meta.json") if (project / "meta.json").is_file() else {}
     counts: Counter = Counter({str(c.get("title")).strip(): 0 for c in meta.get("classes") or []
                                if isinstance(c, dict) and c.get("title")})
+    tag_counts: Counter = Counter()
     parsed: list[tuple[Labelled, Path, list[tuple[str, dict]], set[str]]] = []
     for dataset in datasets:
         for ann in sorted((dataset / "ann").glob("*.json")):
@@ -1539,10 +1556,11 @@ def read_supervisely(source: str | Path, classes: list[str] | None = None,
             except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
                 item.problem = f"its annotation {ann.name} cannot be read: {e}"
             counts.update([name for name, _ in objects] + sorted(tags))
+            tag_counts.update(tags)
             parsed.append((item, dataset, objects, tags))
     if not parsed:
         raise AnnotationError(f"{project} holds no annotation files (ann/NAME.json)")
-    chosen = choose_classes(counts, classes)
+    chosen = choose_classes(counts, classes, tags=tag_counts)
     kinds = {str(o.get("geometryType")) for _, _, objects, _ in parsed
              for name, o in objects if name in chosen}
     as_whole = not kinds and any(chosen & tags for _, _, _, tags in parsed)
