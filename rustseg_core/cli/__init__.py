@@ -1020,7 +1020,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "region, or of another class, to OUT/not_corrosion. A download of splits "
                  "(train/, valid/, test/) becomes OUT/train, OUT/val and OUT/test. Photos that "
                  "are missing, damaged or wrongly labelled are left out and named; import.json "
-                 "records it all. OUT appears only once the import is complete.")
+                 "records it all. OUT appears only once the import is complete. Each format, and "
+                 "what is left out and why: docs/import.md.")
     i.add_argument("source", metavar="SOURCE",
                    help="the tool's download as it comes (a .zip or .tar of any of these), or: a COCO "
                         "JSON file (e.g. Roboflow's _annotations.coco.json) or the folder holding it; a YOLO folder holding images/ and labels/ (class names "
