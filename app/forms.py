@@ -5,10 +5,10 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize, MultipleFileField
 from wtforms import BooleanField, HiddenField, RadioField, StringField, ValidationError
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, StopValidation
 
 from rustseg_core.inspection.roi import RoiError, parse_roi
-from rustseg_core.pipeline.imageio import IMAGE_EXTENSIONS, SUPPORTED_TEXT
+from rustseg_core.pipeline.imageio import CAMERA_RAW, CAMERA_RAW_EXTENSIONS, IMAGE_EXTENSIONS, SUPPORTED_TEXT
 from rustseg_core.vocabulary import DEFAULT_MODE, MODES, PAPER_MODES, REPORT_OUTPUTS, VERDICTS
 
 from .config import FALSE_WORDS, TRUE_WORDS
@@ -77,6 +77,22 @@ def _size_limit(form: FlaskForm, field: FileField) -> None:
     FileSize(max_size=limit, message=f"The photo is larger than {limit // (1024 * 1024)} MB.")(form, field)
 
 
+def is_camera_raw(filename: str) -> bool:
+    """Whether an upload is named as a camera RAW file (``IMG_0001.DNG``)."""
+    return "." in filename and f".{filename.rsplit('.', 1)[-1].lower()}" in CAMERA_RAW_EXTENSIONS
+
+
+def _not_camera_raw(sentence: bool):
+    """A validator: a camera RAW file is told what to send instead, not only that its type is
+    not taken; as a sentence on the page, as the API words its errors."""
+    message = CAMERA_RAW[0].upper() + CAMERA_RAW[1:] + "." if sentence else CAMERA_RAW
+
+    def check(form: FlaskForm, field: FileField) -> None:
+        if is_camera_raw(getattr(field.data, "filename", None) or ""):
+            raise StopValidation(message)
+    return check
+
+
 def too_large(field: FileField) -> bool:
     """Whether an uploaded file is over the size limit (answered with 413 rather than 400)."""
     f = field.data
@@ -94,6 +110,7 @@ class UploadForm(RoiMixin, ModeForm):
 
     photo = FileField("Photo of steel", validators=[
         FileRequired("Choose a photo or take one."),
+        _not_camera_raw(sentence=True),
         FileAllowed(ALLOWED_EXTENSIONS, f"That file type is not supported; use {SUPPORTED_TEXT}."),
         _size_limit,
     ])
@@ -164,6 +181,7 @@ class ApiSegmentForm(RoiMixin, ModeForm):
 
     image = FileField("image", validators=[
         FileRequired("send the photo as multipart field 'image'"),
+        _not_camera_raw(sentence=False),
         FileAllowed(ALLOWED_EXTENSIONS, f"that file type is not supported; use {SUPPORTED_TEXT}"),
         _size_limit,
     ])

@@ -17,11 +17,11 @@ from werkzeug.datastructures import FileStorage
 from rustseg_core.inspection.report import render
 from rustseg_core.inspection.survey import (Survey, SurveyError, make_survey, survey_from_json,
                                             survey_photo, survey_to_json)
-from rustseg_core.pipeline.imageio import ImageInputError
+from rustseg_core.pipeline.imageio import CAMERA_RAW, ImageInputError
 from rustseg_core.vocabulary import REPORT_OUTPUTS
 
 from .errors import photo_problem
-from .forms import ALLOWED_EXTENSIONS, ReportForm, SurveyForm
+from .forms import ALLOWED_EXTENSIONS, ReportForm, SurveyForm, is_camera_raw
 from .present import survey_view
 from .services import analyse
 from .views import _private
@@ -47,6 +47,9 @@ def _analyse_uploads(uploads: list[FileStorage], mode: str, **about) -> Survey:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     for upload in uploads:
         name = upload.filename or "photo"
+        if is_camera_raw(name):
+            skipped.append((name, CAMERA_RAW))
+            continue
         if name.rsplit(".", 1)[-1].lower() not in ALLOWED_EXTENSIONS:
             skipped.append((name, "not a supported photo type"))
             continue

@@ -37,6 +37,7 @@ MAX_PIXELS = 8_000_000  # the configured pixel limit of the app under test
 NOT_AN_IMAGE = r"not a recognised image; supported formats: JPEG, PNG"
 DAMAGED = r"the image is damaged or truncated"
 TOO_MANY_PIXELS = r"the limit is 8 MP"
+CAMERA_RAW = r"(?i)a camera RAW file \(DNG, NEF, \.\.\.\), which RustSEG does not read; export the photo as JPEG"
 
 
 # -- building the files -------------------------------------------------------------------------
@@ -146,6 +147,19 @@ def heic() -> bytes:
         pytest.skip(f"pillow_heif cannot encode HEIC here ({e}); version {pillow_heif.__version__}")
 
 
+def camera_raw(dng: bool = True) -> bytes:
+    """A camera RAW file as Pillow sees it: a TIFF whose first image is a small preview (a
+    DNG's DNGVersion tag, or NewSubFileType 1: a reduced-size copy of another image)."""
+    from PIL import TiffImagePlugin
+
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[254] = 1
+    if dng:
+        tags[50706] = b"\x01\x04\x00\x00"
+        tags.tagtype[50706] = 1  # BYTE
+    return _save(Image.fromarray(_rgb()), "TIFF", tiffinfo=tags)
+
+
 def eps() -> bytes:
     return b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
 
@@ -202,6 +216,10 @@ CASES = [
     Case("html_named_png", lambda: b"<!doctype html><script>alert(1)</script>", "x.png", 415, NOT_AN_IMAGE),
     Case("eps_named_jpg", eps, status=415, message=NOT_AN_IMAGE),  # never handed to Ghostscript
     Case("zip_named_jpg", zip_payload, status=415, message=NOT_AN_IMAGE),
+    # camera RAW: only its preview would be read, so it is refused, saying what to send
+    Case("camera_raw_dng", camera_raw, "IMG_0001.DNG", 415, CAMERA_RAW),
+    Case("dng_named_tif", camera_raw, "IMG_0001.tif", 415, CAMERA_RAW),
+    Case("raw_preview_tiff_named_tif", lambda: camera_raw(dng=False), "DSC_0001.tif", 415, CAMERA_RAW),
     # polyglots: an image's first bytes, then something else
     Case("jpeg_header_then_junk", lambda: _jpeg()[:20] + junk(), status=400, message=DAMAGED),
     Case("png_signature_then_junk", lambda: b"\x89PNG\r\n\x1a\n" + junk(), "p.png", 415, NOT_AN_IMAGE),

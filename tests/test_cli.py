@@ -93,6 +93,31 @@ def test_an_empty_folder_says_no_photos_were_found(tmp_path):
     assert out.returncode == 2 and "no photos or videos found in" in out.stderr, out.stderr
 
 
+def test_camera_raw_files_are_named_not_passed_over(tmp_path, capsys):
+    """RAW is not read: a RAW photo with its camera's JPEG beside it is read from the JPEG; one
+    alone is named, before the model loads, with what to do."""
+    folder = tmp_path / "drone"
+    folder.mkdir()
+    (folder / "DJI_0001.DNG").write_bytes(b"II*\x00raw")
+    (folder / "DJI_0002.dng").write_bytes(b"II*\x00raw")
+    out = _without_tensorflow("segment", str(folder), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert "no photos or videos found in" in out.stderr
+    assert "2 camera RAW file(s) with no JPEG beside them" in out.stderr and "DJI_0002.dng" in out.stderr
+    assert "export them as JPEG" in out.stderr
+
+    from rustseg_core.cli.sources import raw_photos_alone
+
+    Image.new("RGB", (8, 8)).save(folder / "DJI_0001.JPG")
+    assert raw_photos_alone([str(folder)]) == [folder / "DJI_0002.dng"]
+    assert raw_photos_alone([str(folder / "DJI_0001.JPG")]) == []  # files given alone are not searched
+    from rustseg_core.cli import _check_local_photos
+
+    _check_local_photos([str(folder)])  # the JPEG is read; the lone RAW said before the run
+    assert f"will skip 1 camera RAW file(s) with no JPEG beside them ({folder / 'DJI_0002.dng'})" \
+        in capsys.readouterr().err
+
+
 def test_a_rerun_says_what_it_kept(tiny_model_dir, photo_folder, tmp_path, capsys):
     args = ["segment", str(photo_folder), "--out", str(tmp_path / "out"), "--model", str(tiny_model_dir), "-q"]
     assert main(args) == 0

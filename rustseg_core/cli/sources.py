@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..pipeline.imageio import IMAGE_EXTENSIONS
+from ..pipeline.imageio import CAMERA_RAW_EXTENSIONS, IMAGE_EXTENSIONS
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
 WANTED = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
@@ -124,6 +124,25 @@ def expand(inputs: list[str | Path]) -> list[Source]:
         else:
             out.append(_local(p, roots))
     return out
+
+
+def raw_photos_alone(inputs: list[str | Path]) -> list[Path]:
+    """The camera RAW files (DNG, NEF, ...) in local folders of ``inputs`` with no photo of
+    the same name beside them. RAW is not read; a camera that saves RAW + JPEG leaves a JPEG
+    twin that is, so only these would be passed over without a word."""
+    alone = []
+    for given in inputs:
+        if str(given).startswith(S3) or not Path(given).is_dir():
+            continue
+        raws, twins = [], set()
+        for f in Path(given).rglob("*"):
+            suffix = f.suffix.lower()
+            if suffix in CAMERA_RAW_EXTENSIONS:
+                raws.append(f)
+            elif suffix in IMAGE_EXTENSIONS:
+                twins.add((f.parent, f.stem.lower()))
+        alone.extend(sorted(f for f in raws if (f.parent, f.stem.lower()) not in twins and f.is_file()))
+    return alone
 
 
 def read_bytes(source: Source) -> bytes:

@@ -68,6 +68,14 @@ class ImageTooLargeError(ImageInputError):
 # interface adds its own advice (the web page: "try sending the photo again").
 DAMAGED = "the image is damaged or truncated"
 NOT_AN_IMAGE = f"not a recognised image; supported formats: {SUPPORTED_TEXT}"
+CAMERA_RAW = ("a camera RAW file (DNG, NEF, ...), which RustSEG does not read; export the photo as "
+              "JPEG (or shoot JPEG or HEIC) and use that")
+# Camera RAW files (DNG, NEF, ARW, ...) are TIFFs whose first image, the one Pillow reads, is
+# a small preview: taken for the photo, it would be judged at thumbnail size in silence.
+# The camera's raw file extensions, for folders: their JPEG twin is read when there is one.
+CAMERA_RAW_EXTENSIONS = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2",
+                         ".pef", ".srw"}
+_TIFF_NEW_SUBFILE_TYPE, _TIFF_DNG_VERSION = 254, 50706
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,8 @@ def _checked(img: Image.Image, max_pixels: int) -> ImageInfo:
     """Refuse formats and sizes we do not take, from the header alone."""
     if img.format not in ALLOWED_FORMATS:
         raise UnsupportedImageError(f"{img.format} images are not supported; use {SUPPORTED_TEXT}")
+    if img.format == "TIFF" and _camera_raw(img):
+        raise UnsupportedImageError(CAMERA_RAW)
     w, h = img.size
     if w < 1 or h < 1:
         raise CorruptImageError("the image has no pixels")
@@ -151,6 +161,14 @@ def _checked(img: Image.Image, max_pixels: int) -> ImageInfo:
         raise ImageTooLargeError(
             f"the image is {w}x{h} = {w * h / 1e6:.1f} MP; {_limit_text(max_pixels)}")
     return ImageInfo(format=img.format, width=w, height=h)
+
+
+def _camera_raw(img: Image.Image) -> bool:
+    """Whether a TIFF is a camera RAW file: a DNG, or a first image marked as a reduced-size
+    copy of another (NewSubFileType bit 0), as raw formats store their preview."""
+    tags = getattr(img, "tag_v2", None) or {}
+    subfile = tags.get(_TIFF_NEW_SUBFILE_TYPE, 0)
+    return _TIFF_DNG_VERSION in tags or (isinstance(subfile, int) and bool(subfile & 1))
 
 
 def probe(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
