@@ -105,6 +105,8 @@ OUTPUTS: dict[str, Output] = {o.key: o for o in (
     Output("mask", "mask.png", "image/png", "mask_png", "the mask: 255 = corrosion, 0 = not"),
 )}
 OUTPUT_FILES = tuple(o.filename for o in OUTPUTS.values())
+# The files ``segment`` writes for each photo or frame: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
+BATCH_OUTPUTS = ("mask", "overlay", "heatmap")
 RESULT_JSON = Output("result", "result.json", "application/json", "", "the numbers of a result")
 
 

@@ -106,15 +106,14 @@ def test_camera_raw_files_are_named_not_passed_over(tmp_path, capsys):
     assert "2 camera RAW file(s) with no JPEG beside them" in out.stderr and "DJI_0002.dng" in out.stderr
     assert "export them as JPEG" in out.stderr
 
-    from rustseg_core.cli.sources import raw_photos_alone
+    from rustseg_core.cli import _check_local_photos
+    from rustseg_core.cli.sources import passed_over
 
     Image.new("RGB", (8, 8)).save(folder / "DJI_0001.JPG")
-    assert raw_photos_alone([str(folder)]) == [folder / "DJI_0002.dng"]
-    assert raw_photos_alone([str(folder / "DJI_0001.JPG")]) == []  # files given alone are not searched
-    from rustseg_core.cli import _check_local_photos
-
+    assert passed_over([str(folder)]) == ([folder / "DJI_0002.dng"], [])
+    assert passed_over([str(folder / "DJI_0001.JPG")]) == ([], [])  # files given alone are not searched
     _check_local_photos([str(folder)])  # the JPEG is read; the lone RAW said before the run
-    assert f"will skip 1 camera RAW file(s) with no JPEG beside them ({folder / 'DJI_0002.dng'})" \
+    assert f"leaving out 1 camera RAW file(s) with no JPEG beside them ({folder / 'DJI_0002.dng'})" \
         in capsys.readouterr().err
 
 
@@ -126,6 +125,29 @@ def test_a_rerun_says_what_it_kept(tiny_model_dir, photo_folder, tmp_path, capsy
     assert main(args) == 0
     again = capsys.readouterr().out
     assert again.startswith("0 segmented (3 kept from an earlier run"), again
+
+
+@pytest.mark.parametrize("inside", ["results", "."])
+def test_results_written_inside_the_photo_folder_are_not_taken_for_photos(tiny_model_dir, photo_folder,
+                                                                          capsys, inside):
+    """``segment photos --out photos/results`` (or ``--out photos``) run again segments the same
+    photos, not its own masks and overlays as well, and says what it left out."""
+    out = photo_folder / inside
+    args = ["segment", str(photo_folder), "--out", str(out), "--model", str(tiny_model_dir), "-q"]
+    assert main(args) == 0
+    assert "3 segmented" in capsys.readouterr().out
+    assert any(out.glob("rust0_overlay.jpg"))
+    (photo_folder / "sub" / "plain_mask.png").write_bytes((photo_folder / "sub" / "plain.png").read_bytes())
+    assert main(args) == 0
+    again = capsys.readouterr()
+    # plain_mask.png, a photo's own name in a folder segment never wrote, is read as a photo.
+    assert again.out.startswith("1 segmented (3 kept from an earlier run"), again.out
+    assert f"leaving out the masks, overlays and heatmaps segment wrote in 1 folder(s) ({out})" in again.err
+    import csv
+
+    with open(out / "results.csv") as f:
+        files = [Path(r["file"]).name for r in csv.DictReader(f)]
+    assert sorted(files) == ["broken.jpg", "plain.png", "plain_mask.png", "rust0.jpg", "rust1.jpg"]
 
 
 # -- what a new user meets ----------------------------------------------------------------------

@@ -245,28 +245,33 @@ def _segment_inputs(args: argparse.Namespace) -> tuple[list[str], set[str]]:
     return inputs, said
 
 
+def _some(paths: list[Path], shown: int = 3) -> str:
+    return ", ".join(str(p) for p in paths[:shown]) + (", ..." if len(paths) > shown else "")
+
+
 def _check_local_photos(inputs: list[str]) -> set[str]:
     """Before the model loads (seconds): a folder with no photo or video in it, or files
     that are all unreadable as images, are a usage error; an unreadable file among good
     ones is said at once (and skipped by the run, as before). Returns the files said."""
     from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, probe
-    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, raw_photos_alone
+    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, passed_over
 
     local = [i for i in inputs if not i.startswith(S3)]
     try:
         sources = expand(local)
     except SourceError as e:
         raise UsageError(str(e)) from e
-    raws = raw_photos_alone(local)
-    raw_said = (f"{len(raws)} camera RAW file(s) with no JPEG beside them ("
-                + ", ".join(str(r) for r in raws[:3]) + (", ..." if len(raws) > 3 else "")
-                + "): RAW is not read; export them as JPEG, or shoot JPEG or HEIC") if raws else ""
+    raws, outputs = passed_over(local)
+    said_over = ([f"{len(raws)} camera RAW file(s) with no JPEG beside them ({_some(raws)}): RAW is "
+                  "not read; export them as JPEG, or shoot JPEG or HEIC"] if raws else []) + \
+        ([f"the masks, overlays and heatmaps segment wrote in {len(outputs)} folder(s) "
+          f"({_some(outputs)}): they are results, not photos"] if outputs else [])
     if local and not sources and len(local) == len(inputs):
         kinds = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
         raise UsageError(f"no photos or videos found in {', '.join(local)} (looked for {kinds})"
-                         + (f"; {raw_said}" if raws else ""))
-    if raws:
-        print(f"  will skip {raw_said}", file=sys.stderr)
+                         + "".join(f"; left out {line}" for line in said_over))
+    for line in said_over:
+        print(f"  leaving out {line}", file=sys.stderr)
     bad: dict[str, str] = {}
     for source in sources:
         if Path(source.uri).suffix.lower() in VIDEO_EXTENSIONS:

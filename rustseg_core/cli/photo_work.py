@@ -27,17 +27,14 @@ from ..inspection.roi import Polygon
 from ..inspection.survey import SurveyPhoto, survey_photo
 from ..pipeline.imageio import ImageInputError
 from ..pipeline.segmenter import Result, Segmenter
-from ..vocabulary import OUTPUTS, RESULT_FIELDS, STAGE_IDS, TOTAL
-from .sources import S3, Source, read_bytes
+from ..vocabulary import BATCH_OUTPUTS, OUTPUTS, RESULT_FIELDS, STAGE_IDS, TOTAL
+from .sources import S3, STATE_DIR, Source, read_bytes
 
 log = logging.getLogger(__name__)
 # The summary's own field names (as in the API's JSON), then one column per timed stage.
 SUMMARY_FIELDS = list(RESULT_FIELDS)
 TIMING_FIELDS = [f"{s}_ms" for s in (TOTAL.id, *STAGE_IDS)]
 CSV_FIELDS = ["file", "frame", *SUMMARY_FIELDS, *TIMING_FIELDS, "error"]
-# Per-image files: NAME_mask.png, NAME_overlay.jpg, NAME_heatmap.png.
-BATCH_OUTPUTS = ("mask", "overlay", "heatmap")
-STATE_DIR = ".rustseg"
 TEMP_PREFIX = ".rustseg-tmp-"
 RECORD_VERSION = 1
 # mkstemp makes 0600 files; outputs get the usual permissions (0666 less the umask).

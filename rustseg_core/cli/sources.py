@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.imageio import CAMERA_RAW_EXTENSIONS, IMAGE_EXTENSIONS
+from ..vocabulary import BATCH_OUTPUTS, OUTPUTS
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
 WANTED = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 S3 = "s3://"
+# What marks a folder ``segment`` wrote into (its record of finished files), and the ends of
+# the names of the files it writes there for each photo.
+STATE_DIR = ".rustseg"
+_OUTPUT_ENDS = tuple(f"_{OUTPUTS[k].key}.{OUTPUTS[k].extension}" for k in BATCH_OUTPUTS)
 
 
 class SourceError(Exception):
@@ -105,9 +110,38 @@ def _s3_expand(uri: str) -> list[Source]:
                    f.mtime and f.mtime.timestamp()) for f in files]
 
 
+@dataclass
+class _Found:
+    wanted: list[Path]  # photos and videos, sorted
+    raws: list[Path]  # camera RAW files
+    outputs: list[Path]  # the masks, overlays and heatmaps ``segment`` wrote, left out
+
+
+def _walk(folder: Path) -> _Found:
+    """A folder's files, searched recursively, less what ``segment`` wrote there:
+    ``segment photos --out photos/results`` (or ``--out photos``) run twice would take its
+    own masks and overlays for photos, and more of them each time."""
+    found = _Found([], [], [])
+    for here, dirs, files in os.walk(folder):
+        dirs.sort()
+        results_here = STATE_DIR in dirs
+        for name in files:
+            path, suffix = Path(here) / name, Path(name).suffix.lower()
+            if results_here and name.endswith(_OUTPUT_ENDS):
+                found.outputs.append(path)
+            elif suffix in WANTED and path.is_file():  # not a broken link
+                found.wanted.append(path)
+            elif suffix in CAMERA_RAW_EXTENSIONS:
+                found.raws.append(path)
+    for paths in (found.wanted, found.raws, found.outputs):
+        paths.sort()
+    return found
+
+
 def expand(inputs: list[str | Path]) -> list[Source]:
     """Files as given; folders and s3:// prefixes searched recursively for images and videos
-    (sorted). A missing local input is a :class:`SourceError` naming all of them."""
+    (sorted; ``segment``'s own output folders left out). A missing local input is a
+    :class:`SourceError` naming all of them."""
     missing = [str(p) for p in inputs if not str(p).startswith(S3) and not Path(p).exists()]
     if missing:
         raise SourceError(f"input not found: {', '.join(missing)}")
@@ -119,30 +153,26 @@ def expand(inputs: list[str | Path]) -> list[Source]:
             continue
         p = Path(given)
         if p.is_dir():
-            out.extend(_local(f, roots) for f in sorted(p.rglob("*"))
-                       if f.is_file() and f.suffix.lower() in WANTED)
+            out.extend(_local(f, roots) for f in _walk(p).wanted)
         else:
             out.append(_local(p, roots))
     return out
 
 
-def raw_photos_alone(inputs: list[str | Path]) -> list[Path]:
-    """The camera RAW files (DNG, NEF, ...) in local folders of ``inputs`` with no photo of
-    the same name beside them. RAW is not read; a camera that saves RAW + JPEG leaves a JPEG
-    twin that is, so only these would be passed over without a word."""
-    alone = []
+def passed_over(inputs: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """What searching the local folders of ``inputs`` leaves out that a person may ask about:
+    the camera RAW files (DNG, NEF, ...) with no photo of the same name beside them (RAW is
+    not read; a camera saving RAW + JPEG leaves a JPEG twin that is), and the folders holding
+    ``segment``'s own outputs."""
+    raws, outputs = [], []
     for given in inputs:
         if str(given).startswith(S3) or not Path(given).is_dir():
             continue
-        raws, twins = [], set()
-        for f in Path(given).rglob("*"):
-            suffix = f.suffix.lower()
-            if suffix in CAMERA_RAW_EXTENSIONS:
-                raws.append(f)
-            elif suffix in IMAGE_EXTENSIONS:
-                twins.add((f.parent, f.stem.lower()))
-        alone.extend(sorted(f for f in raws if (f.parent, f.stem.lower()) not in twins and f.is_file()))
-    return alone
+        found = _walk(Path(given))
+        twins = {(f.parent, f.stem.lower()) for f in found.wanted}
+        raws.extend(f for f in found.raws if (f.parent, f.stem.lower()) not in twins)
+        outputs.extend(sorted({f.parent for f in found.outputs}))
+    return raws, outputs
 
 
 def read_bytes(source: Source) -> bytes:
