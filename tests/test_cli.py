@@ -107,11 +107,11 @@ def test_camera_raw_files_are_named_not_passed_over(tmp_path, capsys):
     assert "export them as JPEG" in out.stderr
 
     from rustseg_core.cli import _check_local_photos
-    from rustseg_core.cli.sources import passed_over
+    from rustseg_core.cli.sources import search_folders
 
     Image.new("RGB", (8, 8)).save(folder / "DJI_0001.JPG")
-    assert passed_over([str(folder)]) == ([folder / "DJI_0002.dng"], [])
-    assert passed_over([str(folder / "DJI_0001.JPG")]) == ([], [])  # files given alone are not searched
+    assert search_folders([str(folder)]).raws == [folder / "DJI_0002.dng"]
+    assert search_folders([str(folder / "DJI_0001.JPG")]).raws == []  # files given alone are not searched
     _check_local_photos([str(folder)])  # the JPEG is read; the lone RAW said before the run
     assert f"leaving out 1 camera RAW file(s) with no JPEG beside them ({folder / 'DJI_0002.dng'})" \
         in capsys.readouterr().err
@@ -125,6 +125,27 @@ def test_a_rerun_says_what_it_kept(tiny_model_dir, photo_folder, tmp_path, capsy
     assert main(args) == 0
     again = capsys.readouterr().out
     assert again.startswith("0 segmented (3 kept from an earlier run"), again
+
+
+def test_a_live_photos_clip_is_left_out_of_a_folder_and_said(tmp_path, capsys):
+    """An iPhone's Live Photo comes off the phone as IMG_0001.HEIC + IMG_0001.MOV: the photo is
+    segmented, not the clip's frames as well; a clip given by name, or a video alone, is."""
+    from rustseg_core.cli import _check_local_photos
+    from rustseg_core.cli.sources import expand, search_folders
+
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for name in ("IMG_0001.jpg", "IMG_0002.JPG"):
+        Image.new("RGB", (8, 8)).save(folder / name)
+    for name in ("IMG_0001.MOV", "IMG_0002.mov", "walkaround.mp4"):
+        (folder / name).write_bytes(b"a video")
+    found = search_folders([str(folder)])
+    assert [p.name for p in found.clips] == ["IMG_0001.MOV", "IMG_0002.mov"]
+    assert [Path(s.uri).name for s in expand([str(folder)])] == ["IMG_0001.jpg", "IMG_0002.JPG", "walkaround.mp4"]
+    assert [Path(s.uri).name for s in expand([str(folder / "IMG_0001.MOV")])] == ["IMG_0001.MOV"]
+    _check_local_photos([str(folder)])
+    assert (f"leaving out 2 Live Photo clip(s), a video beside a photo of its name ({folder / 'IMG_0001.MOV'}, "
+            f"{folder / 'IMG_0002.mov'}): the photo is segmented") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("inside", ["results", "."])

@@ -254,18 +254,23 @@ def _check_local_photos(inputs: list[str]) -> set[str]:
     that are all unreadable as images, are a usage error; an unreadable file among good
     ones is said at once (and skipped by the run, as before). Returns the files said."""
     from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, probe
-    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, passed_over
+    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, search_folders
 
     local = [i for i in inputs if not i.startswith(S3)]
     try:
         sources = expand(local)
     except SourceError as e:
         raise UsageError(str(e)) from e
-    raws, outputs = passed_over(local)
-    said_over = ([f"{len(raws)} camera RAW file(s) with no JPEG beside them ({_some(raws)}): RAW is "
-                  "not read; export them as JPEG, or shoot JPEG or HEIC"] if raws else []) + \
-        ([f"the masks, overlays and heatmaps segment wrote in {len(outputs)} folder(s) "
-          f"({_some(outputs)}): they are results, not photos"] if outputs else [])
+    over = search_folders(local)
+    said_over = [line for paths, line in (
+        (over.raws, f"{len(over.raws)} camera RAW file(s) with no JPEG beside them ({_some(over.raws)}): "
+                    "RAW is not read; export them as JPEG, or shoot JPEG or HEIC"),
+        (over.clips, f"{len(over.clips)} Live Photo clip(s), a video beside a photo of its name "
+                     f"({_some(over.clips)}): the photo is segmented; give a clip by name to segment it"),
+        (over.outputs, "the masks, overlays and heatmaps segment wrote in "
+                       f"{len({p.parent for p in over.outputs})} folder(s) "
+                       f"({_some(sorted({p.parent for p in over.outputs}))}): they are results, not photos"),
+    ) if paths]
     if local and not sources and len(local) == len(inputs):
         kinds = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
         raise UsageError(f"no photos or videos found in {', '.join(local)} (looked for {kinds})"

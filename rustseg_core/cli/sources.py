@@ -8,7 +8,7 @@ with the ``ray`` extra and is optional otherwise.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..pipeline.imageio import CAMERA_RAW_EXTENSIONS, IMAGE_EXTENSIONS
@@ -111,17 +111,32 @@ def _s3_expand(uri: str) -> list[Source]:
 
 
 @dataclass
-class _Found:
-    wanted: list[Path]  # photos and videos, sorted
-    raws: list[Path]  # camera RAW files
-    outputs: list[Path]  # the masks, overlays and heatmaps ``segment`` wrote, left out
+class FolderSearch:
+    """What a search of local folders found: ``wanted`` is segmented; the rest is left out,
+    and said, since a person may have meant it."""
+
+    wanted: list[Path] = field(default_factory=list)  # photos and videos, sorted
+    raws: list[Path] = field(default_factory=list)  # camera RAW files with no photo of their name beside them
+    clips: list[Path] = field(default_factory=list)  # Live Photo clips: a video beside a photo of its name
+    outputs: list[Path] = field(default_factory=list)  # segment's own masks, overlays and heatmaps
+
+    def __iadd__(self, other: "FolderSearch") -> "FolderSearch":
+        for name in ("wanted", "raws", "clips", "outputs"):
+            getattr(self, name).extend(getattr(other, name))
+        return self
 
 
-def _walk(folder: Path) -> _Found:
-    """A folder's files, searched recursively, less what ``segment`` wrote there:
-    ``segment photos --out photos/results`` (or ``--out photos``) run twice would take its
-    own masks and overlays for photos, and more of them each time."""
-    found = _Found([], [], [])
+def search(folder: Path) -> FolderSearch:
+    """A folder's photos and videos, searched recursively, less what would be taken for photos
+    in error:
+    - the masks, overlays and heatmaps ``segment`` wrote there: ``segment photos --out
+      photos/results`` (or ``--out photos``) run twice would read its own results, more of
+      them each time;
+    - a video beside a photo of the same name: an iPhone's Live Photo, copied off the phone
+      as ``IMG_0001.HEIC`` + ``IMG_0001.MOV``, whose 3-second clip would add its frames to
+      every photo's results;
+    - camera RAW files, which are not read (those with a JPEG twin are not even said)."""
+    found, raws = FolderSearch(), []
     for here, dirs, files in os.walk(folder):
         dirs.sort()
         results_here = STATE_DIR in dirs
@@ -132,16 +147,30 @@ def _walk(folder: Path) -> _Found:
             elif suffix in WANTED and path.is_file():  # not a broken link
                 found.wanted.append(path)
             elif suffix in CAMERA_RAW_EXTENSIONS:
-                found.raws.append(path)
-    for paths in (found.wanted, found.raws, found.outputs):
-        paths.sort()
+                raws.append(path)
+    photos = {(f.parent, f.stem.lower()) for f in found.wanted if f.suffix.lower() in IMAGE_EXTENSIONS}
+    found.clips = [f for f in found.wanted if f.suffix.lower() in VIDEO_EXTENSIONS
+                   and (f.parent, f.stem.lower()) in photos]
+    found.wanted = sorted(set(found.wanted) - set(found.clips))
+    found.raws = sorted(f for f in raws if (f.parent, f.stem.lower()) not in photos)
+    found.clips.sort()
+    found.outputs.sort()
+    return found
+
+
+def search_folders(inputs: list[str | Path]) -> FolderSearch:
+    """:func:`search` of every local folder among ``inputs`` (files and s3:// are not searched)."""
+    found = FolderSearch()
+    for given in inputs:
+        if not str(given).startswith(S3) and Path(given).is_dir():
+            found += search(Path(given))
     return found
 
 
 def expand(inputs: list[str | Path]) -> list[Source]:
-    """Files as given; folders and s3:// prefixes searched recursively for images and videos
-    (sorted; ``segment``'s own output folders left out). A missing local input is a
-    :class:`SourceError` naming all of them."""
+    """Files as given; folders (:func:`search`) and s3:// prefixes searched recursively for
+    images and videos (sorted). A missing local input is a :class:`SourceError` naming all of
+    them."""
     missing = [str(p) for p in inputs if not str(p).startswith(S3) and not Path(p).exists()]
     if missing:
         raise SourceError(f"input not found: {', '.join(missing)}")
@@ -153,26 +182,10 @@ def expand(inputs: list[str | Path]) -> list[Source]:
             continue
         p = Path(given)
         if p.is_dir():
-            out.extend(_local(f, roots) for f in _walk(p).wanted)
+            out.extend(_local(f, roots) for f in search(p).wanted)
         else:
             out.append(_local(p, roots))
     return out
-
-
-def passed_over(inputs: list[str | Path]) -> tuple[list[Path], list[Path]]:
-    """What searching the local folders of ``inputs`` leaves out that a person may ask about:
-    the camera RAW files (DNG, NEF, ...) with no photo of the same name beside them (RAW is
-    not read; a camera saving RAW + JPEG leaves a JPEG twin that is), and the folders holding
-    ``segment``'s own outputs."""
-    raws, outputs = [], []
-    for given in inputs:
-        if str(given).startswith(S3) or not Path(given).is_dir():
-            continue
-        found = _walk(Path(given))
-        twins = {(f.parent, f.stem.lower()) for f in found.wanted}
-        raws.extend(f for f in found.raws if (f.parent, f.stem.lower()) not in twins)
-        outputs.extend(sorted({f.parent for f in found.outputs}))
-    return raws, outputs
 
 
 def read_bytes(source: Source) -> bytes:
