@@ -313,6 +313,18 @@ def test_a_photo_listed_twice_keeps_the_regions_of_both_entries(tmp_path, caplog
     assert record["left_out"] == {"q.jpg": "listed 2 times, labelled at different sizes"}
 
 
+
+def test_a_renamed_photo_left_out_is_named_by_where_it_is(tmp_path):
+    for name in ("a/1.jpg", "b/1.jpg"):
+        _photo(tmp_path / name)
+    (tmp_path / "b/1.jpg").write_bytes(b"not a photo")
+    path = _coco(tmp_path, [{"id": 0, "file_name": "a/1.jpg"}, {"id": 1, "file_name": "b/1.jpg"}],
+                 [_polygon(0, _square(0, 0, 5, 5)), _polygon(1, _square(0, 0, 5, 5))])
+    summary = write_import(read_coco(path), tmp_path / "out")
+    assert summary.masks == 1 and [p.name for p in (tmp_path / "out/images").iterdir()] == ["a__1.jpg"]
+    assert list(summary.left_out) == [str(tmp_path / "b/1.jpg")]
+
+
 def test_photos_labelled_as_a_whole_of_one_name_in_two_folders_keep_both(tmp_path):
     from rustseg_core.learn.annotations import Export, Labelled
 

@@ -1907,7 +1907,8 @@ def _write_export(export: Export, names: dict[Path, str], out: Path, final: Path
             # INFO, not WARNING: a folder labelled in part leaves out thousands, and the
             # summary counts them, names the rest first, and import.json lists each one.
             log.info("left out %s: %s", item.photo, why)
-            left_out[name] = why
+            # A photo renamed apart from another of its name is named by where it is.
+            left_out[name if name == item.photo.name else str(item.photo)] = why
     shutil.rmtree(out / EMBEDDED_DIR, ignore_errors=True)
     if kind == "boxes" and boxes:
         (out / BOXES_FILE).write_text(json.dumps(boxes, indent=1))
