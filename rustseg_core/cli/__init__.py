@@ -252,7 +252,8 @@ def _some(paths: list[Path], shown: int = 3) -> str:
 def _check_local_photos(inputs: list[str]) -> set[str]:
     """Before the model loads (seconds): a folder with no photo or video in it, or files
     that are all unreadable as images, are a usage error; an unreadable file among good
-    ones is said at once (and skipped by the run, as before). Returns the files said."""
+    ones is said at once (and skipped by the run, as before), and so is what a folder search
+    leaves out (:func:`sources.search`). Returns the unreadable files said."""
     from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, probe
     from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, search_folders
 
