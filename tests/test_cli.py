@@ -135,8 +135,8 @@ def test_a_live_photos_clip_is_left_out_of_a_folder_and_said(tmp_path, capsys):
 
     folder = tmp_path / "phone"
     folder.mkdir()
-    for name in ("IMG_0001.jpg", "IMG_0002.JPG"):
-        Image.new("RGB", (8, 8)).save(folder / name)
+    for i, name in enumerate(("IMG_0001.jpg", "IMG_0002.JPG")):
+        Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(folder / name)
     for name in ("IMG_0001.MOV", "IMG_0002.mov", "walkaround.mp4"):
         (folder / name).write_bytes(b"a video")
     found = search_folders([str(folder)])
@@ -146,6 +146,30 @@ def test_a_live_photos_clip_is_left_out_of_a_folder_and_said(tmp_path, capsys):
     _check_local_photos([str(folder)])
     assert (f"leaving out 2 Live Photo clip(s), a video beside a photo of its name ({folder / 'IMG_0001.MOV'}, "
             f"{folder / 'IMG_0002.mov'}): the photo is segmented") in capsys.readouterr().err
+
+
+def test_each_photo_is_listed_once_under_a_name_of_its_own(tmp_path, capsys):
+    """Overlapping inputs list a file once; a byte-for-byte copy (``IMG_0001 (1).jpg``) is left
+    out and said, the plain name kept; photos of one stem get outputs of their own."""
+    from rustseg_core.cli import _check_local_photos
+    from rustseg_core.cli.sources import expand
+
+    root = tmp_path / "site"
+    (root / "sub").mkdir(parents=True)
+    Image.new("RGB", (8, 8), (200, 40, 20)).save(root / "IMG_0001.jpg")
+    (root / "IMG_0001 (1).jpg").write_bytes((root / "IMG_0001.jpg").read_bytes())
+    Image.new("RGB", (8, 8), (20, 40, 200)).save(root / "a.png")
+    Image.new("RGB", (8, 8), (20, 200, 40)).save(root / "a.webp")
+    Image.new("RGB", (9, 8)).save(root / "sub" / "b.jpg")
+    Image.new("RGB", (8, 9)).save(root / "sub__b.jpg")  # the stem the subfolder's b.jpg is given
+    found = expand([str(root), str(root / "sub"), str(root / "a.png")])
+    assert [(Path(s.uri).relative_to(root).as_posix(), s.stem) for s in found] == [
+        ("IMG_0001.jpg", "IMG_0001"), ("a.png", "a_png"), ("a.webp", "a_webp"),
+        ("sub/b.jpg", "sub__b_jpg"), ("sub__b.jpg", "sub__b_jpg_2")]
+    assert found.copies == {str(root / "IMG_0001 (1).jpg"): str(root / "IMG_0001.jpg")}
+    _check_local_photos([str(root)])
+    assert (f"leaving out 1 exact copy(ies) of another photo ({root / 'IMG_0001 (1).jpg'} = IMG_0001.jpg): "
+            "each photo is segmented once") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("inside", ["results", "."])
@@ -158,7 +182,8 @@ def test_results_written_inside_the_photo_folder_are_not_taken_for_photos(tiny_m
     assert main(args) == 0
     assert "3 segmented" in capsys.readouterr().out
     assert any(out.glob("rust0_overlay.jpg"))
-    (photo_folder / "sub" / "plain_mask.png").write_bytes((photo_folder / "sub" / "plain.png").read_bytes())
+    Image.open(photo_folder / "sub" / "plain.png").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+        photo_folder / "sub" / "plain_mask.png")
     assert main(args) == 0
     again = capsys.readouterr()
     # plain_mask.png, a photo's own name in a folder segment never wrote, is read as a photo.

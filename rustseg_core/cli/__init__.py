@@ -263,7 +263,11 @@ def _check_local_photos(inputs: list[str]) -> set[str]:
     except SourceError as e:
         raise UsageError(str(e)) from e
     over = search_folders(local)
+    copies = sorted(sources.copies.items())
     said_over = [line for paths, line in (
+        (copies, f"{len(copies)} exact copy(ies) of another photo ("
+                 + ", ".join(f"{c} = {Path(o).name}" for c, o in copies[:3]) + (", ..." if len(copies) > 3 else "")
+                 + "): each photo is segmented once"),
         (over.raws, f"{len(over.raws)} camera RAW file(s) with no JPEG beside them ({_some(over.raws)}): "
                     "RAW is not read; export them as JPEG, or shoot JPEG or HEIC"),
         (over.clips, f"{len(over.clips)} Live Photo clip(s), a video beside a photo of its name "

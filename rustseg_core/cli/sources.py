@@ -7,8 +7,10 @@ with the ``ray`` extra and is optional otherwise.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..pipeline.imageio import CAMERA_RAW_EXTENSIONS, IMAGE_EXTENSIONS
@@ -167,10 +169,20 @@ def search_folders(inputs: list[str | Path]) -> FolderSearch:
     return found
 
 
-def expand(inputs: list[str | Path]) -> list[Source]:
+class Sources(list):
+    """What :func:`expand` found, in order, and the local files it left out as byte-for-byte
+    copies of an earlier one (``copies``: each copy's path and the path it repeats)."""
+
+    copies: dict[str, str]
+
+
+def expand(inputs: list[str | Path]) -> Sources:
     """Files as given; folders (:func:`search`) and s3:// prefixes searched recursively for
-    images and videos (sorted). A missing local input is a :class:`SourceError` naming all of
-    them."""
+    images and videos (sorted). Each file comes once: a file given again, or inside two
+    given folders, is listed at its first place, and a local file whose bytes equal an
+    earlier one's (``IMG_0001 (1).jpg``) is left out, so a survey counts each photo once.
+    Stems are unique: ``a.jpg`` beside ``a.png`` are ``a_jpg`` and ``a_png``. A missing local
+    input is a :class:`SourceError` naming all of them."""
     missing = [str(p) for p in inputs if not str(p).startswith(S3) and not Path(p).exists()]
     if missing:
         raise SourceError(f"input not found: {', '.join(missing)}")
@@ -185,7 +197,60 @@ def expand(inputs: list[str | Path]) -> list[Source]:
             out.extend(_local(f, roots) for f in search(p).wanted)
         else:
             out.append(_local(p, roots))
-    return out
+    once: dict[str, Source] = {}  # by place, the first listing kept
+    for source in out:
+        once.setdefault(_place(source), source)
+    once_only = list(once.values())
+    copies = _copies(once_only)
+    found = Sources(_unique_stems([s for s in once_only if s.uri not in copies]))
+    found.copies = copies
+    return found
+
+
+def _place(source: Source) -> str:
+    return source.uri if source.is_s3 else os.path.realpath(source.uri)
+
+
+def _copies(sources: list[Source]) -> dict[str, str]:
+    """Local files whose bytes equal another's, each mapped to the one kept: of a group, the
+    shortest name (``IMG_0001.jpg``, not ``IMG_0001 (1).jpg``), then the first listed. Only
+    files of one size are read, so most photos are not read here."""
+    by_size: dict[int, list[Source]] = {}
+    for s in sources:
+        if not s.is_s3 and s.size:
+            by_size.setdefault(s.size, []).append(s)
+    copies: dict[str, str] = {}
+    for group in (g for g in by_size.values() if len(g) > 1):
+        same: dict[str, list[str]] = {}
+        for s in group:
+            digest = hashlib.blake2b(digest_size=16)
+            try:
+                with open(s.uri, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(chunk)
+            except OSError:  # unreadable: left for the run to report
+                continue
+            same.setdefault(digest.hexdigest(), []).append(s.uri)
+        for uris in same.values():
+            kept = min(uris, key=lambda u: len(Path(u).name))
+            copies.update({u: kept for u in uris if u != kept})
+    return copies
+
+
+def _unique_stems(sources: list[Source]) -> list[Source]:
+    """Each source's outputs are named by its stem: sources of one stem (``a.jpg`` beside
+    ``a.png``) take their extension into it, then a number if that is not enough."""
+    def rename(items: list[Source], how) -> list[Source]:
+        counts = Counter(s.stem for s in items)
+        return [replace(s, stem=how(s)) if counts[s.stem] > 1 else s for s in items]
+
+    sources = rename(sources, lambda s: f"{s.stem}_{Path(s.uri).suffix.lstrip('.')}")
+    taken: Counter = Counter()
+    unique = []
+    for s in sources:
+        taken[s.stem] += 1
+        unique.append(s if taken[s.stem] == 1 else replace(s, stem=f"{s.stem}_{taken[s.stem]}"))
+    return unique
 
 
 def read_bytes(source: Source) -> bytes:
