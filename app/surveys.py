@@ -8,6 +8,7 @@ download form, and each download re-posts it to be rendered in memory.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import replace
 
@@ -44,6 +45,7 @@ def page() -> Response:
 def _analyse_uploads(uploads: list[FileStorage], mode: str, **about) -> Survey:
     """Analyse each photo in turn; one that cannot be used is listed as skipped."""
     photos, skipped = [], []
+    first_of: dict[str, str] = {}  # a photo chosen twice, or a copy of one, is analysed once
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     for upload in uploads:
         name = upload.filename or "photo"
@@ -57,6 +59,11 @@ def _analyse_uploads(uploads: list[FileStorage], mode: str, **about) -> Survey:
         if len(original) > limit:
             skipped.append((name, f"larger than the {limit // (1024 * 1024)} MB limit per photo"))
             continue
+        digest = hashlib.blake2b(original, digest_size=16).hexdigest()
+        if digest in first_of:
+            skipped.append((name, f"the same photo as {first_of[digest]}"))
+            continue
+        first_of[digest] = name
         try:
             result, summary = analyse(original, mode)
         except ImageInputError as e:

@@ -159,11 +159,14 @@ def test_five_photo_survey(browser, server, survey_photos, viewport):
         page.goto(base + "/survey")
         _no_horizontal_scroll(page)
         page.fill("input[name=title]", f"Pier 3 ({viewport})")
-        page.set_input_files("[data-survey-photos]", [str(p) for p in survey_photos])
+        copy = survey_photos[0].with_name("site_0 (1).jpg")  # a copy is analysed once, and said
+        copy.write_bytes(survey_photos[0].read_bytes())
+        page.set_input_files("[data-survey-photos]", [str(p) for p in survey_photos] + [str(copy)])
         page.get_by_role("button", name="Analyse photos").click()
         page.locator("[data-survey-progress]").wait_for(state="visible")  # progress shows
         page.locator("h1[data-survey-title]").wait_for(timeout=120_000)
-        assert len(api_calls) == 5  # one API call per photo
+        assert len(api_calls) == 5  # one API call per photo, none for the copy
+        assert "the same photo as site_0.jpg" in page.content()
         assert page.locator("h1").inner_text() == f"Pier 3 ({viewport})"
         assert page.locator('[data-total="photos"]').inner_text() == "5"
         counts = {k: int(page.locator(f'[data-total="{k}"]').inner_text()) for k in SEVERITIES}

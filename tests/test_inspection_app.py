@@ -142,7 +142,8 @@ def _report_form(page: str) -> tuple[str, str]:
 def test_survey_without_javascript_posts_the_photos(client, store_dir):
     photos = [(io.BytesIO(_gps_photo(seed=1)), "gps.jpg"), (io.BytesIO(photo_bytes(rust=False)), "clean.jpg"),
               (io.BytesIO(photo_bytes(seed=3)), "rust.jpg"), (io.BytesIO(b"junk"), "junk.jpg"),
-              (io.BytesIO(b"text"), "notes.txt"), (io.BytesIO(b"II*\x00raw"), "DJI_0007.DNG")]
+              (io.BytesIO(b"text"), "notes.txt"), (io.BytesIO(b"II*\x00raw"), "DJI_0007.DNG"),
+              (io.BytesIO(photo_bytes(seed=3)), "rust (1).jpg")]  # a copy: counted once
     resp = _survey_post(client, title="Pier 3", photos=photos)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
@@ -153,6 +154,7 @@ def test_survey_without_javascript_posts_the_photos(client, store_dir):
     ranks = [list(SEVERITIES).index(s) for s in order]
     assert ranks == sorted(ranks, reverse=True)  # worst first
     assert "junk.jpg" in page and "notes.txt" in page and "<svg" in page  # skipped; GPS plot
+    assert re.search(r"rust \(1\)\.jpg.{0,200}the same photo as rust\.jpg", html.unescape(page), re.S)
     assert re.search(r"DJI_0007\.DNG.{0,200}a camera RAW file \(DNG, NEF, \.\.\.\), which RustSEG does "
                      r"not read; export the photo as JPEG", html.unescape(page), re.S)
     assert not store_dir.exists()  # a survey is never stored

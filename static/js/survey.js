@@ -69,6 +69,26 @@
       });
   }
 
+  // A photo chosen twice, or a copy of one (IMG_0001 (1).jpg), is analysed once, so the
+  // survey counts it once: the earlier file of the same bytes, or null.
+  function sameAs(file, earlier) {
+    var sized = earlier.filter(function (e) { return e.size === file.size; });
+    if (!sized.length || !file.arrayBuffer) return Promise.resolve(null);
+    return file.arrayBuffer().then(function (mine) {
+      var a = new Uint8Array(mine);
+      return sized.reduce(function (found, other) {
+        return found.then(function (hit) {
+          if (hit) return hit;
+          return other.arrayBuffer().then(function (theirs) {
+            var b = new Uint8Array(theirs);
+            for (var k = 0; k < a.length; k++) if (a[k] !== b[k]) return null;
+            return other;
+          });
+        });
+      }, Promise.resolve(null));
+    }).catch(function () { return null; });
+  }
+
   form.addEventListener("submit", function (event) {
     if (field.value) return;  // the answers are in: let the form post them
     event.preventDefault();
@@ -87,13 +107,17 @@
       list.appendChild(li);
       return li;
     });
-    var photos = [], skipped = [];
+    var photos = [], skipped = [], analysed = [];
     var chain = Promise.resolve();
     files.forEach(function (file, i) {
       chain = chain.then(function () {
         items[i].textContent = file.name + " — analysing…";
         count.textContent = "Analysing photo " + (i + 1) + " of " + files.length + "…";
-        return analyse(file).then(function (photo) {
+        return sameAs(file, analysed).then(function (original) {
+          if (original) throw new Error("the same photo as " + original.name);
+          analysed.push(file);
+          return analyse(file);
+        }).then(function (photo) {
           photos.push(photo);
           var s = photo.summary;
           items[i].textContent = file.name + " — " + s.severity + ", ASTM D610 grade " + s.astm_d610_grade;
