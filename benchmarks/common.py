@@ -320,16 +320,19 @@ def photos_or_synthetic(folder: Path, limit: int, tmp: Path,
 
 
 def make_megapixel_photo(src: Path, megapixels: float, out_dir: Path, quality: int = 90,
-                         grain: float = 6.0, seed: int = 0) -> Path:
+                         grain: float = 6.0, seed: int = 0, keep_profile: bool = True) -> Path:
     """Resize a photo (keeping its aspect) to about ``megapixels`` MP and save it as JPEG.
 
     Upscaled pixels are smooth and would compress to a fraction of a real phone photo
     (whose size drives decode time), so sensor-like Gaussian grain of ``grain`` levels is
-    added: a 12 MP result is then a few MB, like a phone's.
+    added: a 12 MP result is then a few MB, like a phone's. The photo's colour profile is
+    kept unless ``keep_profile`` is false (an iPhone's Display P3 costs a transform to sRGB
+    when decoded).
     """
     from PIL import Image, ImageOps
 
     with Image.open(src) as im:
+        icc = im.info.get("icc_profile") if keep_profile else None
         im = ImageOps.exif_transpose(im).convert("RGB")
         w, h = im.size
         s = (megapixels * 1e6 / (w * h)) ** 0.5
@@ -337,8 +340,8 @@ def make_megapixel_photo(src: Path, megapixels: float, out_dir: Path, quality: i
         arr = np.asarray(im.resize(size, Image.BICUBIC), np.float32)
     if grain > 0:
         arr += np.random.default_rng(seed).standard_normal(arr.shape, dtype=np.float32) * grain
-    out = out_dir / f"{src.stem}_{megapixels:g}MP.jpg"
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out, quality=quality)
+    out = out_dir / f"{src.stem}_{megapixels:g}MP{'' if keep_profile else '_untagged'}.jpg"
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out, quality=quality, icc_profile=icc)
     return out
 
 

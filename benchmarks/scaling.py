@@ -43,6 +43,7 @@ class Settings:
     reference: bool = False
     reference_reps: int = 1
     grain: float = 6.0  # sensor-like noise on the resized photos (see make_megapixel_photo)
+    untagged: bool = False  # also each size with the photo's colour profile removed
 
     @classmethod
     def quick(cls) -> "Settings":
@@ -119,6 +120,13 @@ def run_scaling(paths: Sequence[Path], model: str, megapixels: Sequence[float], 
             log(f"photo size {mp:g} MP")
             results["sizes"].append({"target_mp": mp, **measure_size(runner, p, settings.reps,
                                                                       settings.warmup)})
+        if settings.untagged:  # the same pixels without the profile
+            results["untagged_sizes"] = []
+            for mp in megapixels:
+                bare = make_megapixel_photo(source, mp, workdir, grain=settings.grain, keep_profile=False)
+                log(f"photo size {mp:g} MP, colour profile removed")
+                results["untagged_sizes"].append({"target_mp": mp, **measure_size(
+                    runner, bare, settings.reps, settings.warmup)})
         if settings.reference:
             ref = reference_runner(load_model("random:paper"))
             results["reference_sizes"] = []
@@ -158,6 +166,9 @@ def render(results: dict) -> str:
     """The report as markdown: throughput, time by photo size, targets, notes."""
     ours = f"ours ({model_label(results['model'])})"
     parts = [_throughput_table(results), "", _sizes_table(results["sizes"], ours)]
+    if results.get("untagged_sizes"):
+        parts += ["", _sizes_table(results["untagged_sizes"], "ours, the same photos with their colour "
+                                   "profile removed", ours=results["sizes"], ratio="with profile / without")]
     if results.get("reference_sizes"):
         parts += ["", _sizes_table(results["reference_sizes"], "reference: paper method (572 px)",
                                    ours=results["sizes"])]
@@ -194,11 +205,12 @@ def _throughput_table(results: dict) -> str:
             + markdown_table(["mode", "photos/s", "ms per photo", "cores used by others"], rows))
 
 
-def _sizes_table(sizes: Sequence[dict], title: str, ours: Sequence[dict] | None = None) -> str:
+def _sizes_table(sizes: Sequence[dict], title: str, ours: Sequence[dict] | None = None,
+                 ratio: str = "ours / reference") -> str:
     first = sizes[0]["stages"]["end_to_end"]["median"]
     headers = ["photo", "JPEG MB"] + list(STAGES) + ["end-to-end", "× smallest", "peak RSS MiB"]
     if ours:
-        headers.append("ours / reference")
+        headers.append(ratio)
     rows = []
     for i, s in enumerate(sizes):
         st = s["stages"]
@@ -234,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="threads for throughput (0: cores)")
     p.add_argument("--grain", type=float, default=6.0,
                    help="noise (grey levels) added to resized photos so JPEGs are phone-sized")
+    p.add_argument("--untagged", action="store_true",
+                   help="also time each size with the photo's colour profile removed: what turning a "
+                        "tagged photo (an iPhone's Display P3) into sRGB costs")
     p.add_argument("--reference", action="store_true", help="also time the paper's method per size")
     p.add_argument("--reference-reps", type=int, default=1)
     p.add_argument("--quick", action="store_true",
@@ -250,11 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = Settings(reps=args.reps, warmup=args.warmup, passes=args.passes,
                         threads=args.threads, reference=args.reference,
-                        reference_reps=args.reference_reps, grain=args.grain)
+                        reference_reps=args.reference_reps, grain=args.grain, untagged=args.untagged)
     limit, megapixels = args.limit or 10_000, args.megapixels or list(DEFAULT_MEGAPIXELS)
     if args.quick:
         settings = Settings(**{**asdict(Settings.quick()), "threads": args.threads,
-                               "reference": args.reference, "grain": args.grain})
+                               "reference": args.reference, "grain": args.grain, "untagged": args.untagged})
         limit, megapixels = min(limit, 4), args.megapixels or [0.1, 2.0, 12.0]
     with tempfile.TemporaryDirectory(prefix="rustseg-scaling-") as tmp:
         paths, note = photos_or_synthetic(args.images, limit, Path(tmp))
