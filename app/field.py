@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, send_file, u
 
 from rustseg_core.inspection.grades import (ASTM_D610, CAVEATS, ISO_4628_3_CUTS, ISO_4628_3_TOP,
                                             iso4628_reference)
+from rustseg_core.pipeline.imageio import CAMERA_RAW, CAMERA_RAW_EXTENSIONS
 from rustseg_core.pipeline.overlay import contrasting
 from rustseg_core.vocabulary import CHECK_BY_EYE, MODES, SEVERITIES
 
@@ -63,6 +64,8 @@ def model() -> Response:
         "uncertain_band": None if band is None else {"low": band[0], "high": band[1]},
         "mask_threshold": cfg.refine.learned_threshold,
         "work_max_side": cfg.work_max_side, "max_pixels": cfg.max_pixels,
+        # what the server refuses, said the same on the phone
+        "camera_raw": {"extensions": sorted(CAMERA_RAW_EXTENSIONS), "message": CAMERA_RAW},
         "overlay": {"colour": list(cfg.overlay_colour), "alpha": cfg.overlay_alpha,
                     "outline": list(contrasting(cfg.overlay_colour))},
         "file": {"url": url_for("field.model_file", sha256=entry["sha256"]), "name": name,

@@ -246,6 +246,11 @@ def test_bad_input_and_a_model_that_fails_give_clear_messages(browser, field_ser
         page.get_by_role("button", name="Analyse photo").click()
         status = page.locator("[data-field-status]")
         status.filter(has_text="could not be read").wait_for(timeout=20000)
+        raw = tmp_path / "IMG_0001.DNG"  # told what to send instead, as the server tells it
+        raw.write_bytes(b"II*\x00 a camera's raw file")
+        page.set_input_files("#photo", str(raw))
+        page.get_by_role("button", name="Analyse photo").click()
+        status.filter(has_text="a camera RAW file (DNG, NEF, ...), which RustSEG does not read").wait_for(timeout=20000)
         huge = tmp_path / "huge.png"
         Image.new("L", (9000, 6000)).save(huge)  # 54 MP, over the 50 MP limit, a small file
         page.set_input_files("#photo", str(huge))

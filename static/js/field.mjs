@@ -101,6 +101,9 @@ export function load(onProgress) {
 // A photo file → an upright bitmap (EXIF orientation applied), with clear errors.
 export async function decode(file, settings) {
   if (!file || !file.size) throw new FieldError("the file is empty");
+  const raw = settings.camera_raw;  // the server refuses RAW: so does the phone, in its words
+  const ext = ((file.name || "").match(/\.[^.]+$/) || [""])[0].toLowerCase();
+  if (raw && raw.extensions.includes(ext)) throw new FieldError(raw.message);
   if (file.type && !file.type.startsWith("image/")) throw new FieldError("that file is not a photo (use JPEG, PNG, WebP, GIF or BMP)");
   let bitmap;
   try {
