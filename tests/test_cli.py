@@ -86,6 +86,17 @@ def test_segment_nothing_readable_fails_before_the_model_loads(tmp_path):
     assert "no readable photo" in out.stderr and "notes.jpg" in out.stderr and "x.png" in out.stderr
 
 
+def test_an_archive_of_photos_is_told_to_be_unpacked(tmp_path):
+    import zipfile
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "IMG_0001.jpg")
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:
+        z.write(tmp_path / "IMG_0001.jpg", "IMG_0001.jpg")
+    out = _without_tensorflow("segment", str(tmp_path / "photos.zip"), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2, out.stderr
+    assert f"{tmp_path / 'photos.zip'}: an archive of files: unpack it and give segment its folder" in out.stderr
+
+
 def test_an_empty_folder_says_no_photos_were_found(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no photos here")

@@ -289,7 +289,10 @@ def _check_local_photos(inputs: list[str]) -> set[str]:
         try:
             probe(source.uri)
         except ImageInputError as e:
-            bad[source.uri] = f"{source.uri}: {e}"
+            from ..learn.archives import is_archive
+
+            bad[source.uri] = f"{source.uri}: " + ("an archive of files: unpack it and give segment its folder"
+                                                   if is_archive(source.uri) else str(e))
     if bad and len(bad) == len(sources) and len(local) == len(inputs):
         raise UsageError("no readable photo among the inputs: " + "; ".join(bad.values()))
     for line in bad.values():
