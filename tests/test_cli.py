@@ -118,11 +118,11 @@ def test_camera_raw_files_are_named_not_passed_over(tmp_path, capsys):
     assert "export them as JPEG" in out.stderr
 
     from rustseg_core.cli import _check_local_photos
-    from rustseg_core.cli.sources import search_folders
+    from rustseg_core.cli.sources import expand
 
     Image.new("RGB", (8, 8)).save(folder / "DJI_0001.JPG")
-    assert search_folders([str(folder)]).raws == [folder / "DJI_0002.dng"]
-    assert search_folders([str(folder / "DJI_0001.JPG")]).raws == []  # files given alone are not searched
+    assert expand([str(folder)]).left_out.raws == [folder / "DJI_0002.dng"]
+    assert expand([str(folder / "DJI_0001.JPG")]).left_out.raws == []  # files given alone are not searched
     _check_local_photos([str(folder)])  # the JPEG is read; the lone RAW said before the run
     assert f"leaving out 1 camera RAW file(s) with no JPEG beside them ({folder / 'DJI_0002.dng'})" \
         in capsys.readouterr().err
@@ -142,7 +142,7 @@ def test_a_live_photos_clip_is_left_out_of_a_folder_and_said(tmp_path, capsys):
     """An iPhone's Live Photo comes off the phone as IMG_0001.HEIC + IMG_0001.MOV: the photo is
     segmented, not the clip's frames as well; a clip given by name, or a video alone, is."""
     from rustseg_core.cli import _check_local_photos
-    from rustseg_core.cli.sources import expand, search_folders
+    from rustseg_core.cli.sources import expand
 
     folder = tmp_path / "phone"
     folder.mkdir()
@@ -150,7 +150,7 @@ def test_a_live_photos_clip_is_left_out_of_a_folder_and_said(tmp_path, capsys):
         Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(folder / name)
     for name in ("IMG_0001.MOV", "IMG_0002.mov", "walkaround.mp4"):
         (folder / name).write_bytes(b"a video")
-    found = search_folders([str(folder)])
+    found = expand([str(folder)]).left_out
     assert [p.name for p in found.clips] == ["IMG_0001.MOV", "IMG_0002.mov"]
     assert [Path(s.uri).name for s in expand([str(folder)])] == ["IMG_0001.jpg", "IMG_0002.JPG", "walkaround.mp4"]
     assert [Path(s.uri).name for s in expand([str(folder / "IMG_0001.MOV")])] == ["IMG_0001.MOV"]

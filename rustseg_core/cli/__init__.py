@@ -255,14 +255,14 @@ def _check_local_photos(inputs: list[str]) -> set[str]:
     ones is said at once (and skipped by the run, as before), and so is what a folder search
     leaves out (:func:`sources.search`). Returns the unreadable files said."""
     from ..pipeline.imageio import IMAGE_EXTENSIONS, ImageInputError, probe
-    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand, search_folders
+    from .sources import S3, VIDEO_EXTENSIONS, SourceError, expand
 
     local = [i for i in inputs if not i.startswith(S3)]
     try:
         sources = expand(local)
     except SourceError as e:
         raise UsageError(str(e)) from e
-    over = search_folders(local)
+    over = sources.left_out
     copies = sorted(sources.copies.items())
     said_over = [line for paths, line in (
         (copies, f"{len(copies)} exact copy(ies) of another photo ("

@@ -122,11 +122,6 @@ class FolderSearch:
     clips: list[Path] = field(default_factory=list)  # Live Photo clips: a video beside a photo of its name
     outputs: list[Path] = field(default_factory=list)  # segment's own masks, overlays and heatmaps
 
-    def __iadd__(self, other: "FolderSearch") -> "FolderSearch":
-        for name in ("wanted", "raws", "clips", "outputs"):
-            getattr(self, name).extend(getattr(other, name))
-        return self
-
 
 def search(folder: Path) -> FolderSearch:
     """A folder's photos and videos, searched recursively, less what would be taken for photos
@@ -160,20 +155,13 @@ def search(folder: Path) -> FolderSearch:
     return found
 
 
-def search_folders(inputs: list[str | Path]) -> FolderSearch:
-    """:func:`search` of every local folder among ``inputs`` (files and s3:// are not searched)."""
-    found = FolderSearch()
-    for given in inputs:
-        if not str(given).startswith(S3) and Path(given).is_dir():
-            found += search(Path(given))
-    return found
-
-
 class Sources(list):
-    """What :func:`expand` found, in order, and the local files it left out as byte-for-byte
-    copies of an earlier one (``copies``: each copy's path and the path it repeats)."""
+    """What :func:`expand` found, in order, and what it left out: the local files that are
+    byte-for-byte copies of an earlier one (``copies``: each copy's path and the path it
+    repeats), and what its folder searches passed over (``left_out``: raws, clips, outputs)."""
 
     copies: dict[str, str]
+    left_out: FolderSearch
 
 
 def expand(inputs: list[str | Path]) -> Sources:
@@ -188,13 +176,18 @@ def expand(inputs: list[str | Path]) -> Sources:
         raise SourceError(f"input not found: {', '.join(missing)}")
     roots = [Path(p) for p in inputs if not str(p).startswith(S3) and Path(p).is_dir()]
     out: list[Source] = []
+    left_out = FolderSearch()
     for given in inputs:
         if str(given).startswith(S3):
             out.extend(_s3_expand(str(given)))
             continue
         p = Path(given)
         if p.is_dir():
-            out.extend(_local(f, roots) for f in search(p).wanted)
+            found = search(p)
+            out.extend(_local(f, roots) for f in found.wanted)
+            left_out.raws += found.raws
+            left_out.clips += found.clips
+            left_out.outputs += found.outputs
         else:
             out.append(_local(p, roots))
     once: dict[str, Source] = {}  # by place, the first listing kept
@@ -204,6 +197,9 @@ def expand(inputs: list[str | Path]) -> Sources:
     copies = _copies(once_only)
     found = Sources(_unique_stems([s for s in once_only if s.uri not in copies]))
     found.copies = copies
+    # Folders given inside one another are searched twice: each file said once.
+    found.left_out = FolderSearch(raws=sorted(set(left_out.raws)), clips=sorted(set(left_out.clips)),
+                                  outputs=sorted(set(left_out.outputs)))
     return found
 
 
@@ -223,11 +219,9 @@ def _copies(sources: list[Source]) -> dict[str, str]:
     for group in (g for g in by_size.values() if len(g) > 1):
         same: dict[str, list[str]] = {}
         for s in group:
-            digest = hashlib.blake2b(digest_size=16)
             try:
                 with open(s.uri, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(chunk)
+                    digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16))
             except OSError:  # unreadable: left for the run to report
                 continue
             same.setdefault(digest.hexdigest(), []).append(s.uri)
@@ -240,11 +234,9 @@ def _copies(sources: list[Source]) -> dict[str, str]:
 def _unique_stems(sources: list[Source]) -> list[Source]:
     """Each source's outputs are named by its stem: sources of one stem (``a.jpg`` beside
     ``a.png``) take their extension into it, then a number if that is not enough."""
-    def rename(items: list[Source], how) -> list[Source]:
-        counts = Counter(s.stem for s in items)
-        return [replace(s, stem=how(s)) if counts[s.stem] > 1 else s for s in items]
-
-    sources = rename(sources, lambda s: f"{s.stem}_{Path(s.uri).suffix.lstrip('.')}")
+    stems = Counter(s.stem for s in sources)
+    sources = [replace(s, stem=f"{s.stem}_{Path(s.uri).suffix.lstrip('.')}") if stems[s.stem] > 1 else s
+               for s in sources]
     taken: Counter = Counter()
     unique = []
     for s in sources:
